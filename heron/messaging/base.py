@@ -1,0 +1,149 @@
+"""Messages and the broker contract that every transport (in-memory, Kafka, Redis) fulfils."""
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from typing import Any, Callable, Mapping
+
+from heron.messaging.channels import ChannelManager
+
+__all__ = ["Message", "MessageType", "MessageBroker", "ChannelManager", "BROADCAST", "DEFAULT_ENV"]
+
+#: Recipient id of a message meant for every consumer of a channel.
+BROADCAST = "*"
+#: Environment id used when a message or channel names none.
+DEFAULT_ENV = "default"
+
+
+class MessageType(enum.Enum):
+    ACTION = "action"
+    INFO = "info"
+    BROADCAST = "broadcast"
+    STATE_UPDATE = "state_update"
+    RESULT = "result"
+    CUSTOM = "custom"
+
+    @classmethod
+    def coerce(cls, value: "MessageType | str") -> "MessageType":
+        """Accept a member, its value (``'action'``) or its name (``'ACTION'``)."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            member = _TYPE_BY_TEXT.get(value) or _TYPE_BY_TEXT.get(value.lower())
+            if member is not None:
+                return member
+        valid = ", ".join(m.name for m in cls)
+        raise ValueError(f"unknown message_type {value!r}; expected one of {valid}")
+
+
+_TYPE_BY_TEXT = {**{m.value: m for m in MessageType}, **{m.name: m for m in MessageType}}
+_FIELDS = ("env_id", "sender_id", "recipient_id", "timestamp", "message_type", "payload")
+
+
+class Message:
+    """One message on a channel. ``payload`` is a dict; ``recipient_id='*'`` broadcasts."""
+
+    __slots__ = _FIELDS
+
+    def __init__(
+        self,
+        env_id: str,
+        sender_id: str,
+        recipient_id: str,
+        timestamp: float,
+        message_type: MessageType | str,
+        payload: Mapping[str, Any],
+    ) -> None:
+        if type(message_type) is not MessageType:
+            message_type = MessageType.coerce(message_type)
+        if type(payload) is not dict and not isinstance(payload, Mapping):
+            raise ValueError(f"message payload must be a dict, got {type(payload).__name__}: {payload!r}")
+        if not (type(env_id) is str and env_id and type(sender_id) is str and sender_id
+                and type(recipient_id) is str and recipient_id):
+            for name, value in (("env_id", env_id), ("sender_id", sender_id), ("recipient_id", recipient_id)):
+                if not isinstance(value, str) or not value:
+                    raise ValueError(f"message {name} must be a non-empty string, got {value!r}")
+        self.env_id = env_id
+        self.sender_id = sender_id
+        self.recipient_id = recipient_id
+        self.timestamp = float(timestamp)
+        self.message_type = message_type
+        self.payload = payload
+
+    @classmethod
+    def _trusted(cls, env_id, sender_id, recipient_id, timestamp, message_type, payload) -> "Message":
+        """Construct from parts already known to be valid (the broker's hot path)."""
+        self = object.__new__(cls)
+        self.env_id = env_id
+        self.sender_id = sender_id
+        self.recipient_id = recipient_id
+        self.timestamp = timestamp
+        self.message_type = message_type
+        self.payload = payload
+        return self
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Message":
+        """Build a message from its dict form; a missing or unknown field raises ``ValueError``."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a message must be a dict with fields {_FIELDS}, got {type(data).__name__}")
+        missing = [f for f in _FIELDS if f not in data]
+        if missing:
+            raise ValueError(f"malformed message: missing field(s) {missing}; got fields {sorted(data)}")
+        unknown = sorted(set(data) - set(_FIELDS))
+        if unknown:
+            raise ValueError(f"malformed message: unknown field(s) {unknown}; expected {list(_FIELDS)}")
+        return cls(**{f: data[f] for f in _FIELDS})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (message_type as its value string), e.g. for JSON transports."""
+        out = {f: getattr(self, f) for f in _FIELDS}
+        out["message_type"] = self.message_type.value
+        out["payload"] = dict(self.payload)
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in _FIELDS)
+
+    def __repr__(self) -> str:
+        return (
+            f"Message(env_id={self.env_id!r}, sender_id={self.sender_id!r}, recipient_id={self.recipient_id!r}, "
+            f"timestamp={self.timestamp!r}, message_type={self.message_type.name}, payload={self.payload!r})"
+        )
+
+
+class MessageBroker(ABC):
+    """Publish/consume transport between agents and environments.
+
+    Channels are named by :class:`ChannelManager`; every message carries its ``env_id`` and a
+    broker never delivers a message of one environment to a consumer asking for another.
+    """
+
+    @abstractmethod
+    def create_channel(self, channel: str) -> None:
+        """Declare a channel (idempotent)."""
+
+    @abstractmethod
+    def publish(self, channel: str, message: Message | Mapping[str, Any]) -> None:
+        """Append a message (or a plain dict payload, sent as a broadcast) to a channel."""
+
+    @abstractmethod
+    def consume(self, channel: str, recipient_id: str, env_id: str = DEFAULT_ENV, clear: bool = True) -> list[Message]:
+        """Messages on ``channel`` for ``recipient_id`` in ``env_id``, oldest first."""
+
+    @abstractmethod
+    def subscribe(self, channel: str, callback: Callable[[Message], None]) -> None:
+        """Call ``callback(message)`` for every message later published on ``channel``."""
+
+    @abstractmethod
+    def clear_environment(self, env_id: str) -> None:
+        """Drop every queued message and channel of one environment."""
+
+    @abstractmethod
+    def get_environment_channels(self, env_id: str) -> list[str]:
+        """Channels that currently hold state for ``env_id``."""
+
+    def close(self) -> None:
+        """Release transport resources; the in-memory broker holds none."""

@@ -1,0 +1,46 @@
+"""Channel naming: one place decides how topics are spelled, so every broker agrees."""
+from __future__ import annotations
+
+__all__ = ["ChannelManager"]
+
+
+class ChannelManager:
+    """Static helpers that spell channel names as ``env_{env_id}__{kind}__{...}``."""
+
+    @staticmethod
+    def action_channel(upstream_id: str, node_id: str, env_id: str) -> str:
+        """Commands from ``upstream_id`` down to ``node_id``."""
+        return f"env_{env_id}__action__{upstream_id}_to_{node_id}"
+
+    @staticmethod
+    def info_channel(node_id: str, upstream_id: str, env_id: str) -> str:
+        """Reports from ``node_id`` up to ``upstream_id``."""
+        return f"env_{env_id}__info__{node_id}_to_{upstream_id}"
+
+    @staticmethod
+    def broadcast_channel(agent_id: str, env_id: str) -> str:
+        """One-to-many announcements of ``agent_id`` (e.g. a price)."""
+        return f"env_{env_id}__broadcast__{agent_id}"
+
+    @staticmethod
+    def state_update_channel(env_id: str) -> str:
+        """Device state updates flowing to the environment."""
+        return f"env_{env_id}__state_updates"
+
+    @staticmethod
+    def power_flow_result_channel(env_id: str, agent_id: str) -> str:
+        """Network results the environment publishes for one agent."""
+        return f"env_{env_id}__power_flow_results__{agent_id}"
+
+    @staticmethod
+    def custom_channel(kind: str, env_id: str, agent_id: str) -> str:
+        """Any other kind of traffic, e.g. ``'p2p'`` or ``'consensus'``."""
+        return f"env_{env_id}__{kind}__{agent_id}"
+
+    @staticmethod
+    def env_of(channel: str) -> str | None:
+        """The env id a channel name carries, or None for a channel outside the convention."""
+        if not channel.startswith("env_"):
+            return None
+        env_id, sep, _ = channel[4:].partition("__")
+        return env_id if sep else None

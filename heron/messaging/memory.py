@@ -1,0 +1,190 @@
+"""In-process broker: per-(channel, env, recipient) queues, so publish and consume are O(1) per message."""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any, Callable, Mapping
+
+from heron.messaging.base import BROADCAST, DEFAULT_ENV, Message, MessageBroker, MessageType
+from heron.messaging.channels import ChannelManager
+
+__all__ = ["InMemoryBroker"]
+
+
+class _BroadcastLog:
+    """Messages for every recipient; each recipient reads from its own cursor.
+
+    A message is kept until every recipient that has consumed from this log has read it, so
+    the log stays as short as the slowest known reader and nothing is lost for a known reader.
+    """
+
+    __slots__ = ("messages", "base", "cursors")
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.base = 0  # global index of messages[0]
+        self.cursors: dict[str, int] = {}
+
+    def read(self, recipient_id: str, clear: bool) -> list[Message]:
+        start = self.cursors.get(recipient_id, self.base) - self.base
+        out = self.messages[start:]
+        if clear:
+            self.cursors[recipient_id] = self.base + len(self.messages)
+            low = min(self.cursors.values()) - self.base
+            if low:
+                del self.messages[:low]
+                self.base += low
+        return out
+
+
+class _Channel:
+    __slots__ = ("name", "env_id", "default_env", "direct", "broadcast", "subscribers")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.env_id = ChannelManager.env_of(name)  # None: the channel serves any env
+        self.default_env = self.env_id or DEFAULT_ENV
+        self.direct: dict[tuple[str, str], deque[Message]] = {}
+        self.broadcast: dict[str, _BroadcastLog] = {}
+        self.subscribers: list[Callable[[Message], None]] = []
+
+    def size(self, env_id: str | None = None) -> int:
+        n = sum(len(q) for (env, _), q in self.direct.items() if env_id in (None, env))
+        return n + sum(len(log.messages) for env, log in self.broadcast.items() if env_id in (None, env))
+
+
+class InMemoryBroker(MessageBroker):
+    """Thread-safe in-process broker for simulation and tests.
+
+    ``publish`` accepts a :class:`Message` or a plain dict payload; a dict is sent as a
+    broadcast from ``'anonymous'`` in the channel's environment. Subscribed callbacks run
+    synchronously after the message is queued (outside the lock, so they may publish).
+    """
+
+    def __init__(self) -> None:
+        self._channels: dict[str, _Channel] = {}
+        self._lock = threading.Lock()
+
+    def _channel(self, channel: str) -> _Channel:
+        ch = self._channels.get(channel)
+        if ch is None:
+            if not isinstance(channel, str) or not channel:
+                raise ValueError(f"channel must be a non-empty string, got {channel!r}")
+            with self._lock:
+                ch = self._channels.setdefault(channel, _Channel(channel))
+        return ch
+
+    def create_channel(self, channel: str) -> None:
+        self._channel(channel)
+
+    def publish(self, channel: str, message: Message | Mapping[str, Any]) -> None:
+        ch = self._channels.get(channel) or self._channel(channel)
+        if type(message) is Message:
+            if ch.env_id is not None and message.env_id != ch.env_id:
+                raise ValueError(
+                    f"message for env_id {message.env_id!r} published on channel {channel!r} of env {ch.env_id!r}"
+                )
+        elif type(message) is dict:  # the common plain-payload case, without ABC checks
+            payload, message = message, _new_message(Message)
+            message.env_id = ch.default_env
+            message.sender_id = "anonymous"
+            message.recipient_id = BROADCAST
+            message.timestamp = 0.0
+            message.message_type = MessageType.BROADCAST
+            message.payload = payload
+        else:
+            message = _as_message(ch, message)
+        env_id = message.env_id
+        with self._lock:
+            if message.recipient_id == BROADCAST:
+                log = ch.broadcast.get(env_id)
+                if log is None:
+                    log = ch.broadcast[env_id] = _BroadcastLog()
+                log.messages.append(message)
+            else:
+                queue = ch.direct.get((env_id, message.recipient_id))
+                if queue is None:
+                    queue = ch.direct[(env_id, message.recipient_id)] = deque()
+                queue.append(message)
+        if ch.subscribers:
+            for callback in ch.subscribers:
+                callback(message)
+
+    def consume(
+        self, channel: str, recipient_id: str, env_id: str | None = None, clear: bool = True
+    ) -> list[Message]:
+        """Messages addressed to ``recipient_id`` plus unread broadcasts, oldest first.
+
+        ``env_id`` defaults to the channel's own env (or ``'default'``). ``clear=False`` peeks.
+        """
+        with self._lock:
+            ch = self._channels.get(channel)
+            if ch is None:
+                return []
+            env = env_id if env_id is not None else (ch.env_id or DEFAULT_ENV)
+            key = (env, recipient_id)
+            if clear:
+                queue = ch.direct.pop(key, None)
+            else:
+                queue = ch.direct.get(key)
+            direct = list(queue) if queue else []
+            log = ch.broadcast.get(env)
+            if log is None:  # remember the reader, so later broadcasts wait for it too
+                log = ch.broadcast[env] = _BroadcastLog()
+            shared = log.read(recipient_id, clear)
+            if not direct:
+                return shared
+            merged = direct + shared
+            merged.sort(key=_by_timestamp)  # stable: equal times keep publish order per kind
+            return merged
+
+    def subscribe(self, channel: str, callback: Callable[[Message], None]) -> None:
+        if not callable(callback):
+            raise ValueError(f"subscribe expects a callable, got {callback!r}")
+        ch = self._channel(channel)
+        with self._lock:
+            ch.subscribers = [*ch.subscribers, callback]  # copy-on-write: publish iterates safely
+
+    def clear_environment(self, env_id: str) -> None:
+        with self._lock:
+            for name in list(self._channels):
+                ch = self._channels[name]
+                if ch.env_id == env_id:
+                    del self._channels[name]
+                    continue
+                for key in [k for k in ch.direct if k[0] == env_id]:
+                    del ch.direct[key]
+                ch.broadcast.pop(env_id, None)
+
+    def get_environment_channels(self, env_id: str) -> list[str]:
+        with self._lock:
+            return sorted(
+                name
+                for name, ch in self._channels.items()
+                if ch.env_id == env_id
+                or any(k[0] == env_id for k in ch.direct)
+                or env_id in ch.broadcast
+            )
+
+    def pending_count(self, env_id: str | None = None) -> int:
+        """Messages still held (queued or not yet read by every known reader)."""
+        with self._lock:
+            return sum(ch.size(env_id) for ch in self._channels.values())
+
+    def close(self) -> None:
+        with self._lock:
+            self._channels.clear()
+
+
+def _as_message(ch: _Channel, message: Any) -> Message:
+    """Wrap a plain dict payload as a broadcast in the channel's environment."""
+    if isinstance(message, Mapping):
+        return Message._trusted(ch.default_env, "anonymous", BROADCAST, 0.0, MessageType.BROADCAST, message)
+    raise ValueError(f"publish expects a Message or a dict payload, got {type(message).__name__}: {message!r}")
+
+
+_new_message = object.__new__
+
+
+def _by_timestamp(message: Message) -> float:
+    return message.timestamp

@@ -1,0 +1,151 @@
+import threading
+
+import numpy as np
+import pytest
+
+from heron.messaging import BROADCAST, ChannelManager, InMemoryBroker, Message, MessageType
+from heron.messaging.in_memory_broker import InMemoryBroker as OldPathBroker
+
+
+def msg(env="e1", sender="a", recipient="b", t=0.0, kind=MessageType.INFO, payload=None):
+    return Message(env, sender, recipient, t, kind, payload if payload is not None else {"x": 1})
+
+
+def test_channel_names_are_exact():
+    assert ChannelManager.action_channel("environment", "MG1", "abc123") == "env_abc123__action__environment_to_MG1"
+    assert ChannelManager.info_channel("MG1", "so", "e") == "env_e__info__MG1_to_so"
+    assert ChannelManager.broadcast_channel("so", "e") == "env_e__broadcast__so"
+    assert ChannelManager.state_update_channel("abc123") == "env_abc123__state_updates"
+    assert ChannelManager.power_flow_result_channel("abc123", "MG1") == "env_abc123__power_flow_results__MG1"
+    assert ChannelManager.custom_channel("p2p", "e", "MG1") == "env_e__p2p__MG1"
+
+
+def test_both_import_paths_give_the_same_class():
+    assert OldPathBroker is InMemoryBroker
+
+
+def test_publish_consume_per_recipient_fifo():
+    b = InMemoryBroker()
+    ch = ChannelManager.action_channel("c", "x", "e1")
+    for i in range(3):
+        b.publish(ch, msg(recipient="x", t=i, payload={"i": i}))
+    b.publish(ch, msg(recipient="y", payload={"i": 99}))
+    assert [m.payload["i"] for m in b.consume(ch, "x", "e1", clear=False)] == [0, 1, 2]
+    assert [m.payload["i"] for m in b.consume(ch, "x", "e1")] == [0, 1, 2]
+    assert b.consume(ch, "x", "e1") == []
+    assert [m.payload["i"] for m in b.consume(ch, "y")] == [99]
+    assert b.pending_count() == 0
+
+
+def test_plain_dict_is_a_broadcast_every_known_reader_gets():
+    b = InMemoryBroker()
+    seen = []
+    b.subscribe("control", seen.append)
+    b.consume("control", "r1")
+    b.consume("control", "r2")
+    b.publish("control", {"setpoint": 1.0})
+    assert len(seen) == 1 and seen[0].payload == {"setpoint": 1.0} and seen[0].recipient_id == BROADCAST
+    assert [m.payload for m in b.consume("control", "r1")] == [{"setpoint": 1.0}]
+    assert b.pending_count() == 1  # r2 has not read it yet
+    assert [m.payload for m in b.consume("control", "r2")] == [{"setpoint": 1.0}]
+    assert b.pending_count() == 0
+    assert b.consume("control", "r1") == []
+
+
+def test_env_isolation():
+    b = InMemoryBroker()
+    b.publish("shared", msg(env="e1", recipient="r"))
+    b.publish("shared", msg(env="e2", recipient="r", payload={"x": 2}))
+    assert [m.payload["x"] for m in b.consume("shared", "r", "e2")] == [2]
+    assert [m.payload["x"] for m in b.consume("shared", "r", "e1")] == [1]
+    ch = ChannelManager.state_update_channel("e1")
+    with pytest.raises(ValueError, match="env_id 'e2'"):
+        b.publish(ch, msg(env="e2"))
+    b.publish(ch, msg(env="e1", recipient="env"))
+    assert b.consume(ch, "env", "e2") == []
+    assert len(b.consume(ch, "env", "e1")) == 1
+
+
+def test_clear_environment_and_channel_listing():
+    b = InMemoryBroker()
+    b.publish(ChannelManager.state_update_channel("e1"), msg(env="e1"))
+    b.publish(ChannelManager.state_update_channel("e2"), msg(env="e2"))
+    b.publish("shared", msg(env="e1"))
+    assert b.get_environment_channels("e1") == ["env_e1__state_updates", "shared"]
+    b.clear_environment("e1")
+    assert b.get_environment_channels("e1") == []
+    assert b.pending_count("e1") == 0
+    assert b.pending_count("e2") == 1
+
+
+def test_malformed_messages_raise_clearly():
+    with pytest.raises(ValueError, match="unknown message_type 'shout'"):
+        msg(kind="shout")
+    with pytest.raises(ValueError, match="payload must be a dict"):
+        Message("e", "a", "b", 0.0, "info", [1, 2])
+    with pytest.raises(ValueError, match="sender_id"):
+        Message("e", "", "b", 0.0, "info", {})
+    with pytest.raises(ValueError, match=r"missing field\(s\) \['payload'\]"):
+        Message.from_dict({"env_id": "e", "sender_id": "a", "recipient_id": "b", "timestamp": 0, "message_type": "info"})
+    with pytest.raises(ValueError, match="unknown field"):
+        Message.from_dict({**msg().to_dict(), "extra": 1})
+    with pytest.raises(ValueError, match="publish expects a Message or a dict"):
+        InMemoryBroker().publish("c", 42)
+    with pytest.raises(ValueError, match="channel must be a non-empty string"):
+        InMemoryBroker().publish("", {})
+
+
+def test_message_dict_round_trip_and_type_names():
+    m = msg(kind="ACTION")
+    assert m.message_type is MessageType.ACTION
+    assert Message.from_dict(m.to_dict()) == m
+
+
+def test_thread_safety_no_message_lost():
+    b = InMemoryBroker()
+    n_threads, per_thread = 4, 5000
+    received = []
+    stop = threading.Event()
+
+    def produce(k):
+        for i in range(per_thread):
+            b.publish("c", Message("e", f"p{k}", "r", float(i), MessageType.INFO, {"k": k, "i": i}))
+
+    def drain():
+        while not stop.is_set():
+            received.extend(b.consume("c", "r", "e"))
+
+    consumer = threading.Thread(target=drain)
+    consumer.start()
+    producers = [threading.Thread(target=produce, args=(k,)) for k in range(n_threads)]
+    for t in producers:
+        t.start()
+    for t in producers:
+        t.join()
+    stop.set()
+    consumer.join()
+    received.extend(b.consume("c", "r", "e"))
+    assert len(received) == n_threads * per_thread
+    for k in range(n_threads):
+        assert [m.payload["i"] for m in received if m.payload["k"] == k] == list(range(per_thread))
+
+
+def test_subscriber_may_publish_without_deadlock():
+    b = InMemoryBroker()
+    b.subscribe("ping", lambda m: b.publish("pong", {"echo": m.payload["n"]}))
+    b.publish("ping", {"n": 3})
+    assert [m.payload for m in b.consume("pong", "me")] == [{"echo": 3}]
+    with pytest.raises(ValueError, match="callable"):
+        b.subscribe("ping", "not callable")
+
+
+def test_consume_does_not_scan_other_recipients():
+    """A consume touches only its own queue: cost independent of other recipients' backlog."""
+    b = InMemoryBroker()
+    for i in range(20000):
+        b.publish("c", Message("e", "a", f"other{i % 100}", 0.0, MessageType.INFO, {"i": i}))
+    b.publish("c", Message("e", "a", "me", 0.0, MessageType.INFO, {"i": -1}))
+    assert [m.payload["i"] for m in b.consume("c", "me", "e")] == [-1]
+    assert b.pending_count() == 20000
+    queues = b._channels["c"].direct
+    assert ("e", "me") not in queues and len(queues) == 100
