@@ -1,0 +1,129 @@
+"""Vertical protocols: a coordinator directs its subordinates by setpoints or by a price."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from heron.core.action import Action
+from heron.protocols.base import Coordination, VerticalProtocol
+
+__all__ = ["SetpointProtocol", "PriceSignalProtocol"]
+
+Layout = tuple[tuple[str, slice | np.ndarray], ...]
+
+
+def setpoint_layout(subordinate_actions: Mapping[str, Action]) -> tuple[Layout, int]:
+    """Where each subordinate's flat action ``[c..., d...]`` sits in the coordinator's flat action.
+
+    The coordinator's vector is all continuous parts, then all discrete parts; a subordinate with
+    only one kind gets a slice (a view, no copy), a mixed one gets an index array.
+    """
+    total_c = sum(a.dim_c for a in subordinate_actions.values())
+    total_d = sum(a.dim_d for a in subordinate_actions.values())
+    layout = []
+    c0, d0 = 0, total_c
+    for sid, a in subordinate_actions.items():
+        if a.dim_d == 0:
+            idx: slice | np.ndarray = slice(c0, c0 + a.dim_c)
+        elif a.dim_c == 0:
+            idx = slice(d0, d0 + a.dim_d)
+        else:
+            idx = np.r_[c0:c0 + a.dim_c, d0:d0 + a.dim_d]
+        layout.append((sid, idx))
+        c0 += a.dim_c
+        d0 += a.dim_d
+    return tuple(layout), total_c + total_d
+
+
+class SetpointProtocol(VerticalProtocol):
+    """Each subordinate receives its slice of the coordinator's flat action as its setpoint.
+
+    Slices are computed once per set of subordinates (``bind`` or first use); a call is then one
+    view per subordinate. Works on a batch too: ``coordinator_action`` of shape ``(B, dim)`` gives
+    ``(B, dim_i)`` shares.
+    """
+
+    _layouts: dict[tuple[str, ...], tuple[Layout, int]] | None = None
+
+    def bind(self, subordinate_actions: Mapping[str, Action]) -> None:
+        if self._layouts is None:
+            self._layouts = {}
+        self._layouts[tuple(subordinate_actions)] = setpoint_layout(subordinate_actions)
+
+    def _layout_for(self, subordinate_states: Mapping[str, Any], dim: int) -> tuple[Layout, int]:
+        key = tuple(subordinate_states)
+        found = self._layouts.get(key) if self._layouts is not None else None
+        if found is not None:
+            return found
+        actions = {sid: s if isinstance(s, Action) else getattr(s, "action", None) for sid, s in subordinate_states.items()}
+        if all(isinstance(a, Action) for a in actions.values()):
+            self.bind(actions)
+            return self._layouts[key]
+        # Unknown subordinate shapes: split evenly, which only an exact multiple allows.
+        n = len(key)
+        if n == 0 or dim % n:
+            raise ValueError(
+                f"setpoint of length {dim} cannot be split evenly over {n} subordinates {list(key)}; "
+                "bind the protocol to the subordinates' action specs first"
+            )
+        share = dim // n
+        return tuple((sid, slice(i * share, (i + 1) * share)) for i, sid in enumerate(key)), dim
+
+    def coordinate(self, coordinator_state, subordinate_states, coordinator_action=None, context=None) -> Coordination:
+        if coordinator_action is None:
+            raise ValueError("SetpointProtocol.coordinate needs the coordinator's action to split into setpoints")
+        action = coordinator_action if isinstance(coordinator_action, np.ndarray) else np.asarray(coordinator_action, dtype=np.float64)
+        layout, dim = self._layout_for(subordinate_states, action.shape[-1] if action.ndim else 1)
+        if action.ndim == 0 or action.shape[-1] != dim:
+            raise ValueError(
+                f"coordinator action has shape {action.shape}, expected (..., {dim}) for subordinates {[s for s, _ in layout]}"
+            )
+        actions = {sid: action[..., idx] for sid, idx in layout}
+        messages = {sid: {"setpoint": share} for sid, share in actions.items()}
+        return messages, actions
+
+
+class PriceSignalProtocol(VerticalProtocol):
+    """The coordinator announces one price; each subordinate decides for itself given it.
+
+    The price is the coordinator's action (one value in ``price_range``) when it gives one,
+    else ``context['price']``, else the last price (``initial_price`` at first).
+    """
+
+    def __init__(
+        self,
+        initial_price: float = 50.0,
+        price_range: tuple[float, float] = (0.0, 1000.0),
+        *,
+        price: float | None = None,
+    ) -> None:
+        if price is not None:  # the older spelling, PriceSignalProtocol(price=50.0)
+            initial_price = price
+        low, high = float(price_range[0]), float(price_range[1])
+        if not low <= high:
+            raise ValueError(f"price_range must be (low, high) with low <= high, got {price_range!r}")
+        if not np.isfinite(initial_price):
+            raise ValueError(f"initial_price must be finite, got {initial_price!r}")
+        self.initial_price = float(initial_price)
+        self.price = float(initial_price)
+        self.price_range = (low, high)
+
+    def coordinator_action_spec(self, subordinate_actions: Mapping[str, Action], owner: str = "coordinator") -> Action:
+        return Action(dim_c=1, range=self.price_range, owner=owner)
+
+    def coordinate(self, coordinator_state, subordinate_states, coordinator_action=None, context=None) -> Coordination:
+        if coordinator_action is not None and np.size(coordinator_action):
+            price = float(np.ravel(coordinator_action)[0])
+        elif context and "price" in context:
+            price = float(context["price"])
+        else:
+            price = self.price
+        if not np.isfinite(price):
+            raise ValueError(f"PriceSignalProtocol: price must be finite, got {price!r}")
+        self.price = price
+        signal = {"price": price}
+        return {sid: dict(signal) for sid in subordinate_states}, {sid: dict(signal) for sid in subordinate_states}
+
+    def reset(self) -> None:
+        self.price = self.initial_price
