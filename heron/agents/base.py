@@ -1,0 +1,226 @@
+"""The agent base class: identity, place in the hierarchy, timing, state, action and policy."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from heron.core.action import Action
+from heron.core.features import FeatureProvider, State
+from heron.core.observation import Observation
+from heron.core.policies import Policy
+from heron.messaging.base import MessageBroker
+from heron.protocols.base import Protocol
+from heron.scheduling.config import ScheduleConfig
+
+__all__ = ["Agent", "FIELD_LEVEL", "COORDINATOR_LEVEL", "SYSTEM_LEVEL"]
+
+FIELD_LEVEL = 1
+COORDINATOR_LEVEL = 2
+SYSTEM_LEVEL = 3
+
+
+class Agent:
+    """An agent at some level of the hierarchy.
+
+    It owns a :class:`State` (features with visibility tags) and an :class:`Action`; a policy
+    maps its observation to an action. ``upstream_id`` names its coordinator; ``subordinates``
+    are the agents it directs. Timing (``tick_interval`` and delays) comes from the keywords or
+    from one ``schedule_config``, not both. ``distributed`` is set when the agent runs behind a
+    :class:`~heron.agents.proxy.Proxy`: it then reaches its subordinates through the broker.
+    """
+
+    level: int = 0
+    default_tick_interval: float = 1.0
+
+    def __init__(
+        self,
+        agent_id: str,
+        policy: Policy | None = None,
+        protocol: Protocol | None = None,
+        upstream_id: str | None = None,
+        subordinates: Mapping[str, "Agent"] | Iterable["Agent"] | None = None,
+        env_id: str | None = None,
+        broker: MessageBroker | None = None,
+        message_broker: MessageBroker | None = None,
+        tick_interval: float | None = None,
+        obs_delay: float | None = None,
+        act_delay: float | None = None,
+        msg_delay: float | None = None,
+        schedule_config: ScheduleConfig | None = None,
+        *,
+        state: State | Iterable[FeatureProvider] | None = None,
+        action: Action | None = None,
+    ) -> None:
+        if not isinstance(agent_id, str) or not agent_id:
+            raise ValueError(f"agent_id must be a non-empty string, got {agent_id!r}")
+        self.agent_id = agent_id
+        if policy is not None and not callable(getattr(policy, "forward", None)):
+            raise ValueError(f"agent {agent_id!r}: policy must have a forward(obs) method, got {policy!r}")
+        self.policy = policy
+        self.protocol = protocol
+        self.upstream_id = upstream_id
+        self.subordinates: dict[str, Agent] = {}
+        self.env_id = env_id or "default"
+        if broker is not None and message_broker is not None and broker is not message_broker:
+            raise ValueError(f"agent {agent_id!r}: pass broker or message_broker, not two different brokers")
+        self.broker = broker if broker is not None else message_broker
+        self.schedule_config = self._timing(schedule_config, tick_interval, obs_delay, act_delay, msg_delay)
+        if state is None:
+            state = State(agent_id)
+        elif not isinstance(state, State):
+            state = State(agent_id, state)
+        self.state = state
+        self.action = action if action is not None else Action()
+        self.action.owner = f"agent {agent_id!r}"
+        for sub in (subordinates.values() if isinstance(subordinates, Mapping) else subordinates or ()):
+            self.add_subordinate(sub)
+        self.distributed = False
+        self.timestamp = 0.0
+        self.upstream_signal: dict[str, Any] = {}
+        self._rng = np.random.default_rng()
+
+    # ----------------------------------------------------------------- wiring
+    def _timing(self, config, tick_interval, obs_delay, act_delay, msg_delay) -> ScheduleConfig:
+        explicit = {k: v for k, v in (("tick_interval", tick_interval), ("obs_delay", obs_delay),
+                                      ("act_delay", act_delay), ("msg_delay", msg_delay)) if v is not None}
+        if config is not None:
+            if explicit:
+                raise ValueError(f"agent {self.agent_id!r}: give timing either as schedule_config or as {sorted(explicit)}, not both")
+            if not isinstance(config, ScheduleConfig):
+                raise ValueError(f"agent {self.agent_id!r}: schedule_config must be a ScheduleConfig, got {config!r}")
+            return config
+        explicit.setdefault("tick_interval", self.default_tick_interval)
+        return ScheduleConfig(**explicit)
+
+    def add_subordinate(self, agent: "Agent") -> None:
+        if not isinstance(agent, Agent):
+            raise ValueError(f"agent {self.agent_id!r}: subordinates must be Agent objects, got {agent!r}")
+        if agent.agent_id in self.subordinates:
+            raise ValueError(f"agent {self.agent_id!r} already has a subordinate {agent.agent_id!r}")
+        if agent.upstream_id not in (None, self.agent_id):
+            raise ValueError(f"agent {agent.agent_id!r} already reports to {agent.upstream_id!r}, not {self.agent_id!r}")
+        agent.upstream_id = self.agent_id
+        agent.env_id = self.env_id
+        self.subordinates[agent.agent_id] = agent
+
+    @property
+    def env_id(self) -> str:
+        return self._env_id
+
+    @env_id.setter
+    def env_id(self, env_id: str) -> None:
+        """A hierarchy lives in one environment: setting it here sets it below too."""
+        self._env_id = env_id
+        for sub in self.subordinates.values():
+            sub.env_id = env_id
+
+    @property
+    def message_broker(self) -> MessageBroker | None:
+        return self.broker
+
+    @message_broker.setter
+    def message_broker(self, broker: MessageBroker | None) -> None:
+        self.broker = broker
+
+    @property
+    def tick_interval(self) -> float:
+        return self.schedule_config.tick_interval
+
+    @property
+    def obs_delay(self) -> float:
+        return self.schedule_config.obs_delay
+
+    @property
+    def act_delay(self) -> float:
+        return self.schedule_config.act_delay
+
+    @property
+    def msg_delay(self) -> float:
+        return self.schedule_config.msg_delay
+
+    @property
+    def action_space(self):
+        return self.action.space
+
+    def roles_toward(self, owner: "Agent") -> tuple[str, ...]:
+        """The viewer roles this agent has toward ``owner``'s state (see heron.core.features)."""
+        if owner is self:
+            return ("owner",)
+        roles = []
+        if owner.upstream_id == self.agent_id:
+            roles.append("coordinator")
+        if self.level >= SYSTEM_LEVEL:
+            roles.append("system")
+        return tuple(roles) or ("public",)
+
+    def iter_agents(self) -> Iterable["Agent"]:
+        """This agent and everything below it, depth first."""
+        yield self
+        for sub in self.subordinates.values():
+            yield from sub.iter_agents()
+
+    # ------------------------------------------------------------- lifecycle
+    def reset(self, seed: int | None = None) -> None:
+        """Restore initial state and time; seeds this agent and (spawned) its subordinates."""
+        seq = np.random.SeedSequence(seed)
+        self._rng = np.random.default_rng(seq)
+        self.state.reset()
+        self.action.c[:] = np.clip(0.0, self.action.low, self.action.high)
+        self.action.d[:] = 0
+        self.timestamp = 0.0
+        self.upstream_signal = {}
+        if self.policy is not None:
+            self.policy.reset(seed)
+        if self.protocol is not None and callable(getattr(self.protocol, "reset", None)):
+            self.protocol.reset()
+        children = seq.spawn(len(self.subordinates))
+        for child_seq, sub in zip(children, self.subordinates.values()):
+            sub.reset(seed=int(child_seq.generate_state(1)[0]) if seed is not None else None)
+
+    def observe(self, global_state: Mapping[str, Any] | None = None) -> Observation:
+        """Own features (owner's view), what subordinates show their coordinator, and ``global_state``."""
+        local: dict[str, Any] = self.state.observed_by("owner")
+        if self.subordinates:
+            local["subordinates"] = {
+                sid: sub.state.observed_by(self.roles_toward(sub)) for sid, sub in self.subordinates.items()
+            }
+        return Observation(local, dict(global_state) if global_state else {}, self.timestamp)
+
+    def _decide(self, obs: Observation | None) -> Any:
+        if self.policy is None:
+            raise ValueError(f"agent {self.agent_id!r} has no policy and received no upstream action")
+        return self.policy.forward(obs if obs is not None else self.observe())
+
+    def _own_action(self, obs: Observation | None, upstream_action: Any) -> np.ndarray:
+        """Set ``self.action`` from a setpoint, or from the policy.
+
+        A dict other than ``{'c': ..., 'd': ...}`` is a signal (e.g. ``{'price': 52.0}``): it is
+        remembered in ``upstream_signal`` and the policy decides.
+        """
+        if isinstance(upstream_action, Mapping) and not _is_action_dict(upstream_action):
+            self.upstream_signal.update(upstream_action)
+            upstream_action = None
+        if upstream_action is not None:
+            self.action.set_values(upstream_action)
+        elif self.action.dim:
+            self.action.set_values(self._decide(obs))
+        return self.action.vector()
+
+    def act(self, obs: Observation | None = None, upstream_action: Any = None) -> np.ndarray:
+        """Choose (or accept) this agent's action; returns it as a flat vector."""
+        return self._own_action(obs, upstream_action)
+
+    def tick(self, scheduler: Any, current_time: float, global_state: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Event-driven step: observe, act, and have the action take effect after ``act_delay``."""
+        self.timestamp = current_time
+        action = self.act(self.observe(global_state))
+        scheduler.schedule_action_effect(self.agent_id, action, delay=self.act_delay)
+        return action
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.agent_id!r}, level={self.level}, subordinates={list(self.subordinates)})"
+
+
+def _is_action_dict(value: Mapping[str, Any]) -> bool:
+    return bool(value) and set(value) <= {"c", "d"}

@@ -1,0 +1,71 @@
+"""Level-2 agents: controllers that direct a group of subordinates through a protocol."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from heron.agents.base import COORDINATOR_LEVEL, Agent
+from heron.core.observation import Observation
+from heron.messaging.base import Message, MessageType
+from heron.messaging.channels import ChannelManager
+from heron.protocols.vertical import SetpointProtocol
+
+__all__ = ["CoordinatorAgent"]
+
+
+class CoordinatorAgent(Agent):
+    """Directs its subordinates through its protocol (setpoints by default).
+
+    Its action space comes from the protocol (for setpoints: the subordinates' actions, continuous
+    parts first); the protocol precomputes how that flat action splits, once, when subordinates
+    are attached. Centralized, subordinates are called directly; when ``distributed``, each share
+    is published on ``action_channel(self, subordinate)`` for the subordinate's proxy.
+    """
+
+    level = COORDINATOR_LEVEL
+    default_tick_interval = 60.0
+
+    def __init__(self, agent_id: str, *args: Any, **kwargs: Any) -> None:
+        self._wired = False
+        super().__init__(agent_id, *args, **kwargs)
+        if self.protocol is None:
+            self.protocol = SetpointProtocol()
+        self._wire()
+
+    def add_subordinate(self, agent: Agent) -> None:
+        super().add_subordinate(agent)
+        if self._wired:
+            self._wire()
+
+    def _wire(self) -> None:
+        """Derive the action spec from the protocol and let it precompute the decomposition."""
+        sub_actions = {sid: sub.action for sid, sub in self.subordinates.items()}
+        self.action = self.protocol.coordinator_action_spec(sub_actions, owner=f"agent {self.agent_id!r}")
+        self.protocol.bind(sub_actions)
+        self._wired = True
+
+    def act(self, obs: Observation | None = None, upstream_action: Any = None) -> np.ndarray:
+        vector = self._own_action(obs, upstream_action)
+        self.direct_subordinates(vector, obs)
+        return vector
+
+    def direct_subordinates(self, action: np.ndarray, obs: Observation | None = None) -> dict[str, Any] | None:
+        """Pass ``action`` down through the protocol; returns the shares (None if the protocol acted itself)."""
+        if self.distributed:
+            return self._publish_shares(action)
+        shares = self.protocol.coordinate_action(self.subordinates, obs, action)
+        if shares is not None and len(shares) < len(self.subordinates):
+            for sid, sub in self.subordinates.items():
+                if sid not in shares and (sub.policy is not None or sub.subordinates):
+                    sub.act(None)
+        return shares
+
+    def _publish_shares(self, action: np.ndarray) -> dict[str, Any]:
+        if self.broker is None:
+            raise ValueError(f"agent {self.agent_id!r} runs distributed but has no message broker")
+        messages = self.protocol.coordinate_message(self.subordinates, None, action)
+        for sid, payload in messages.items():
+            channel = ChannelManager.action_channel(self.agent_id, sid, self.env_id)
+            self.broker.publish(channel, Message(self.env_id, self.agent_id, sid, self.timestamp, MessageType.ACTION, payload))
+        return messages
