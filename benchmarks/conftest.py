@@ -1,0 +1,1 @@
+"""Benchmarks are regression measurements, run with ``pytest benchmarks --benchmark-only``."""
