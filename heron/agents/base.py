@@ -10,6 +10,7 @@ from heron.core.features import FeatureProvider, State
 from heron.core.observation import Observation
 from heron.core.policies import Policy
 from heron.messaging.base import MessageBroker
+from heron.messaging.channels import ChannelManager
 from heron.protocols.base import Protocol
 from heron.scheduling.config import ScheduleConfig
 
@@ -192,30 +193,67 @@ class Agent:
             raise ValueError(f"agent {self.agent_id!r} has no policy and received no upstream action")
         return self.policy.forward(obs if obs is not None else self.observe())
 
-    def _own_action(self, obs: Observation | None, upstream_action: Any) -> np.ndarray:
-        """Set ``self.action`` from a setpoint, or from the policy.
+    def _own_action(self, obs: Observation | None, upstream_action: Any) -> np.ndarray | None:
+        """Set ``self.action`` from a setpoint, or else from the policy; None when it holds.
 
         A dict other than ``{'c': ..., 'd': ...}`` is a signal (e.g. ``{'price': 52.0}``): it is
-        remembered in ``upstream_signal`` and the policy decides.
+        remembered in ``upstream_signal`` and the policy decides; an agent without a policy
+        holds its action on a signal. With neither setpoint, signal nor policy it is an error.
         """
-        if isinstance(upstream_action, Mapping) and not _is_action_dict(upstream_action):
+        signal = isinstance(upstream_action, Mapping) and not _is_action_dict(upstream_action)
+        if signal:
             self.upstream_signal.update(upstream_action)
             upstream_action = None
         if upstream_action is not None:
             self.action.set_values(upstream_action)
-        elif self.action.dim:
+        elif self.policy is not None and self.action.dim:
             self.action.set_values(self._decide(obs))
+        elif self.action.dim:
+            if signal:
+                return None
+            self._decide(obs)  # raises: nothing to act on
         return self.action.vector()
 
     def act(self, obs: Observation | None = None, upstream_action: Any = None) -> np.ndarray:
         """Choose (or accept) this agent's action; returns it as a flat vector."""
-        return self._own_action(obs, upstream_action)
+        vector = self._own_action(obs, upstream_action)
+        return self.action.vector() if vector is None else vector
 
-    def tick(self, scheduler: Any, current_time: float, global_state: Mapping[str, Any] | None = None) -> np.ndarray:
-        """Event-driven step: observe, act, and have the action take effect after ``act_delay``."""
+    def receive_commands(self, upstream_id: str | None = None) -> Any:
+        """Consume what the upstream sent since the last call: returns the latest setpoint (or
+        None) and merges signals (e.g. a price) into ``upstream_signal``, in arrival order.
+
+        Reads ``action_channel(upstream, self)`` and the upstream's broadcast channel. Earlier
+        setpoints are superseded by the latest, as an actuator's would be.
+        """
+        upstream_id = upstream_id or self.upstream_id
+        if self.broker is None or upstream_id is None:
+            return None
+        messages = self.broker.consume(ChannelManager.action_channel(upstream_id, self.agent_id, self.env_id), self.agent_id, self.env_id)
+        messages += self.broker.consume(ChannelManager.broadcast_channel(upstream_id, self.env_id), self.agent_id, self.env_id)
+        setpoint = None
+        for msg in messages:
+            payload = msg.payload
+            if "setpoint" in payload:
+                setpoint = payload["setpoint"]
+            signals = {k: v for k, v in payload.items() if k != "setpoint"}
+            if signals:
+                self.upstream_signal.update(signals)
+        return setpoint
+
+    def tick(self, scheduler: Any, current_time: float, global_state: Mapping[str, Any] | None = None) -> np.ndarray | None:
+        """Event-driven decision, once the tick's observation is ready: read commands from the
+        broker, observe, decide, and have the action take effect after the (jittered) ``act_delay``.
+
+        Returns the action, or None when the agent holds (no setpoint, signal only, no policy).
+        """
         self.timestamp = current_time
-        action = self.act(self.observe(global_state))
-        scheduler.schedule_action_effect(self.agent_id, action, delay=self.act_delay)
+        setpoint = self.receive_commands()
+        if setpoint is None and self.policy is None and self.action.dim:
+            return None
+        action = self._own_action(self.observe(global_state), setpoint)
+        if action is not None:
+            scheduler.schedule_action_effect(self.agent_id, action)
         return action
 
     def __repr__(self) -> str:

@@ -47,6 +47,8 @@ class CoordinatorAgent(Agent):
 
     def act(self, obs: Observation | None = None, upstream_action: Any = None) -> np.ndarray:
         vector = self._own_action(obs, upstream_action)
+        if vector is None:  # holding: subordinates keep what they were told
+            return self.action.vector()
         self.direct_subordinates(vector, obs)
         return vector
 
@@ -61,11 +63,16 @@ class CoordinatorAgent(Agent):
                     sub.act(None)
         return shares
 
+    def command_messages(self, action: np.ndarray) -> dict[str, Message]:
+        """The message each subordinate is sent for ``action`` (through the protocol)."""
+        payloads = self.protocol.coordinate_message(self.subordinates, None, action)
+        return {sid: Message(self.env_id, self.agent_id, sid, self.timestamp, MessageType.ACTION, payload)
+                for sid, payload in payloads.items()}
+
     def _publish_shares(self, action: np.ndarray) -> dict[str, Any]:
         if self.broker is None:
             raise ValueError(f"agent {self.agent_id!r} runs distributed but has no message broker")
-        messages = self.protocol.coordinate_message(self.subordinates, None, action)
-        for sid, payload in messages.items():
-            channel = ChannelManager.action_channel(self.agent_id, sid, self.env_id)
-            self.broker.publish(channel, Message(self.env_id, self.agent_id, sid, self.timestamp, MessageType.ACTION, payload))
-        return messages
+        messages = self.command_messages(action)
+        for sid, message in messages.items():
+            self.broker.publish(ChannelManager.action_channel(self.agent_id, sid, self.env_id), message)
+        return {sid: m.payload for sid, m in messages.items()}

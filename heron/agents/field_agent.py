@@ -20,6 +20,8 @@ class FieldAgent(Agent):
 
     def act(self, obs: Observation | None = None, upstream_action: Any = None) -> np.ndarray:
         vector = self._own_action(obs, upstream_action)
+        if vector is None:  # holding: nothing new to execute
+            return self.action.vector()
         self._execute_local_action(vector)
         return vector
 

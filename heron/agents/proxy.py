@@ -50,8 +50,6 @@ class Proxy:
         actual_agent.broker = broker
         actual_agent.distributed = True
         node = actual_agent.agent_id
-        self.command_channel = ChannelManager.action_channel(self.upstream_id, node, self.env_id)
-        self.signal_channel = ChannelManager.broadcast_channel(self.upstream_id, self.env_id)
         self.report_channel = ChannelManager.info_channel(node, self.upstream_id, self.env_id)
         self.result_channel = ChannelManager.power_flow_result_channel(self.env_id, node)
         self.report_channels = {sid: ChannelManager.info_channel(sid, node, self.env_id) for sid in actual_agent.subordinates}
@@ -71,22 +69,6 @@ class Proxy:
                 self.reports[sid] = dict(msg.payload)
                 self.network_state.update(msg.payload.get("network", {}))
 
-    def receive_commands(self) -> Any:
-        """Upstream commands since the last step: the latest setpoint, or None; signals are
-        stored on the agent's ``upstream_signal``."""
-        node = self.actual_agent.agent_id
-        messages = self.broker.consume(self.command_channel, node, self.env_id)
-        messages += self.broker.consume(self.signal_channel, node, self.env_id)
-        setpoint = None
-        for msg in messages:
-            payload = msg.payload
-            if "setpoint" in payload:
-                setpoint = payload["setpoint"]
-            signals = {k: v for k, v in payload.items() if k != "setpoint"}
-            if signals:
-                self.actual_agent.upstream_signal.update(signals)
-        return setpoint
-
     def visible_network_state(self, requestor: Agent | None = None) -> dict[str, Any]:
         """Cached results the requestor may see: its own; its direct subordinates' if it
         coordinates them; everything for a system-level agent."""
@@ -104,7 +86,7 @@ class Proxy:
         """One distributed step, synchronously (``step_distributed`` is its awaitable form)."""
         agent = self.actual_agent
         self.refresh_network_state()
-        setpoint = self.receive_commands()
+        setpoint = agent.receive_commands(self.upstream_id)
         info = dict(global_state or {})
         network = self.visible_network_state(agent)
         if network:

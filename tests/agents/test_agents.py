@@ -10,7 +10,7 @@ from heron.agents.field_agent import FieldAgent as FieldAgentByModule
 from heron.core import Action, FeatureProvider, Policy, RandomPolicy
 from heron.messaging import ChannelManager, InMemoryBroker, Message, MessageType
 from heron.protocols import NoProtocol, PriceSignalProtocol
-from heron.scheduling import ScheduleConfig
+from heron.scheduling import EventScheduler, EventType, ScheduleConfig
 
 
 class ConstantPolicy(Policy):
@@ -161,17 +161,22 @@ def test_reset_with_seed_is_reproducible():
 
 
 def test_tick_schedules_the_action_after_act_delay():
-    class FakeScheduler:
-        def __init__(self):
-            self.calls = []
-
-        def schedule_action_effect(self, agent_id, action, delay=None):
-            self.calls.append((agent_id, action.tolist(), delay))
-
     d = device("g1", policy=ConstantPolicy([0.5, 0.5]), act_delay=0.2)
-    sched = FakeScheduler()
-    d.tick(sched, current_time=3.0)
-    assert sched.calls == [("g1", [0.5, 0.5], 0.2)] and d.timestamp == 3.0
+    scheduler = EventScheduler()
+    scheduler.register_agent("g1", schedule_config=d.schedule_config)
+    assert scheduler.pop().event_type is EventType.AGENT_TICK
+    d.tick(scheduler, current_time=0.0)
+    effect = scheduler.peek()
+    assert effect.event_type is EventType.ACTION_EFFECT and effect.timestamp == 0.2
+    np.testing.assert_array_equal(effect.payload, [0.5, 0.5])
+
+
+def test_signal_without_policy_holds_the_action():
+    d = device("g1")
+    d.act(upstream_action=[0.3, 0.3])
+    d.act(upstream_action={"price": 10.0})
+    assert d.upstream_signal == {"price": 10.0} and len(d.executed) == 1
+    np.testing.assert_array_equal(d.action.c, [0.3, 0.3])
 
 
 def build(broker=None):
