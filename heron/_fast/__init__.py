@@ -1,0 +1,1 @@
+"""Numba kernels of the hot paths. Plain arrays in, plain arrays out: no Python objects."""
