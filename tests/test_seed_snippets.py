@@ -236,3 +236,107 @@ def test_demand_response_protocol_curtails_devices():
     np.testing.assert_allclose([d.action.c[0] for d in devices], [0.4, 0.4])
     grid.act(upstream_action=[0.0, 0.0])  # normal: setpoints untouched
     np.testing.assert_allclose([d.action.c[0] for d in devices], [0.4, 0.4])
+
+
+# --- event-driven guide: snippets on an environment ("MyEnv" is the reader's; here the toy env) ---
+ENV_SNIPPETS = {
+    "event-driven: quick start": '''
+from heron.scheduling import ScheduleConfig, JitterType
+# 1. Train in synchronous mode (Option A)
+env = MyEnv()
+# ... RL training loop ...
+# 2. Test in event-driven mode (Option B)
+env.setup_event_driven()
+# 3. Configure timing
+config = ScheduleConfig.with_jitter(
+tick_interval=1.0, # 1 second tick rate
+obs_delay=0.1, # 100ms observation delay
+act_delay=0.2, # 200ms action delay
+msg_delay=0.05, # 50ms message delay
+jitter_type=JitterType.GAUSSIAN,
+jitter_ratio=0.1, # 10% variability
+)
+# 4. Run simulation
+env.run_event_driven(t_end=3600.0)
+''',
+    "event-driven: default handlers": '''
+env.setup_event_driven()
+env.setup_default_handlers(
+global_state_fn=lambda: {"time": env.simulation_time},
+on_action_effect=lambda agent_id, action: env.apply_action(agent_id, action),
+)
+''',
+    "event-driven: custom handlers": '''
+from heron.scheduling import EventType
+def my_tick_handler(event, scheduler):
+    agent = env.get_heron_agent(event.agent_id)
+    if agent:
+        # Custom tick logic
+        obs = agent.observe()
+        action = agent.policy.forward(obs)
+        scheduler.schedule_action_effect(
+            agent_id=event.agent_id,
+            action=action,
+            delay=agent.act_delay,
+        )
+env.scheduler.set_handler(EventType.AGENT_TICK, my_tick_handler)
+''',
+    "event-driven: running simulations": '''
+# Run until time limit
+events = env.run_event_driven(t_end=3600.0) # 1 hour
+# Run with event limit
+events = env.run_event_driven(t_end=3600.0, max_events=10000)
+# Step-by-step execution
+scheduler = env.scheduler
+while scheduler.current_time < 3600.0:
+    scheduler.process_next()
+    # ... check conditions, log, etc.
+''',
+}
+
+
+def env_namespace(set_up: bool):
+    from heron.envs.toy import ThermalRoomsEnv
+
+    env = ThermalRoomsEnv()
+    env.reset(seed=0)
+    if set_up:
+        env.setup_event_driven()
+    return dict(MyEnv=ThermalRoomsEnv, env=env)
+
+
+def test_quick_start_runs_an_hour():
+    ns = run_snippet(ENV_SNIPPETS["event-driven: quick start"], env_namespace(False))
+    assert ns["env"].simulation_time == 3600.0 and ns["env"].scheduler.processed_count > 3600
+
+
+def test_default_handlers_snippet_then_run():
+    ns = run_snippet(ENV_SNIPPETS["event-driven: default handlers"], env_namespace(False))
+    ns["env"].run_event_driven(60.0)
+    assert ns["env"].scheduler.processed_count > 0
+
+
+def test_custom_handler_snippet_drives_the_agents():
+    ns = run_snippet(ENV_SNIPPETS["event-driven: custom handlers"], env_namespace(True))
+    env = ns["env"]
+    env.run_event_driven(30.0)
+    assert all(r.state["thermal"]["heater"] > 0 for r in env.rooms)  # thermostats acted on their own
+
+
+def test_running_simulations_snippet():
+    ns = run_snippet(ENV_SNIPPETS["event-driven: running simulations"], env_namespace(True))
+    assert ns["scheduler"].current_time == 3600.0 and ns["events"] >= 0
+    ns = env_namespace(True)
+    ns["env"].run_event_driven(3500.0)
+    run_snippet(ENV_SNIPPETS["event-driven: running simulations"].split("# Step-by-step")[0], ns)
+
+
+def test_complete_workflow_example_runs():
+    import pathlib
+    import runpy
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "event_driven_workflow.py"
+    ns = runpy.run_path(str(path), run_name="__main__")
+    temperatures = [r.state["thermal"]["temperature"] for r in ns["env"].rooms]
+    assert ns["env"].simulation_time == 3600.0
+    assert all(abs(t - 21.0) < 1.5 for t in temperatures)
