@@ -1,0 +1,1 @@
+"""PowerGrid: HERON's power-distribution case study (networks, power flow, devices, envs)."""

@@ -1,0 +1,39 @@
+"""Shared helpers for building balanced (positive-sequence) feeder models in pandapower."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandapower as pp
+
+FT_TO_KM = 0.0003048
+
+
+@dataclass(frozen=True)
+class LineConfig:
+    """Positive-sequence line parameters: Ω/km, nF/km and ampacity (kA)."""
+
+    r_ohm_per_km: float
+    x_ohm_per_km: float
+    c_nf_per_km: float
+    max_i_ka: float
+
+
+def add_line(net: pp.pandapowerNet, name: str, buses: dict[str, int], a: str, b: str, length_ft: float,
+             config: LineConfig) -> int:
+    return pp.create_line_from_parameters(
+        net, buses[a], buses[b], length_km=length_ft * FT_TO_KM, r_ohm_per_km=config.r_ohm_per_km,
+        x_ohm_per_km=config.x_ohm_per_km, c_nf_per_km=config.c_nf_per_km, max_i_ka=config.max_i_ka,
+        name=f"{name} Line {a}-{b}",
+    )
+
+
+def add_loads(net: pp.pandapowerNet, name: str, buses: dict[str, int], loads_kw_kvar: dict[str, tuple[float, float]],
+              scale: float = 1.0) -> None:
+    for node, (kw, kvar) in loads_kw_kvar.items():
+        pp.create_load(net, buses[node], p_mw=kw * 1e-3 * scale, q_mvar=kvar * 1e-3 * scale, name=f"{name} Load {node}")
+
+
+def add_capacitors(net: pp.pandapowerNet, name: str, buses: dict[str, int], caps_kvar: dict[str, float],
+                   scale: float = 1.0) -> None:
+    for node, kvar in caps_kvar.items():  # pandapower shunts absorb positive q: a capacitor is negative
+        pp.create_shunt(net, buses[node], q_mvar=-kvar * 1e-3 * scale, p_mw=0.0, name=f"{name} Cap {node}")

@@ -1,0 +1,118 @@
+"""Default backend: lightsim2grid's C++ Newton-Raphson (KLU), warm-started from the last voltages.
+
+The solver model is built once from the pandapower net (``pandapower_v3`` converter; element
+``scaling`` is baked into the values first). Each solve pushes only the injections that changed,
+with lightsim2grid's per-element float64 setters, then runs AC from the last solution; on
+divergence it retries from a DC solution, then from a flat start, and otherwise reports
+``converged=False`` (keeping the last good results) instead of raising.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+
+import numpy as np
+import pandapower as pp
+
+from powergrid.powerflow.base import PowerFlowBackend, PowerFlowResult
+
+__all__ = ["LightSimBackend"]
+
+SQRT3 = np.sqrt(3.0)
+
+
+class LightSimBackend(PowerFlowBackend):
+    name = "lightsim2grid"
+
+    def __init__(self, net: pp.pandapowerNet, max_iter: int = 20, tol: float = 1e-9) -> None:
+        from lightsim2grid.network import init_from_pandapower
+
+        super().__init__(net)
+        baked = copy.deepcopy(net)
+        for table in ("load", "sgen", "storage"):
+            if len(baked[table]):
+                baked[table]["p_mw"] *= baked[table]["scaling"]
+                if "q_mvar" in baked[table]:
+                    baked[table]["q_mvar"] *= baked[table]["scaling"]
+                baked[table]["scaling"] = 1.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.grid = init_from_pandapower(baked, pp_orig_file="pandapower_v3")
+        self.max_iter, self.tol = int(max_iter), float(tol)
+        self._flat = self._flat_start(baked)
+        self._V = self._flat.copy()
+        self._pushed = {k: np.full_like(getattr(self, k), np.nan) for k in self.INJECTIONS}
+        self._rated_ratio = None
+        self._vn_hv = net.trafo.vn_hv_kv.to_numpy(float)
+        self._vn_lv = net.trafo.vn_lv_kv.to_numpy(float)
+        self._setters = {
+            "load_p": self.grid.change_p_load, "load_q": self.grid.change_q_load,
+            "sgen_p": self.grid.change_p_sgen, "sgen_q": self.grid.change_q_sgen,
+            "storage_p": self.grid.change_p_storage, "shunt_q": self.grid.change_q_shunt,
+        }
+        self._base_ratio = self._trafo_ratios()
+
+    @staticmethod
+    def _flat_start(net: pp.pandapowerNet) -> np.ndarray:
+        V = np.ones(len(net.bus), dtype=np.complex128)
+        if len(net.ext_grid):
+            pos = net.bus.index.get_indexer(net.ext_grid.bus)
+            V[pos] = net.ext_grid.vm_pu.to_numpy() * np.exp(1j * np.deg2rad(net.ext_grid.va_degree.to_numpy()))
+        return V
+
+    def _trafo_ratios(self) -> np.ndarray:
+        return np.array([t.ratio for t in self.grid.get_trafos()], dtype=float) if len(self.net.trafo) else np.zeros(0)
+
+    def _forget_start(self) -> None:
+        self._V = self._flat.copy()
+
+    def _push(self) -> None:
+        for key, setter in self._setters.items():
+            values, pushed = getattr(self, key), self._pushed[key]
+            for i in np.flatnonzero(values != pushed):
+                setter(int(i), float(values[i]))
+            pushed[:] = values
+        taps, pushed = self.trafo_tap, self._pushed["trafo_tap"]
+        changed = np.flatnonzero(taps != pushed)
+        if changed.size:
+            factor = self.tap_ratio_factor()
+            tapped0 = self.initial["trafo_tap"]
+            factor0 = 1.0 + (tapped0 - self._tap_neutral) * self._tap_step / 100.0
+            factor0 = np.where(self._tap_lv, 1.0 / factor0, factor0)
+            for i in changed:
+                self.grid.change_ratio_trafo(int(i), float(self._base_ratio[i] / factor0[i] * factor[i]))
+            pushed[:] = taps
+
+    def solve(self) -> PowerFlowResult:
+        self._push()
+        grid, result = self.grid, self.result
+        V = grid.ac_pf(self._V, self.max_iter, self.tol)
+        if V.size == 0:
+            for start in (self._dc_start(), self._flat):
+                if start is not None:
+                    V = grid.ac_pf(start.copy(), self.max_iter, self.tol)
+                    if V.size:
+                        break
+        if V.size == 0:
+            self._V = self._flat.copy()
+            result.converged = False
+            return result
+        self._V = V.copy()
+        result.converged = True
+        np.abs(V, out=result.vm_pu)
+        result.va_degree[:] = np.angle(V, deg=True)
+        if result.line_loading_percent.size:
+            a1, a2 = grid.get_line_res1()[3], grid.get_line_res2()[3]
+            np.maximum(a1, a2, out=result.line_loading_percent)
+            result.line_loading_percent *= 100.0 / self._line_rating_ka
+        if result.trafo_loading_percent.size:
+            p1, _, _, a1 = grid.get_trafo_res1()
+            a2 = grid.get_trafo_res2()[3]
+            np.maximum(a1 * self._vn_hv, a2 * self._vn_lv, out=result.trafo_loading_percent)
+            result.trafo_loading_percent *= SQRT3 * 100.0 / self._trafo_rating
+            result.trafo_p_hv_mw[:] = p1
+        return result
+
+    def _dc_start(self) -> np.ndarray | None:
+        V = self.grid.dc_pf(self._flat.copy(), self.max_iter, self.tol)
+        return V if V.size else None

@@ -1,0 +1,90 @@
+import copy
+import warnings
+
+import numpy as np
+import pandapower as pp
+import pytest
+
+from powergrid.networks import CIGRE_LV, IEEE13Bus, IEEE34Bus, attach_ieee13_microgrid, build_operator_network
+from powergrid.powerflow import LightSimBackend, PandapowerBackend, make_backend
+
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def fused():
+    net, ob = build_operator_network("IEEE34", "DSO", load_scale=0.5)
+    for mg, node in zip(("MG1", "MG2", "MG3"), ("806", "816", "832")):
+        attach_ieee13_microgrid(net, ob[node], mg, load_scale=0.1)
+    return net
+
+
+def with_devices(net):
+    """Add generation and storage at a few buses so every injection kind is exercised."""
+    rng = np.random.default_rng(0)
+    buses = rng.choice(net.bus.index[net.bus.vn_kv < 30], size=3, replace=False)
+    for b in buses[:2]:
+        pp.create_sgen(net, b, p_mw=0.05, q_mvar=0.0)
+    pp.create_storage(net, buses[2], p_mw=0.0, max_e_mwh=1.0)
+    return net
+
+
+NETWORKS = {"IEEE13": IEEE13Bus, "IEEE34": IEEE34Bus, "CIGRE_LV": CIGRE_LV, "IEEE34+3xIEEE13": fused}
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_lightsim_matches_pandapower_on_200_random_states(name):
+    net = with_devices(NETWORKS[name]())
+    fast, ref = LightSimBackend(copy.deepcopy(net)), PandapowerBackend(copy.deepcopy(net))
+    rng = np.random.default_rng(42)
+    tapped = np.isfinite(net.trafo.tap_step_percent.to_numpy(float)) & (net.trafo.tap_step_percent.fillna(0).to_numpy() != 0)
+    worst_v = worst_loading = 0.0
+    for _ in range(200):
+        factors = rng.uniform(0.5, 1.5, size=len(net.load))
+        sgen = rng.uniform(0.0, 0.1, size=len(net.sgen))
+        sgen_q = rng.uniform(-0.03, 0.03, size=len(net.sgen))
+        storage = rng.uniform(-0.05, 0.05, size=len(net.storage))
+        taps = fast.initial["trafo_tap"] + np.where(tapped, rng.integers(-4, 5, size=len(net.trafo)), 0)
+        for b in (fast, ref):
+            b.load_p[:] = b.initial["load_p"] * factors
+            b.load_q[:] = b.initial["load_q"] * factors
+            b.sgen_p[:], b.sgen_q[:], b.storage_p[:], b.trafo_tap[:] = sgen, sgen_q, storage, taps
+        r_fast, r_ref = fast.solve(), ref.solve()
+        assert r_fast.converged and r_ref.converged
+        worst_v = max(worst_v, np.abs(r_fast.vm_pu - r_ref.vm_pu).max())
+        worst_loading = max(worst_loading, np.abs(r_fast.line_loading_percent - r_ref.line_loading_percent).max())
+        np.testing.assert_allclose(r_fast.trafo_p_hv_mw, r_ref.trafo_p_hv_mw, atol=1e-6)
+    assert worst_v < 1e-6, worst_v
+    assert worst_loading < 1e-3, worst_loading
+
+
+def test_divergence_is_reported_not_raised_and_recovers():
+    backend = LightSimBackend(IEEE13Bus())
+    assert backend.solve().converged
+    good = backend.result.vm_pu.copy()
+    backend.load_p[:] = backend.initial["load_p"] * 60.0
+    assert not backend.solve().converged
+    np.testing.assert_array_equal(backend.result.vm_pu, good)  # last good results are kept
+    backend.load_p[:] = backend.initial["load_p"]
+    assert backend.solve().converged
+    np.testing.assert_allclose(backend.result.vm_pu, good, atol=1e-9)
+
+
+def test_reference_backend_reports_divergence_too():
+    backend = PandapowerBackend(IEEE13Bus())
+    backend.load_p[:] = backend.initial["load_p"] * 60.0
+    assert not backend.solve().converged
+
+
+def test_unknown_backend_and_unsupported_elements():
+    with pytest.raises(ValueError, match="unknown power-flow backend 'magic'"):
+        make_backend(IEEE13Bus(), "magic")
+    net = IEEE13Bus()
+    pp.create_gen(net, 3, p_mw=0.1)
+    with pytest.raises(ValueError, match=r"\['gen'\]"):
+        LightSimBackend(net)
+
+
+def test_element_names_are_prefixed():
+    assert IEEE13Bus("MGx").bus.name.iloc[0] == "MGx Bus 650"
+    assert IEEE34Bus("DSO").line.name.iloc[0] == "DSO Line 800-802"
+    assert CIGRE_LV("LV").bus.name.str.startswith("LV ").all()
