@@ -219,6 +219,10 @@ class Agent:
         vector = self._own_action(obs, upstream_action)
         return self.action.vector() if vector is None else vector
 
+    def report(self) -> dict[str, Any]:
+        """What this agent tells its upstream besides its action (distributed mode); nothing by default."""
+        return {}
+
     def receive_commands(self, upstream_id: str | None = None) -> Any:
         """Consume what the upstream sent since the last call: returns the latest setpoint (or
         None) and merges signals (e.g. a price) into ``upstream_signal``, in arrival order.

@@ -21,7 +21,8 @@ class Proxy:
     One ``step_distributed()``: read the latest network results published for the agent and the
     reports of its subordinates (each carries the network state its sender knows), read upstream commands (a ``setpoint`` message or signals such as ``price``,
     from the action channel or the upstream's broadcast channel), let the agent observe and act,
-    and publish its action, with the network state it knows, on ``info_channel(agent, upstream)``.
+    and publish its action, with the network state it knows and whatever ``agent.report()`` adds,
+    on ``info_channel(agent, upstream)``.
     So each agent learns about others only through messages, and sees what visibility allows. Wrapping marks the agent
     ``distributed``, so a wrapped coordinator reaches its subordinates through the broker too.
     When several setpoints arrived since the last step, the latest one is executed (the earlier
@@ -98,7 +99,7 @@ class Proxy:
             action = agent.action.vector()  # nothing new to do: hold the last setpoint
         else:
             action = agent.act(obs, upstream_action=setpoint)
-        payload = {"action": action.tolist(), "network": dict(self.network_state)}
+        payload = {**agent.report(), "action": action.tolist(), "network": dict(self.network_state)}
         self.broker.publish(
             self.report_channel,
             Message(self.env_id, agent.agent_id, self.upstream_id, agent.timestamp, MessageType.ACTION, payload),

@@ -1,0 +1,248 @@
+"""Device agents: thin views onto their fleet's arrays (see :mod:`powergrid.agents.fleets`).
+
+A device's parameters and state live in the fleet row ``index``; the agent adds the HERON
+interface (action spec, ``_execute_local_action``, state updates for distributed mode).
+``DeviceAgent`` itself is the base for devices of your own (the FAQ's ``EVCharger``): it keeps
+``P_MW``/``Q_MVAR`` in a :class:`DeviceState` you can read and write as attributes.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from heron.agents.field_agent import FieldAgent
+from heron.core.action import Action
+from heron.core.features import FeatureProvider, State
+from heron.messaging.base import Message, MessageType
+from heron.messaging.channels import ChannelManager
+from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet, require
+
+__all__ = ["DeviceState", "DeviceAgent", "Generator", "ESS", "Storage", "Renewable", "Grid", "Transformer", "Shunt"]
+
+
+class DeviceState(State):
+    """A State whose values read and write as attributes: ``state.P_MW``, ``state.soc``."""
+
+    def _feature_with(self, key: str) -> FeatureProvider | None:
+        for feature in self.__dict__.get("_features", {}).values():
+            if key in feature._values:
+                return feature
+        return None
+
+    def __getattr__(self, key: str) -> Any:
+        feature = self._feature_with(key) if not key.startswith("_") else None
+        if feature is None:
+            raise AttributeError(f"device state of {self.__dict__.get('owner_id')!r} has no value {key!r}")
+        return feature[key]
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        feature = self._feature_with(key) if not key.startswith("_") and key != "owner_id" else None
+        if feature is None:
+            object.__setattr__(self, key, value)
+        else:
+            feature.set_values(**{key: value})
+
+
+def power_state(owner: str, **extra: float) -> DeviceState:
+    return DeviceState(owner, [FeatureProvider("power", visibility=["owner", "coordinator"], P_MW=0.0, Q_MVAR=0.0, **extra)])
+
+
+class DeviceAgent(FieldAgent):
+    """A device at a bus of a microgrid. ``P_MW`` follows the load convention (positive
+    consumes) unless a subclass says otherwise; ``cost`` and ``safety`` are this step's."""
+
+    kind = "device"
+
+    def __init__(self, agent_id: str, bus: str | int | None = None, policy: Any = None, *,
+                 action: Action | None = None, state: State | Iterable[FeatureProvider] | None = None,
+                 dt_h: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(agent_id, policy=policy, action=action, state=state if state is not None else power_state(agent_id), **kwargs)
+        self.bus = bus
+        self.dt_h = float(dt_h)
+        self.cost = 0.0
+        self.safety = 0.0
+
+    @property
+    def current_time(self) -> float:
+        return self.timestamp
+
+    def _execute_local_action(self, action: np.ndarray) -> None:
+        """Generic device: the action is [P_MW] or [P_MW, Q_MVAR]."""
+        if action.size:
+            self.state.P_MW = float(action[0])
+        if action.size > 1:
+            self.state.Q_MVAR = float(action[1])
+        self.update_cost_safety()
+        self._publish_state_updates()
+
+    def update_cost_safety(self) -> None:
+        """Set ``self.cost`` and ``self.safety`` for the step; devices with costs override."""
+        self.cost = 0.0
+        self.safety = 0.0
+
+    def state_update(self) -> dict[str, float]:
+        """What the device tells the environment after acting."""
+        return {"P_MW": float(self.state.P_MW), "Q_MVAR": float(self.state.Q_MVAR), "cost": self.cost, "safety": self.safety}
+
+    def report(self) -> dict[str, Any]:
+        """Devices tell their controller the same state they tell the environment."""
+        return self.state_update()
+
+    def _publish_state_updates(self) -> None:
+        """In distributed mode, report the new state on the env's state-update channel."""
+        if self.distributed and self.broker is not None:
+            self.broker.publish(ChannelManager.state_update_channel(self.env_id),
+                                Message(self.env_id, self.agent_id, "environment", self.timestamp,
+                                        MessageType.STATE_UPDATE, self.state_update()))
+
+
+class _FleetDevice(DeviceAgent):
+    """A built-in device whose numbers live in row ``index`` of ``fleet``."""
+
+    def __init__(self, agent_id: str, fleet: Any, index: int, bus: Any = None, **kwargs: Any) -> None:
+        self.fleet, self.index = fleet, int(index)
+        self._rows = np.array([self.index])
+        super().__init__(agent_id, bus=bus, **kwargs)
+
+    @property
+    def state(self) -> DeviceState:
+        self._sync_state()
+        return self._state
+
+    @state.setter
+    def state(self, state: DeviceState) -> None:
+        self._state = state
+
+    def _sync_state(self) -> None:
+        """Copy the fleet row into the feature view (only when someone reads the state)."""
+
+
+class Generator(_FleetDevice):
+    """Dispatchable generator; action [P (MW), Q (Mvar)] within its limits; P_MW injects."""
+
+    kind = "generator"
+
+    def __init__(self, agent_id: str, fleet: GeneratorFleet, index: int, bus: Any = None, **kwargs: Any) -> None:
+        i = int(index)
+        action = Action(dim_c=2, range=([fleet.p_min[i], fleet.q_min[i]], [fleet.p_max[i], fleet.q_max[i]]))
+        super().__init__(agent_id, fleet, i, bus, action=action, **kwargs)
+
+    def _sync_state(self) -> None:
+        self._state["power"].set_values(P_MW=self.fleet.p[self.index], Q_MVAR=self.fleet.q[self.index])
+
+    def _execute_local_action(self, action: np.ndarray) -> None:
+        rows = self._rows
+        self.fleet.dispatch(rows, np.clip(action[:1], self.fleet.p_min[rows], self.fleet.p_max[rows]),
+                            np.clip(action[1:2], self.fleet.q_min[rows], self.fleet.q_max[rows]))
+        self.update_cost_safety()
+        self._publish_state_updates()
+
+    def update_cost_safety(self) -> None:
+        self.cost = float(self.fleet.cost(self._rows, self.dt_h)[0])
+        self.safety = float(self.fleet.violation(self._rows)[0])
+
+
+class ESS(_FleetDevice):
+    """Energy storage; action [P (MW)], positive charges; tracks its state of charge."""
+
+    kind = "storage"
+
+    def __init__(self, agent_id: str, fleet: StorageFleet, index: int, bus: Any = None, **kwargs: Any) -> None:
+        i = int(index)
+        super().__init__(agent_id, fleet, i, bus, action=Action(dim_c=1, range=(fleet.p_min[i], fleet.p_max[i])),
+                         state=power_state(agent_id, soc=float(fleet.soc[i])), **kwargs)
+
+    def _sync_state(self) -> None:
+        self._state["power"].set_values(P_MW=self.fleet.p[self.index], soc=self.fleet.soc[self.index])
+
+    def _execute_local_action(self, action: np.ndarray) -> None:
+        rows = self._rows
+        self.fleet.dispatch(rows, np.clip(action[:1], self.fleet.p_min[rows], self.fleet.p_max[rows]), self.dt_h)
+        self.update_cost_safety()
+        self._publish_state_updates()
+
+    def update_cost_safety(self) -> None:
+        self.cost = float(self.fleet.cost(self._rows, self.dt_h)[0])
+        self.safety = float(self.fleet.violation(self._rows)[0])
+
+    def state_update(self) -> dict[str, float]:
+        i = self.index
+        return {"P_MW": float(self.fleet.p[i]), "Q_MVAR": 0.0, "soc": float(self.fleet.soc[i]), "cost": self.cost, "safety": self.safety}
+
+
+Storage = ESS
+
+
+class Renewable(_FleetDevice):
+    """Solar or wind plant: no action; its output follows the area's availability profile."""
+
+    kind = "renewable"
+
+    def __init__(self, agent_id: str, fleet: RenewableFleet, index: int, bus: Any = None, source: str = "solar", **kwargs: Any) -> None:
+        require(source in ("solar", "wind"), agent_id, f"source must be 'solar' or 'wind', got {source!r}")
+        self.source = source
+        super().__init__(agent_id, fleet, index, bus, **kwargs)
+
+    def _sync_state(self) -> None:
+        self._state["power"].set_values(P_MW=self.fleet.p[self.index])
+
+
+class Grid(DeviceAgent):
+    """The microgrid's connection to the operator network: energy bought (positive import) and
+    sold at the price of ``price_area``. It has no action; its power comes from the power flow."""
+
+    kind = "grid"
+
+    def __init__(self, agent_id: str, price_area: str = "DA", sell_price_ratio: float = 1.0, **kwargs: Any) -> None:
+        require(0.0 <= sell_price_ratio <= 1.0, agent_id, f"sell_price_ratio must be in [0, 1], got {sell_price_ratio}")
+        self.price_area = price_area
+        self.sell_price_ratio = float(sell_price_ratio)
+        super().__init__(agent_id, **kwargs)
+
+    def energy_cost(self, p_import_mw: float | np.ndarray, price: float | np.ndarray, dt_h: float) -> Any:
+        """Bought at ``price``, sold at ``sell_price_ratio`` × price."""
+        p = np.asarray(p_import_mw)
+        return np.where(p > 0.0, p * price, p * price * self.sell_price_ratio) * dt_h
+
+
+class Transformer(DeviceAgent):
+    """On-load tap changer: the action picks the tap position in [tap_min, tap_max]."""
+
+    kind = "transformer"
+
+    def __init__(self, agent_id: str, tap_min: int = -16, tap_max: int = 16, tap_pos: int = 0, **kwargs: Any) -> None:
+        require(int(tap_min) <= int(tap_pos) <= int(tap_max), agent_id,
+                f"needs tap_min <= tap_pos <= tap_max, got {tap_min}, {tap_pos}, {tap_max}")
+        self.tap_min, self.tap_max, self.tap_pos = int(tap_min), int(tap_max), int(tap_pos)
+        action = Action(dim_d=1, ncats=[self.tap_max - self.tap_min + 1])
+        super().__init__(agent_id, action=action, **kwargs)
+        self.action.d[:] = self.tap_pos - self.tap_min
+
+    def _execute_local_action(self, action: np.ndarray) -> None:
+        self.tap_pos = self.tap_min + int(action[-1])
+        self._publish_state_updates()
+
+    def state_update(self) -> dict[str, float]:
+        return {"tap_pos": float(self.tap_pos), "cost": 0.0, "safety": 0.0}
+
+
+class Shunt(DeviceAgent):
+    """Switched capacitor bank: the action picks how many of ``max_step`` steps of
+    ``q_step_mvar`` are switched in."""
+
+    kind = "shunt"
+
+    def __init__(self, agent_id: str, q_step_mvar: float = 0.1, max_step: int = 1, step: int = 0, **kwargs: Any) -> None:
+        require(int(max_step) >= 1 and 0 <= int(step) <= int(max_step), agent_id,
+                f"needs max_step >= 1 and 0 <= step <= max_step, got {max_step}, {step}")
+        self.q_step_mvar, self.max_step, self.step = float(q_step_mvar), int(max_step), int(step)
+        super().__init__(agent_id, action=Action(dim_d=1, ncats=[self.max_step + 1]), **kwargs)
+        self.action.d[:] = self.step
+
+    def _execute_local_action(self, action: np.ndarray) -> None:
+        self.step = int(action[-1])
+        self._publish_state_updates()
+
+    def state_update(self) -> dict[str, float]:
+        return {"step": float(self.step), "cost": 0.0, "safety": 0.0}

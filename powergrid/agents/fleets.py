@@ -1,0 +1,143 @@
+"""Device parameters and state as arrays: one table ("fleet") per device kind.
+
+Each physics function takes the rows it applies to, so the same code steps a whole fleet at
+once (centralized, vectorized) or one device (distributed, from its own agent). Power signs:
+generators inject (+), storage consumes when charging (+, the pandapower convention).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["GeneratorFleet", "StorageFleet", "RenewableFleet", "require"]
+
+
+def require(condition: bool, device: str, message: str) -> None:
+    """Parameter validation that names the device."""
+    if not condition:
+        raise ValueError(f"device {device!r}: {message}")
+
+
+def _number(cfg: Mapping[str, Any], key: str, default: float | None = None) -> float:
+    value = cfg.get(key, default)
+    name = cfg.get("name", "?")
+    if value is None:
+        raise ValueError(f"device {name!r}: missing parameter {key!r}")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"device {name!r}: {key} must be a number, got {value!r}") from None
+    require(np.isfinite(value), name, f"{key} must be finite, got {value!r}")
+    return value
+
+
+class _Fleet:
+    FIELDS: tuple[str, ...] = ()
+
+    def __init__(self, configs: Sequence[Mapping[str, Any]]) -> None:
+        self.names = [str(c["name"]) for c in configs]
+        self.size = len(configs)
+        for key in self.FIELDS:
+            setattr(self, key, np.zeros(self.size))
+        for i, cfg in enumerate(configs):
+            self._load(i, cfg)
+        self.element = np.full(self.size, -1, dtype=np.int64)  # row in the pandapower table
+        self.bus = np.full(self.size, -1, dtype=np.int64)
+
+    def _load(self, i: int, cfg: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class GeneratorFleet(_Fleet):
+    """Dispatchable generators: P in [p_min, p_max], Q in [q_min, q_max] (MW, Mvar), apparent
+    power limit s_max (MVA), minimum power factor pf_min, cost a·P² + b·P + c per hour."""
+
+    FIELDS = ("p_min", "p_max", "q_min", "q_max", "s_max", "pf_min", "cost_a", "cost_b", "cost_c", "p", "q")
+
+    def _load(self, i: int, cfg: Mapping[str, Any]) -> None:
+        name = cfg["name"]
+        p_max = _number(cfg, "p_max")
+        p_min = _number(cfg, "p_min", 0.0)
+        q_max = _number(cfg, "q_max", 0.5 * p_max)
+        q_min = _number(cfg, "q_min", -q_max)
+        s_max = _number(cfg, "s_max", float(np.hypot(p_max, max(abs(q_min), abs(q_max)))))
+        pf_min = _number(cfg, "pf_min", 0.0)
+        a, b, c = (float(x) for x in cfg.get("cost", (0.0, 0.0, 0.0)))
+        require(0.0 <= p_min <= p_max, name, f"needs 0 <= p_min <= p_max, got p_min={p_min}, p_max={p_max}")
+        require(q_min <= q_max, name, f"needs q_min <= q_max, got q_min={q_min}, q_max={q_max}")
+        require(s_max > 0.0, name, f"s_max must be positive, got {s_max}")
+        require(0.0 <= pf_min <= 1.0, name, f"pf_min must be in [0, 1], got {pf_min}")
+        require(a >= 0.0, name, f"cost a (quadratic) must be >= 0 for a convex cost, got {a}")
+        for key, value in zip(self.FIELDS, (p_min, p_max, q_min, q_max, s_max, pf_min, a, b, c, p_min, 0.0)):
+            getattr(self, key)[i] = value
+
+    def dispatch(self, rows: Any, p: np.ndarray, q: np.ndarray) -> None:
+        self.p[rows] = p
+        self.q[rows] = q
+
+    def cost(self, rows: Any, dt_h: float) -> np.ndarray:
+        p = self.p[rows]
+        return (self.cost_a[rows] * p * p + self.cost_b[rows] * p + self.cost_c[rows]) * dt_h
+
+    def violation(self, rows: Any) -> np.ndarray:
+        """Apparent power above s_max (per unit of s_max) plus power factor below pf_min."""
+        p, q = self.p[rows], self.q[rows]
+        s = np.hypot(p, q)
+        over = np.maximum(s / self.s_max[rows] - 1.0, 0.0)
+        pf = np.divide(np.abs(p), s, out=np.ones_like(s), where=s > 1e-12)
+        return over + np.maximum(self.pf_min[rows] - pf, 0.0)
+
+
+class StorageFleet(_Fleet):
+    """Energy storage: P in [p_min, p_max] MW (positive charges), capacity in MWh, state of
+    charge within [soc_min, soc_max], charge/discharge efficiencies, a throughput cost per MWh."""
+
+    FIELDS = ("capacity", "p_min", "p_max", "soc_init", "soc_min", "soc_max", "eff_ch", "eff_dis", "cost_per_mwh", "p", "soc")
+
+    def _load(self, i: int, cfg: Mapping[str, Any]) -> None:
+        name = cfg["name"]
+        capacity = _number(cfg, "capacity")
+        p_max = _number(cfg, "p_max")
+        p_min = _number(cfg, "p_min", -p_max)
+        soc_min, soc_max = _number(cfg, "soc_min", 0.0), _number(cfg, "soc_max", 1.0)
+        soc_init = _number(cfg, "soc_init", 0.5 * (soc_min + soc_max))
+        eff_ch, eff_dis = _number(cfg, "eff_ch", 0.95), _number(cfg, "eff_dis", 0.95)
+        cost = _number(cfg, "cost_per_mwh", 0.0)
+        require(capacity > 0.0, name, f"capacity must be positive (MWh), got {capacity}")
+        require(p_min <= 0.0 <= p_max, name, f"needs p_min <= 0 <= p_max, got p_min={p_min}, p_max={p_max}")
+        require(0.0 <= soc_min <= soc_max <= 1.0, name, f"needs 0 <= soc_min <= soc_max <= 1, got {soc_min}, {soc_max}")
+        require(soc_min <= soc_init <= soc_max, name, f"soc_init must be within [soc_min, soc_max], got {soc_init}")
+        require(0.0 < eff_ch <= 1.0 and 0.0 < eff_dis <= 1.0, name, f"efficiencies must be in (0, 1], got {eff_ch}, {eff_dis}")
+        require(cost >= 0.0, name, f"cost_per_mwh must be >= 0, got {cost}")
+        values = (capacity, p_min, p_max, soc_init, soc_min, soc_max, eff_ch, eff_dis, cost, 0.0, soc_init)
+        for key, value in zip(self.FIELDS, values):
+            getattr(self, key)[i] = value
+
+    def dispatch(self, rows: Any, p: np.ndarray, dt_h: float) -> None:
+        """Charge (p > 0, losing 1 - eff_ch) or discharge (p < 0, drawing p / eff_dis) for dt."""
+        self.p[rows] = p
+        energy = np.where(p > 0.0, p * self.eff_ch[rows], p / self.eff_dis[rows]) * dt_h
+        self.soc[rows] = np.clip(self.soc[rows] + energy / self.capacity[rows], 0.0, 1.0)
+
+    def cost(self, rows: Any, dt_h: float) -> np.ndarray:
+        return self.cost_per_mwh[rows] * np.abs(self.p[rows]) * dt_h
+
+    def violation(self, rows: Any) -> np.ndarray:
+        soc = self.soc[rows]
+        return np.maximum(soc - self.soc_max[rows], 0.0) + np.maximum(self.soc_min[rows] - soc, 0.0)
+
+    def reset(self) -> None:
+        self.soc[:] = self.soc_init
+        self.p[:] = 0.0
+
+
+class RenewableFleet(_Fleet):
+    """Solar and wind plants: output = rating × the area's availability profile (MW)."""
+
+    FIELDS = ("p_max", "p")
+
+    def _load(self, i: int, cfg: Mapping[str, Any]) -> None:
+        p_max = _number(cfg, "p_max")
+        require(p_max >= 0.0, cfg["name"], f"p_max must be >= 0, got {p_max}")
+        self.p_max[i] = p_max

@@ -1,0 +1,69 @@
+"""GridAgent: a microgrid controller (coordinator) over its devices."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from heron.agents.coordinator_agent import CoordinatorAgent
+from powergrid.agents.devices import ESS, DeviceAgent, Generator, Renewable
+
+__all__ = ["GridAgent", "PowerGridAgent", "NETWORK_FIELDS"]
+
+#: Network quantities every microgrid observes after its device states, then its bus voltages.
+NETWORK_FIELDS = ("load_p", "p_import", "price", "hour_sin", "hour_cos")
+
+
+class GridAgent(CoordinatorAgent):
+    """Directs its devices through its protocol (setpoints by default: its action is the
+    devices' actions side by side). ``devices`` is an alias of ``subordinates``.
+
+    The observation layout is fixed here, once, for both execution modes: each device's state
+    (generator P, Q; storage P, soc; renewable P), then ``NETWORK_FIELDS``, then the voltage of
+    each of the microgrid's buses. Powers are in per unit of ``base_power`` (MVA).
+    """
+
+    def __init__(self, agent_id: str, devices: Mapping[str, DeviceAgent] | Iterable[DeviceAgent] | None = None,
+                 base_power: float = 1.0, n_buses: int = 0, **kwargs: Any) -> None:
+        if devices is not None and "subordinates" in kwargs:
+            raise ValueError(f"agent {agent_id!r}: pass devices or subordinates, not both")
+        if not (np.isfinite(base_power) and base_power > 0):
+            raise ValueError(f"agent {agent_id!r}: base_power must be positive (MVA), got {base_power!r}")
+        kwargs.setdefault("subordinates", devices)
+        super().__init__(agent_id, **kwargs)
+        self.base_power = float(base_power)
+        self.n_buses = int(n_buses)
+
+    @property
+    def devices(self) -> dict[str, DeviceAgent]:
+        return self.subordinates  # type: ignore[return-value]
+
+    def device_fields(self) -> list[tuple[str, str]]:
+        """(device id, state field) for each device entry of the observation."""
+        out = []
+        for did, dev in self.devices.items():
+            if isinstance(dev, Generator):
+                out += [(did, "P_MW"), (did, "Q_MVAR")]
+            elif isinstance(dev, ESS):
+                out += [(did, "P_MW"), (did, "soc")]
+            elif isinstance(dev, Renewable):
+                out.append((did, "P_MW"))
+        return out
+
+    @property
+    def observation_dim(self) -> int:
+        return len(self.device_fields()) + len(NETWORK_FIELDS) + self.n_buses
+
+    def observation_from(self, device_states: Mapping[str, Mapping[str, float]], network: Mapping[str, Any]) -> np.ndarray:
+        """The observation vector from what the devices reported and the network results
+        (the distributed mode's path; centralized mode gathers the same numbers from arrays)."""
+        scale = 1.0 / self.base_power
+        values = [device_states[did][field] * (scale if field != "soc" else 1.0) for did, field in self.device_fields()]
+        values += [network["load_p"] * scale, network["p_import"] * scale, network["price"], network["hour_sin"], network["hour_cos"]]
+        out = np.empty(self.observation_dim, dtype=np.float32)
+        out[: len(values)] = values
+        out[len(values):] = network["vm_pu"]
+        return out
+
+
+PowerGridAgent = GridAgent

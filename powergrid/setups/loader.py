@@ -1,0 +1,83 @@
+"""Embedded setups (a config plus a small data file) and datasets in the earlier pickle format."""
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["load_setup", "get_available_setups", "load_dataset", "DATASET_KINDS"]
+
+HERE = Path(__file__).resolve().parent
+DATASET_KINDS = ("load", "solar", "wind", "price")
+
+
+def get_available_setups() -> list[str]:
+    """Names of the setups shipped with the package."""
+    return sorted(p.stem for p in HERE.glob("*.json"))
+
+
+def load_setup(name: str) -> dict[str, Any]:
+    """The setup's config (a fresh copy), with ``dataset_path`` resolved to the shipped file."""
+    return copy.deepcopy(_read_setup(name))
+
+
+@lru_cache(maxsize=None)
+def _read_setup(name: str) -> dict[str, Any]:
+    path = HERE / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"unknown setup {name!r}; available: {get_available_setups()}")
+    config = json.loads(path.read_text())
+    config["dataset_path"] = str(HERE / config.pop("dataset"))
+    return config
+
+
+def load_dataset(path: str | Path) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """``{'train'|'test': {'load'|'solar'|'wind'|'price': {area: float64 array}}}``.
+
+    Reads the shipped ``.npz`` or a pickle in the earlier format (same nesting); a missing
+    split or kind, or an empty or non-numeric profile, raises ``ValueError`` naming it.
+    """
+    return copy.deepcopy(_read_dataset(str(path)))
+
+
+@lru_cache(maxsize=8)
+def _read_dataset(path: str) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"dataset_path {path!r} is not a file")
+    if p.suffix == ".npz":
+        data: dict[str, Any] = {}
+        with np.load(p) as npz:
+            for key in npz.files:
+                split, kind, area = key.split("/")
+                data.setdefault(split, {}).setdefault(kind, {})[area] = npz[key]
+    else:
+        with open(p, "rb") as f:
+            data = pickle.load(f)
+    return _validated(data, path)
+
+
+def _validated(data: Any, path: str) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    if not isinstance(data, dict):
+        raise ValueError(f"dataset {path!r} must be a dict with 'train' and 'test', got {type(data).__name__}")
+    out: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+    for split in ("train", "test"):
+        if split not in data:
+            raise ValueError(f"dataset {path!r} has no {split!r} split; it has {sorted(data)}")
+        out[split] = {}
+        for kind in DATASET_KINDS:
+            profiles = data[split].get(kind)
+            if not isinstance(profiles, dict) or not profiles:
+                raise ValueError(f"dataset {path!r}: {split}/{kind} must be a non-empty dict of area -> profile")
+            out[split][kind] = {}
+            for area, values in profiles.items():
+                arr = np.asarray(values, dtype=np.float64).reshape(-1)
+                if arr.size < 48 or not np.all(np.isfinite(arr)):
+                    raise ValueError(f"dataset {path!r}: {split}/{kind}/{area} needs at least 48 finite hourly values")
+                out[split][kind][str(area)] = arr
+    return out
