@@ -204,8 +204,8 @@ class NetworkedGridEnv(HeronEnv):
         return obs, {a: {} for a in self.agents}
 
     def step(self, actions: Mapping[str, Any]):
-        if not self.agents:
-            raise RuntimeError("step() called on a finished episode; call reset() first")
+        if not self.agents or not hasattr(self, "_t"):
+            raise RuntimeError("step() needs a running episode: call reset() first")
         flat, clipped = self._gather_actions(actions)
         self._t += 1
         if self.centralized:

@@ -42,14 +42,17 @@ def load_dataset(path: str | Path) -> dict[str, dict[str, dict[str, np.ndarray]]
     Reads the shipped ``.npz`` or a pickle in the earlier format (same nesting); a missing
     split or kind, or an empty or non-numeric profile, raises ``ValueError`` naming it.
     """
-    return copy.deepcopy(_read_dataset(str(path)))
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"dataset_path {str(path)!r} is not a file")
+    stat = p.stat()
+    return copy.deepcopy(_read_dataset(str(p), stat.st_mtime_ns, stat.st_size))
 
 
 @lru_cache(maxsize=8)
-def _read_dataset(path: str) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+def _read_dataset(path: str, mtime_ns: int, size: int) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """Parsed once per file version (path, modification time, size)."""
     p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"dataset_path {path!r} is not a file")
     if p.suffix == ".npz":
         data: dict[str, Any] = {}
         with np.load(p) as npz:

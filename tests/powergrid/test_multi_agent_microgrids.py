@@ -1,0 +1,200 @@
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from pettingzoo.test import parallel_api_test
+
+from heron.messaging.memory import InMemoryBroker
+from powergrid.envs import MultiAgentMicrogrids, NetworkedGridEnv
+from powergrid.setups import get_available_setups, load_dataset, load_setup
+
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+@pytest.fixture(scope="module")
+def env():
+    return MultiAgentMicrogrids()
+
+
+def test_default_setup(env):
+    assert isinstance(env, NetworkedGridEnv)
+    assert env.possible_agents == ["MG1", "MG2", "MG3"]
+    assert env.centralized and env.max_episode_steps == 24 and len(env.net.bus) == 76
+    assert env.action_space("MG1") is env.action_spaces["MG1"] is env.action_space("MG1")
+    assert env.action_space("MG1").shape == (3,)  # generator P, Q; storage P
+    assert env.observation_space("MG2").shape == (25,)
+    assert set(env.agent_dict) == {"MG1", "MG2", "MG3"}
+    assert set(env.agent_dict["MG1"].devices) == {"MG1_gen", "MG1_ess", "MG1_pv", "MG1_wind"}
+    assert get_available_setups() == ["ieee34_ieee13"]
+
+
+@pytest.mark.parametrize("centralized", [True, False])
+def test_pettingzoo_parallel_api(centralized):
+    parallel_api_test(MultiAgentMicrogrids({"centralized": centralized}), num_cycles=30)
+
+
+def test_observations_match_their_space_and_state(env):
+    obs, infos = env.reset(seed=0)
+    for _ in range(5):
+        for a, o in obs.items():
+            assert env.observation_space(a).contains(o)
+        obs, *_ = env.step({a: env.action_space(a).sample() for a in env.agents})
+    state = env.state()
+    assert env.state_space.contains(state) and state.shape == env.state_space.shape
+
+
+def test_rewards_infos_and_truncation(env):
+    env.reset(seed=1)
+    for t in range(24):
+        obs, rewards, terminations, truncations, infos = env.step({a: env.action_space(a).sample() for a in env.agents})
+        for a in rewards:
+            assert rewards[a] == pytest.approx(-(infos[a]["cost"] + 10.0 * infos[a]["safety"]))
+            assert {"cost", "safety", "converged", "action_clipped"} <= set(infos[a])
+    assert all(truncations.values()) and env.agents == []
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step({})
+
+
+def price_index(env):
+    """Observation layout: device entries, then load, import, price, ..."""
+    return len(env.agent_dict["MG1"].device_fields()) + 2
+
+
+def test_profiles_advance_one_sample_per_step():
+    env = MultiAgentMicrogrids({"train": False})
+    env.reset(options={"day": 3})
+    series = load_dataset(load_setup("ieee34_ieee13")["dataset_path"])["test"]["price"]["DA"]
+    prices = []
+    for _ in range(5):
+        obs, *_ = env.step({a: np.zeros(3) for a in env.agents})
+        prices.append(obs["MG1"][price_index(env)])
+    np.testing.assert_allclose(prices, series[72 + 1:72 + 6], rtol=1e-6)
+
+
+def test_train_picks_random_days_test_walks_days():
+    train = MultiAgentMicrogrids({"train": True})
+    starts = set()
+    for seed in range(5):
+        train.reset(seed=seed)
+        starts.add(train._start_hour)
+    assert len(starts) > 1
+    test = MultiAgentMicrogrids({"train": False})
+    hours = []
+    for _ in range(3):
+        test.reset()
+        hours.append(test._start_hour)
+    assert hours == [0, 24, 48]
+
+
+def test_share_reward_gives_every_agent_the_mean():
+    env = MultiAgentMicrogrids({"share_reward": True})
+    env.reset(seed=0)
+    _, rewards, *_ = env.step({a: env.action_space(a).sample() for a in env.agents})
+    assert len(set(rewards.values())) == 1
+
+
+def test_out_of_range_actions_are_clipped_and_flagged(env):
+    env.reset(seed=0)
+    _, _, _, _, infos = env.step({"MG1": np.array([9.0, 0.0, 0.0]), "MG2": np.zeros(3), "MG3": np.zeros(3)})
+    assert infos["MG1"]["action_clipped"] and not infos["MG2"]["action_clipped"]
+    assert env.generators.p[0] == pytest.approx(0.3)
+
+
+def test_bad_actions_raise_naming_the_agent(env):
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"agent 'MG2': action has shape \(2,\), expected \(3,\)"):
+        env.step({"MG1": np.zeros(3), "MG2": np.zeros(2), "MG3": np.zeros(3)})
+    with pytest.raises(ValueError, match=r"\['MG3'\]: action contains NaN"):
+        env.step({"MG1": np.zeros(3), "MG2": np.zeros(3), "MG3": np.array([0.0, np.nan, 0.0])})
+    with pytest.raises(ValueError, match="missing"):
+        env.step({"MG1": np.zeros(3)})
+
+
+@pytest.mark.parametrize("config, match", [
+    ({"centralised": True}, r"unknown config key\(s\) \['centralised'\]; valid keys: \[.*'centralized'"),
+    ({"max_episode_steps": 0}, "max_episode_steps"),
+    ({"penalty": -1.0}, "penalty"),
+    ({"message_broker": "kafka"}, "message_broker"),
+    ({"dso_config": {"voltage": 1.0}}, r"dso_config: unknown key\(s\) \['voltage'\]"),
+    ({"microgrid_configs": [{"name": "X"}]}, "missing 'connection_bus'"),
+])
+def test_bad_config_raises(config, match):
+    with pytest.raises(ValueError, match=match):
+        MultiAgentMicrogrids(config)
+
+
+def microgrid(**device_overrides):
+    cfg = load_setup("ieee34_ieee13")["microgrid_configs"][:1]
+    cfg[0]["devices"][0].update(device_overrides.get("gen", {}))
+    cfg[0]["devices"][1].update(device_overrides.get("ess", {}))
+    return cfg
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"ess": {"capacity": -1.0}}, r"device 'MG1_ess': capacity must be positive"),
+    ({"gen": {"p_min": 0.5, "p_max": 0.3}}, r"device 'MG1_gen': needs 0 <= p_min <= p_max"),
+    ({"ess": {"soc_max": 1.2}}, r"device 'MG1_ess': needs 0 <= soc_min <= soc_max <= 1"),
+])
+def test_impossible_device_parameters_name_the_device(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        MultiAgentMicrogrids({"microgrid_configs": microgrid(**overrides)})
+
+
+def test_non_convergence_is_penalised_not_raised():
+    cfg = load_setup("ieee34_ieee13")["microgrid_configs"]
+    for mg in cfg:
+        mg["load_scale"] = 40.0
+    env = MultiAgentMicrogrids({"microgrid_configs": cfg})
+    env.reset(seed=0)
+    _, rewards, _, _, infos = env.step({a: np.zeros(3) for a in env.agents})
+    assert not infos["MG1"]["converged"]
+    assert rewards == {a: -200.0 for a in env.possible_agents}
+    assert all(i["safety"] >= 20.0 for i in infos.values())
+
+
+def test_user_dataset_in_the_earlier_pickle_format(tmp_path):
+    hours = 24 * 5
+    profile = {"A": np.linspace(0.2, 1.0, hours)}
+    data = {split: {"load": {"residential": profile["A"], "commercial": profile["A"], "rural": profile["A"]},
+                    "solar": {r: profile["A"] for r in ("R1", "R2", "R3")},
+                    "wind": {r: profile["A"] for r in ("R1", "R2", "R3")},
+                    "price": {"DA": np.full(hours, 42.0)}} for split in ("train", "test")}
+    path = tmp_path / "mine.pkl"
+    path.write_bytes(pickle.dumps(data))
+    env = MultiAgentMicrogrids({"dataset_path": str(path)})
+    obs, _ = env.reset(seed=0)
+    assert obs["MG1"][price_index(env)] == pytest.approx(42.0)
+    del data["test"]["wind"]
+    path.write_bytes(pickle.dumps(data))
+    with pytest.raises(ValueError, match="test/wind"):
+        MultiAgentMicrogrids({"dataset_path": str(path)})
+
+
+def test_distributed_matches_centralized_for_1000_steps():
+    broker = InMemoryBroker()
+    central = MultiAgentMicrogrids({"centralized": True})
+    distributed = MultiAgentMicrogrids({"centralized": False, "message_broker": broker})
+    assert distributed.message_broker is broker
+    for agent in distributed.agent_dict.values():
+        assert agent.distributed and not hasattr(agent, "net")
+    rng = np.random.default_rng(7)
+    steps = 0
+    episode = 0
+    while steps < 1000:
+        oc, _ = central.reset(seed=episode)
+        od, _ = distributed.reset(seed=episode)
+        episode += 1
+        for a in oc:
+            np.testing.assert_array_equal(oc[a], od[a])
+        while central.agents and steps < 1000:
+            actions = {a: rng.uniform(central.action_space(a).low, central.action_space(a).high) for a in central.agents}
+            oc, rc, _, tc, ic = central.step(actions)
+            od, rd, _, td, idd = distributed.step(actions)
+            steps += 1
+            for a in rc:
+                assert abs(rc[a] - rd[a]) <= 1e-9
+                np.testing.assert_allclose(oc[a], od[a], atol=1e-9, rtol=0)
+                assert ic[a]["converged"] == idd[a]["converged"]
+            assert tc == td
+            assert broker.pending_count() == 0  # every message of the step was consumed
