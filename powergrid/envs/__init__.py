@@ -1,5 +1,6 @@
 """PowerGrid environments."""
 from powergrid.envs.multi_agent_microgrids import MultiAgentMicrogrids
 from powergrid.envs.networked_grid_env import NetworkedGridEnv
+from powergrid.envs.wrappers import MultiAgentToSingleAgent
 
-__all__ = ["MultiAgentMicrogrids", "NetworkedGridEnv"]
+__all__ = ["MultiAgentMicrogrids", "MultiAgentToSingleAgent", "NetworkedGridEnv"]
