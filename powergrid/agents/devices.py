@@ -142,6 +142,11 @@ class Generator(_FleetDevice):
         self.cost = float(self.fleet.cost(self._rows, self.dt_h)[0])
         self.safety = float(self.fleet.violation(self._rows)[0])
 
+    def state_update(self) -> dict[str, float]:
+        i, f = self.index, self.fleet
+        return {"P_MW": float(f.p[i]), "Q_MVAR": float(f.q[i]), "cost": self.cost, "safety": self.safety,
+                "marginal_cost": float(2.0 * f.cost_a[i] * f.p[i] + f.cost_b[i])}
+
 
 class ESS(_FleetDevice):
     """Energy storage; action [P (MW)], positive charges; tracks its state of charge."""

@@ -23,7 +23,7 @@ class GridAgent(CoordinatorAgent):
     each of the microgrid's buses. Powers are in per unit of ``base_power`` (MVA).
     """
 
-    def __init__(self, agent_id: str, devices: Mapping[str, DeviceAgent] | Iterable[DeviceAgent] | None = None,
+    def __init__(self, agent_id: str = "grid_agent", devices: Mapping[str, DeviceAgent] | Iterable[DeviceAgent] | None = None,
                  base_power: float = 1.0, n_buses: int = 0, **kwargs: Any) -> None:
         if devices is not None and "subordinates" in kwargs:
             raise ValueError(f"agent {agent_id!r}: pass devices or subordinates, not both")

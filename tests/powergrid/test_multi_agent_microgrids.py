@@ -198,3 +198,32 @@ def test_distributed_matches_centralized_for_1000_steps():
                 assert ic[a]["converged"] == idd[a]["converged"]
             assert tc == td
             assert broker.pending_count() == 0  # every message of the step was consumed
+
+
+def test_p2p_trading_between_microgrids_in_both_modes():
+    from heron.protocols.horizontal import PeerToPeerTradingProtocol
+
+    central = NetworkedGridEnv(protocol=PeerToPeerTradingProtocol(trading_fee=0.01))
+    distributed = NetworkedGridEnv({"centralized": False}, protocol=PeerToPeerTradingProtocol(trading_fee=0.01))
+    plain = NetworkedGridEnv()
+    for env in (central, distributed, plain):
+        env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    trades, differs = 0, False
+    for _ in range(24):
+        actions = {a: rng.uniform(central.action_space(a).low, central.action_space(a).high) for a in central.agents}
+        _, rc, *_ = central.step(actions)
+        _, rd, *_ = distributed.step(actions)
+        _, rp, *_ = plain.step(actions)
+        trades += len(central.protocol.last_trades)
+        differs |= any(abs(rc[a] - rp[a]) > 1e-9 for a in rc)
+        assert all(abs(rc[a] - rd[a]) <= 1e-9 for a in rc)
+        assert distributed.message_broker.pending_count() == 0
+    assert trades > 0 and differs
+
+
+def test_only_p2p_is_mediated_by_the_env():
+    from heron.protocols import ConsensusProtocol
+
+    with pytest.raises(ValueError, match="P2PTradingProtocol"):
+        NetworkedGridEnv(protocol=ConsensusProtocol())

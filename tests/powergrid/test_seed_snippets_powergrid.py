@@ -1,0 +1,178 @@
+"""Seed snippets (../shared/spec) that use powergrid names, verbatim, in the namespace their
+prose assumes. Not run: the RLlib and Stable-Baselines3 snippets (those libraries and torch are
+not dependencies) and pseudo-code (``actions = {...}``, ``devices=[...]``)."""
+import numpy as np
+import pytest
+
+from tests.test_seed_snippets import run_snippet
+
+SNIPPETS = {
+    "execution modes: centralized": '''
+from powergrid.envs import MultiAgentMicrogrids
+
+env = MultiAgentMicrogrids({
+    "centralized": True,  # Enable centralized mode
+    "max_episode_steps": 24,
+})
+
+obs, info = env.reset()
+# obs contains full observability for each agent
+''',
+    "execution modes: distributed": '''
+from powergrid.envs import MultiAgentMicrogrids
+from heron.messaging.memory import InMemoryBroker
+
+broker = InMemoryBroker()
+
+env = MultiAgentMicrogrids({
+    "centralized": False,  # Distributed mode
+    "message_broker": broker,
+    "max_episode_steps": 24,
+})
+
+obs, info = env.reset()
+# obs contains only local observations + received messages
+''',
+    "execution modes: switching": '''
+# Training (centralized for speed)
+train_config = {"centralized": True, "train": True}
+
+# Evaluation (distributed for realism)
+eval_config = {"centralized": False, "train": False}
+''',
+    "execution modes: mode comparison": '''
+import time
+
+# Centralized training
+env_centralized = MultiAgentMicrogrids({"centralized": True})
+start = time.time()
+for _ in range(1000):
+    obs, _ = env_centralized.reset()
+    for _ in range(24):
+        actions = {a: env_centralized.action_spaces[a].sample() for a in env_centralized.agents}
+        env_centralized.step(actions)
+print(f"Centralized: {time.time() - start:.2f}s")
+
+# Distributed evaluation
+env_distributed = MultiAgentMicrogrids({"centralized": False})
+start = time.time()
+for _ in range(100):  # Fewer iterations due to overhead
+    obs, _ = env_distributed.reset()
+    for _ in range(24):
+        actions = {a: env_distributed.action_spaces[a].sample() for a in env_distributed.agents}
+        env_distributed.step(actions)
+print(f"Distributed: {time.time() - start:.2f}s")
+''',
+    "proxy example: code": '''
+from heron.messaging.memory import InMemoryBroker
+from heron.agents import Proxy
+from powergrid.envs import MultiAgentMicrogrids
+# Create message broker
+broker = InMemoryBroker()
+# Configure distributed mode
+env_config = {
+"centralized": False, # Enable distributed mode
+"message_broker": broker,
+"max_episode_steps": 24,
+}
+env = MultiAgentMicrogrids(env_config)
+''',
+    "proxy example: comparison": '''
+# Centralized (fast, for training)
+env_central = MultiAgentMicrogrids({"centralized": True})
+# Observation: Full state vector
+# Communication: Direct function calls
+# Distributed (realistic, for deployment)
+env_dist = MultiAgentMicrogrids({"centralized": False, "message_broker": broker})
+# Observation: Local state + received messages
+# Communication: Async message passing
+''',
+    "faq: vertical protocol": '''
+protocol = PriceSignalProtocol(price=50.0)
+grid = GridAgent(protocol=protocol, devices=[gen, ess])
+# Grid broadcasts price, devices respond
+''',
+    "faq: horizontal protocol": '''
+protocol = PeerToPeerTradingProtocol(trading_fee=0.01)
+env = NetworkedGridEnv(protocol=protocol)
+# Grids trade energy, environment clears market
+''',
+    "faq: spaces debug": '''
+env = MultiAgentMicrogrids(config)
+print("Action spaces:", env.action_spaces)
+print("Observation spaces:", env.observation_spaces)
+''',
+    "faq: single-agent wrapper": '''
+from powergrid.envs.wrappers import MultiAgentToSingleAgent
+
+# Wrap multi-agent env as single-agent
+env = MultiAgentToSingleAgent(
+    MultiAgentMicrogrids(env_config),
+    agent_id="MG1"  # Control one microgrid
+)
+''',
+}
+
+
+def namespace():
+    from heron.messaging.memory import InMemoryBroker
+    from heron.protocols.horizontal import PeerToPeerTradingProtocol
+    from heron.protocols.vertical import PriceSignalProtocol
+    from powergrid.agents import ESS, Generator, GeneratorFleet, GridAgent, StorageFleet
+    from powergrid.envs import MultiAgentMicrogrids, NetworkedGridEnv
+
+    gens = GeneratorFleet([{"name": "gen", "p_max": 0.3}])
+    storage = StorageFleet([{"name": "ess", "capacity": 0.5, "p_max": 0.1}])
+    return dict(MultiAgentMicrogrids=MultiAgentMicrogrids, NetworkedGridEnv=NetworkedGridEnv, GridAgent=GridAgent,
+                PriceSignalProtocol=PriceSignalProtocol, PeerToPeerTradingProtocol=PeerToPeerTradingProtocol,
+                gen=Generator("gen", gens, 0), ess=ESS("ess", storage, 0), config={}, env_config={},
+                broker=InMemoryBroker())
+
+
+@pytest.mark.parametrize("name", sorted(SNIPPETS))
+def test_powergrid_seed_snippet_runs(name):
+    ns = run_snippet(SNIPPETS[name], namespace())
+    if "env" in ns and hasattr(ns["env"], "possible_agents"):
+        assert ns["env"].possible_agents == ["MG1", "MG2", "MG3"]
+
+
+def test_proxy_setup_snippet_on_a_grid_agent_of_the_env():
+    from tests.test_seed_snippets import SNIPPETS as HERON_SNIPPETS
+
+    ns = run_snippet(SNIPPETS["proxy example: code"], namespace())
+    ns["grid_agent"] = ns["env"].agent_dict["MG1"]
+    ns = run_snippet(HERON_SNIPPETS["proxy example: proxy setup"], ns)
+    assert ns["proxy"].actual_agent.agent_id == "MG1"
+
+
+def test_ev_charger_is_writable_as_a_device_agent():
+    """The FAQ's EVCharger; its ``...`` parameters become **kwargs to be valid Python."""
+    from powergrid.agents import DeviceAgent
+
+    class EVCharger(DeviceAgent):
+        def __init__(self, battery_capacity_kWh, max_charge_rate_kW, **kwargs):
+            self.capacity = battery_capacity_kWh
+            self.max_rate = max_charge_rate_kW
+            super().__init__(**kwargs)
+
+        def _execute_local_action(self, action):
+            charge_rate = np.clip(action[0], 0, self.max_rate)
+            self.state.P_MW = charge_rate / 1000
+            self._publish_state_updates()
+
+        def update_cost_safety(self):
+            # Departure deadline penalty
+            time_to_departure = self.departure_time - self.current_time
+            soc = self.state.soc
+            if soc < 0.8 and time_to_departure < 1.0:  # Hour
+                self.safety += 10.0  # Penalty for not charging enough
+
+    from heron.core import Action
+    from powergrid.agents.devices import power_state
+
+    ev = EVCharger(60.0, 11.0, agent_id="ev1", action=Action(dim_c=1, range=(0, 11)), state=power_state("ev1", soc=0.5))
+    ev.departure_time = 0.5
+    ev.act(upstream_action=[20.0])
+    assert ev.state.P_MW == pytest.approx(0.011)
+    ev.update_cost_safety()
+    assert ev.safety == 10.0
