@@ -253,8 +253,8 @@ class Agent:
         """
         self.timestamp = current_time
         setpoint = self.receive_commands()
-        if setpoint is None and self.policy is None and self.action.dim:
-            return None
+        if setpoint is None and (self.policy is None or not self.action.dim) and not self.subordinates:
+            return None  # nothing to decide: hold
         action = self._own_action(self.observe(global_state), setpoint)
         if action is not None:
             scheduler.schedule_action_effect(self.agent_id, action)

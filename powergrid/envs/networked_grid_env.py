@@ -8,8 +8,9 @@ Config keys (unknown ones raise ``ValueError`` listing the valid ones): ``centra
 a pickle in the earlier format or ``.npz``), ``dso_config`` (overrides for the operator
 network), ``microgrid_configs`` (``{name, connection_bus, load_area, renew_area, base_power,
 load_scale, devices}``; devices ``{type: Generator|ESS|PV|Wind, name, bus, ...}``),
-``sell_price_ratio`` (export price over import price) and ``power_flow_backend``
-(``'lightsim2grid'`` or ``'pandapower'``). ``protocol`` (argument) is a horizontal protocol the
+``sell_price_ratio`` (export price over import price), ``power_flow_backend``
+(``'lightsim2grid'`` or ``'pandapower'``) and ``env_update_interval`` (event-driven mode: seconds
+between power flows, or None for a power flow at every device action effect). ``protocol`` (argument) is a horizontal protocol the
 env mediates: with :class:`P2PTradingProtocol`, importing microgrids bid and exporting ones ask
 at their generators' marginal cost after each power flow, and cleared trades replace grid
 purchases in their costs.
@@ -36,6 +37,12 @@ NaN or a wrong shape raises ``ValueError``. A power flow that does not converge 
 every agent gets ``convergence_failure_reward`` and ``convergence_failure_safety``, and the
 network part of its observation keeps the last converged values.
 
+Event-driven mode (``setup_event_driven``/``run_event_driven``, after ``reset``): each agent
+ticks at its own rate with its delays (HERON's default flow); a device's action effect writes
+into its fleet; the network is re-solved at each effect or every ``env_update_interval``
+seconds; profiles advance one sample per simulated hour, storage integrates its power over the
+elapsed time, and ``event_totals`` accumulates each agent's cost and safety over time (per hour).
+
 To model another system, subclass and override ``_build_net`` (the fused pandapower net and
 the device fleets), ``_build_agents`` and ``_reward_and_safety``.
 """
@@ -54,6 +61,7 @@ from heron.envs.base import HeronEnv
 from heron.messaging.base import Message, MessageBroker, MessageType
 from heron.messaging.channels import ChannelManager
 from heron.messaging.memory import InMemoryBroker
+from heron.scheduling.events import Event, EventType
 from powergrid.agents.devices import ESS, Generator, Renewable
 from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet
 from powergrid.agents.grid_agent import GridAgent
@@ -70,7 +78,7 @@ __all__ = ["NetworkedGridEnv", "voltage_violation", "overload"]
 
 V_MIN, V_MAX = 0.95, 1.05
 MICROGRID_KEYS = {"name", "network", "connection_bus", "load_area", "renew_area", "base_power", "load_scale", "devices"}
-DSO_KEYS = {"network", "name", "load_scale", "load_area", "price_area", "vm_pu"}
+DSO_KEYS = {"network", "name", "load_scale", "load_area", "price_area", "vm_pu", "regulator_taps"}
 DEVICE_TYPES = {"Generator": "generator", "DG": "generator", "ESS": "storage", "Storage": "storage", "PV": "solar",
                 "Solar": "solar", "Wind": "wind"}
 
@@ -101,6 +109,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "microgrid_configs": None,
     "sell_price_ratio": 1.0,
     "power_flow_backend": "lightsim2grid",
+    "env_update_interval": None,
 }
 
 
@@ -374,8 +383,9 @@ class NetworkedGridEnv(HeronEnv):
             raise ValueError(f"config 'sell_price_ratio' must be in [0, 1], got {ratio!r}")
         self.dataset = load_dataset(cfg["dataset_path"] or setup["dataset_path"])
         self._series: list[tuple[str, str]] = []
+        options = {"regulator_taps": tuple(dso["regulator_taps"])} if "regulator_taps" in dso else {}
         net, operator_buses = build_operator_network(dso.get("network", "IEEE34"), dso.get("name", "DSO"),
-                                                     float(dso.get("load_scale", 1.0)), float(dso.get("vm_pu", 1.05)))
+                                                     float(dso.get("load_scale", 1.0)), float(dso.get("vm_pu", 1.05)), **options)
         load_series = [self._series_row("load", dso["load_area"])] * len(net.load)
         self._price_row = self._series_row("price", dso["price_area"])
         self._mg_specs = []
@@ -689,6 +699,68 @@ class NetworkedGridEnv(HeronEnv):
         safety = (float(voltage_violation(network["vm_pu"]).sum()) + float(overload(network["line_loading"]).sum())
                   + float(overload(np.array([network["trafo_loading"]]))[0]) + sum(s.get("safety", 0.0) for s in states.values()))
         return obs, cost, safety
+
+    # ----------------------------------------------------------- event driven
+    def setup_event_driven(self, scheduler=None, seed: int | None = None):
+        if not hasattr(self, "_t"):
+            self.reset(seed=seed)
+        interval = self.config["env_update_interval"]
+        sched = super().setup_event_driven(scheduler, seed)
+        for agent in self.agent_dict.values():
+            for device in agent.devices.values():
+                device.dt_h = 0.0  # storage energy is integrated over elapsed time by the env
+        self._event_clock = sched.current_time
+        self.event_totals = {"cost": np.zeros(len(self.possible_agents)), "safety": np.zeros(len(self.possible_agents)),
+                             "power_flows": 0, "not_converged": 0}
+        if interval is not None:
+            sched.set_handler(EventType.ENV_UPDATE, self._handle_env_update)
+            sched.schedule(Event(sched.current_time + interval, EventType.ENV_UPDATE))
+        return sched
+
+    def _handle_env_update(self, event: Event, scheduler) -> None:
+        self._event_update()
+        scheduler.schedule(Event(scheduler.current_time + self.config["env_update_interval"], EventType.ENV_UPDATE))
+
+    def apply_action(self, agent_id: str, action: Any) -> None:
+        """Event-driven effect of an action: a device's goes into its fleet, then the network is
+        re-solved (unless updates are periodic); a controller's is split over its devices."""
+        agent = self.get_heron_agent(agent_id)
+        if agent is None:
+            raise ValueError(f"unknown agent {agent_id!r}; agents: {sorted(self.registered_agents)}")
+        if self._scheduler is None or isinstance(agent, GridAgent):
+            return super().apply_action(agent_id, action)
+        self._integrate_until(self.simulation_time)
+        agent._set_device_action(action)
+        if self.config["env_update_interval"] is None:
+            self._event_update()
+
+    def _integrate_until(self, now: float) -> None:
+        """Advance storage energy and the accumulated cost and safety to ``now``."""
+        elapsed_h = (now - self._event_clock) / 3600.0
+        if elapsed_h <= 0:
+            return
+        self.storage.dispatch(slice(None), self.storage.p.copy(), elapsed_h)
+        cost, safety = self._reward_and_safety()
+        self.event_totals["cost"] += cost * elapsed_h
+        self.event_totals["safety"] += safety * elapsed_h
+        self._event_clock = now
+
+    def _event_update(self) -> None:
+        now = self.simulation_time
+        self._integrate_until(now)
+        self._t = min(int(now // 3600), self._profiles[self._split].shape[0] - 1 - self._start_hour)
+        self._set_profiles()
+        b = self.backend
+        b.sgen_p[self.generators.element] = self.generators.p
+        b.sgen_q[self.generators.element] = self.generators.q
+        b.storage_p[self.storage.element] = self.storage.p
+        converged = self._solve()
+        self.event_totals["power_flows"] += 1
+        self.event_totals["not_converged"] += not converged
+
+    def get_state(self) -> dict[str, Any]:
+        """Global state for event-driven observers: the time and every agent's observation."""
+        return {"time": self.simulation_time, **self._observations()}
 
     def close(self) -> None:
         if getattr(self, "_loop", None) is not None:

@@ -13,12 +13,14 @@ MICROGRID_BUILDERS = {"IEEE13": build_ieee13}
 SOURCE_NODE = {"IEEE34": "800", "IEEE13": "650"}
 
 
-def build_operator_network(kind: str, name: str, load_scale: float = 1.0, vm_pu: float = 1.05) -> tuple[pp.pandapowerNet, dict[str, int]]:
-    """A fresh net holding the operator (DSO) feeder fed by an external grid."""
+def build_operator_network(kind: str, name: str, load_scale: float = 1.0, vm_pu: float = 1.05,
+                           **options: object) -> tuple[pp.pandapowerNet, dict[str, int]]:
+    """A fresh net holding the operator (DSO) feeder fed by an external grid; ``options`` go to
+    the feeder's builder (e.g. ``regulator_taps`` for IEEE 34)."""
     if kind not in OPERATOR_BUILDERS:
         raise ValueError(f"unknown operator network {kind!r}; available: {sorted(OPERATOR_BUILDERS)}")
     net = pp.create_empty_network(name=name)
-    buses = OPERATOR_BUILDERS[kind](net, name, load_scale)
+    buses = OPERATOR_BUILDERS[kind](net, name, load_scale, **options)
     pp.create_ext_grid(net, buses[SOURCE_NODE[kind]], vm_pu=vm_pu, name=f"{name} Source")
     return net, buses
 

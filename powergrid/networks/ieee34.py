@@ -3,8 +3,8 @@
 Long, lightly loaded rural feeder. Topology, lengths, loads and capacitors follow the IEEE PES
 test-feeder data (distributed loads at the far node of their segment, three-phase totals);
 the two step-voltage regulators (814-850, 852-832) are 1:1 transformers with an on-load tap
-changer (±16 steps of 0.625 %) left at +10 and +8 steps, and XF-1 (500 kVA, 24.9/4.16 kV)
-feeds 888-890.
+changer (±16 steps of 0.625 %), at +10 and +8 steps by default (full load; lighter loading
+wants less boost), and XF-1 (500 kVA, 24.9/4.16 kV) feeds 888-890.
 """
 from __future__ import annotations
 
@@ -45,21 +45,25 @@ LOADS = {  # kW, kvar: spot loads plus each distributed load at its segment's fa
     "846": (45, 23), "848": (83, 59), "890": (450, 225),
 }
 CAPACITORS = {"844": 300, "848": 450}
-REGULATORS = (("814", "850", 10), ("852", "832", 8))  # from, to, tap position (0.625 % per step)
+REGULATORS = (("814", "850"), ("852", "832"))
+DEFAULT_REGULATOR_TAPS = (10, 8)  # boost in steps of 0.625 %
 
 
-def build_ieee34(net: pp.pandapowerNet, name: str, load_scale: float = 1.0) -> dict[str, int]:
+def build_ieee34(net: pp.pandapowerNet, name: str, load_scale: float = 1.0,
+                 regulator_taps: tuple[int, int] = DEFAULT_REGULATOR_TAPS) -> dict[str, int]:
     """Add the feeder's buses and elements to ``net``; returns node name -> bus index.
     Nothing feeds node 800: the caller adds the source."""
+    if len(regulator_taps) != 2 or any(not -16 <= int(t) <= 16 for t in regulator_taps):
+        raise ValueError(f"regulator_taps must be two tap steps in [-16, 16], got {regulator_taps!r}")
     buses = {n: pp.create_bus(net, vn_kv=4.16 if n in ("888", "890") else 24.9, name=f"{name} Bus {n}")
              for n in IEEE34_NODES}
     for a, b, feet, config in LINES:
         add_line(net, name, buses, a, b, feet, CONFIGS[config])
-    for a, b, tap in REGULATORS:
+    for (a, b), tap in zip(REGULATORS, regulator_taps):
         pp.create_transformer_from_parameters(
             net, buses[a], buses[b], sn_mva=2.5, vn_hv_kv=24.9, vn_lv_kv=24.9, vk_percent=1.0, vkr_percent=0.1,
             pfe_kw=0.0, i0_percent=0.0, tap_side="hv", tap_neutral=0, tap_min=-16, tap_max=16,
-            tap_step_percent=0.625, tap_pos=-tap, tap_changer_type="Ratio", name=f"{name} Regulator {a}-{b}",
+            tap_step_percent=0.625, tap_pos=-int(tap), tap_changer_type="Ratio", name=f"{name} Regulator {a}-{b}",
         )
     pp.create_transformer_from_parameters(
         net, buses["832"], buses["888"], sn_mva=0.5, vn_hv_kv=24.9, vn_lv_kv=4.16, vk_percent=4.07,
