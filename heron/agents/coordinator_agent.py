@@ -64,10 +64,11 @@ class CoordinatorAgent(Agent):
         return shares
 
     def command_messages(self, action: np.ndarray) -> dict[str, Message]:
-        """The message each subordinate is sent for ``action`` (through the protocol)."""
+        """The message each subordinate is sent for ``action`` (through the protocol); a
+        subordinate with nothing to set (an empty setpoint) is sent nothing."""
         payloads = self.protocol.coordinate_message(self.subordinates, None, action)
         return {sid: Message(self.env_id, self.agent_id, sid, self.timestamp, MessageType.ACTION, payload)
-                for sid, payload in payloads.items()}
+                for sid, payload in payloads.items() if not _empty_setpoint(payload)}
 
     def _publish_shares(self, action: np.ndarray) -> dict[str, Any]:
         if self.broker is None:
@@ -76,3 +77,8 @@ class CoordinatorAgent(Agent):
         for sid, message in messages.items():
             self.broker.publish(ChannelManager.action_channel(self.agent_id, sid, self.env_id), message)
         return {sid: m.payload for sid, m in messages.items()}
+
+
+def _empty_setpoint(payload: Any) -> bool:
+    setpoint = payload.get("setpoint") if isinstance(payload, dict) else None
+    return setpoint is not None and len(payload) == 1 and np.size(setpoint) == 0

@@ -88,13 +88,15 @@ class Proxy:
         agent = self.actual_agent
         self.refresh_network_state()
         setpoint = agent.receive_commands(self.upstream_id)
-        info = dict(global_state or {})
-        network = self.visible_network_state(agent)
-        if network:
-            info["network"] = network
-        if agent.upstream_signal:
-            info["signals"] = dict(agent.upstream_signal)
-        obs = agent.observe(info)
+        obs = None
+        if setpoint is None and agent.policy is not None:  # only a deciding agent needs to observe
+            info = dict(global_state or {})
+            network = self.visible_network_state(agent)
+            if network:
+                info["network"] = network
+            if agent.upstream_signal:
+                info["signals"] = dict(agent.upstream_signal)
+            obs = agent.observe(info)
         if setpoint is None and agent.policy is None and agent.action.dim:
             action = agent.action.vector()  # nothing new to do: hold the last setpoint
         else:

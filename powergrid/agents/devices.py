@@ -117,6 +117,12 @@ class _FleetDevice(DeviceAgent):
     def _sync_state(self) -> None:
         """Copy the fleet row into the feature view (only when someone reads the state)."""
 
+    def _write_state(self, **values: float) -> None:
+        """Fleet values are already validated: write them into the view without checks."""
+        stored = self._state["power"]._values
+        for key, value in values.items():
+            stored[key][...] = value
+
 
 class Generator(_FleetDevice):
     """Dispatchable generator; action [P (MW), Q (Mvar)] within its limits; P_MW injects."""
@@ -129,7 +135,7 @@ class Generator(_FleetDevice):
         super().__init__(agent_id, fleet, i, bus, action=action, **kwargs)
 
     def _sync_state(self) -> None:
-        self._state["power"].set_values(P_MW=self.fleet.p[self.index], Q_MVAR=self.fleet.q[self.index])
+        self._write_state(P_MW=self.fleet.p[self.index], Q_MVAR=self.fleet.q[self.index])
 
     def _execute_local_action(self, action: np.ndarray) -> None:
         rows = self._rows
@@ -159,7 +165,7 @@ class ESS(_FleetDevice):
                          state=power_state(agent_id, soc=float(fleet.soc[i])), **kwargs)
 
     def _sync_state(self) -> None:
-        self._state["power"].set_values(P_MW=self.fleet.p[self.index], soc=self.fleet.soc[self.index])
+        self._write_state(P_MW=self.fleet.p[self.index], soc=self.fleet.soc[self.index])
 
     def _execute_local_action(self, action: np.ndarray) -> None:
         rows = self._rows
@@ -190,7 +196,10 @@ class Renewable(_FleetDevice):
         super().__init__(agent_id, fleet, index, bus, **kwargs)
 
     def _sync_state(self) -> None:
-        self._state["power"].set_values(P_MW=self.fleet.p[self.index])
+        self._write_state(P_MW=self.fleet.p[self.index])
+
+    def state_update(self) -> dict[str, float]:
+        return {"P_MW": float(self.fleet.p[self.index]), "Q_MVAR": 0.0, "cost": 0.0, "safety": 0.0}
 
 
 class Grid(DeviceAgent):

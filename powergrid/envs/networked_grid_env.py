@@ -307,8 +307,9 @@ class NetworkedGridEnv(HeronEnv):
         broker = self.message_broker
         for agent in self.agent_dict.values():
             self._proxies.append(Proxy(f"{agent.agent_id}_proxy", agent, broker, upstream_id=ENVIRONMENT_ID, env_id=self.env_id))
-            for device in agent.devices.values():
-                self._proxies.append(Proxy(f"{device.agent_id}_proxy", device, broker, env_id=self.env_id))
+            for device in agent.devices.values():  # a device without an action (renewables) has nothing to run
+                if device.action.dim:
+                    self._proxies.append(Proxy(f"{device.agent_id}_proxy", device, broker, env_id=self.env_id))
         self._grid_proxies = {p.actual_agent.agent_id: p for p in self._proxies if isinstance(p.actual_agent, GridAgent)}
         self._device_proxies = [p for p in self._proxies if not isinstance(p.actual_agent, GridAgent)]
         env = self.env_id
@@ -350,7 +351,7 @@ class NetworkedGridEnv(HeronEnv):
             agent = self.agent_dict[agent_id]
             obs, cost, safety = self._evaluate_agent(agent, proxy)
             network = proxy.network_state[agent_id]
-            marginal = [proxy.reports[d]["marginal_cost"] for d in agent.devices if "marginal_cost" in proxy.reports[d]]
+            marginal = [r["marginal_cost"] for r in proxy.reports.values() if "marginal_cost" in r]
             payload = {"obs": obs, "cost": cost, "safety": safety, "p_import": network["p_import"],
                        "marginal_cost": float(np.mean(marginal)) if marginal else network["price"]}
             broker.publish(self._evaluation_channel, Message(env, agent_id, ENVIRONMENT_ID, float(self._t), MessageType.INFO, payload))
@@ -665,6 +666,8 @@ class NetworkedGridEnv(HeronEnv):
         b = self.backend
         for agent in self.agent_dict.values():
             for device_id, device in agent.devices.items():
+                if not device.action.dim:
+                    continue  # nothing it controls: its output is the env's to measure
                 update = updates.get(device_id)
                 if update is None:
                     raise ValueError(f"device {device_id!r} published no state update this step")
@@ -693,7 +696,7 @@ class NetworkedGridEnv(HeronEnv):
     def _evaluate_agent(self, agent: GridAgent, proxy: Proxy) -> tuple[np.ndarray, float, float]:
         network = proxy.network_state[agent.agent_id]
         measured = network["device_states"]  # what the env measured (renewable output follows the weather)
-        states = {d: {**proxy.reports[d], **measured.get(d, {})} for d in agent.devices}
+        states = {d: {**proxy.reports.get(d, {}), **measured.get(d, {})} for d in agent.devices}
         obs = agent.observation_from(states, network)
         cost = sum(s.get("cost", 0.0) for s in states.values()) + float(self._grid_cost(network["p_import"], network["price"]))
         safety = (float(voltage_violation(network["vm_pu"]).sum()) + float(overload(network["line_loading"]).sum())

@@ -1,8 +1,10 @@
 """Default backend: lightsim2grid's C++ Newton-Raphson (KLU), warm-started from the last voltages.
 
 The solver model is built once from the pandapower net (``pandapower_v3`` converter; element
-``scaling`` is baked into the values first). Each solve pushes only the injections that changed,
-with lightsim2grid's per-element float64 setters, then runs AC from the last solution; on
+``scaling`` is baked into the values first). Each solve pushes only the injections that changed
+(active and reactive load, generation and storage power through the vector setters, which take
+float32; reactive generation, shunts and taps element by element), then runs AC from the last
+solution; on
 divergence it retries from a DC solution, then from a flat start, and otherwise reports
 ``converged=False`` (keeping the last good results) instead of raising.
 """
@@ -45,11 +47,11 @@ class LightSimBackend(PowerFlowBackend):
         self._rated_ratio = None
         self._vn_hv = net.trafo.vn_hv_kv.to_numpy(float)
         self._vn_lv = net.trafo.vn_lv_kv.to_numpy(float)
-        self._setters = {
-            "load_p": self.grid.change_p_load, "load_q": self.grid.change_q_load,
-            "sgen_p": self.grid.change_p_sgen, "sgen_q": self.grid.change_q_sgen,
-            "storage_p": self.grid.change_p_storage, "shunt_q": self.grid.change_q_shunt,
+        self._vector_setters = {
+            "load_p": self.grid.update_loads_p, "load_q": self.grid.update_loads_q,
+            "sgen_p": self.grid.update_sgens_p, "storage_p": self.grid.update_storages_p,
         }
+        self._element_setters = {"sgen_q": self.grid.change_q_sgen, "shunt_q": self.grid.change_q_shunt}
         self._base_ratio = self._trafo_ratios()
 
     @staticmethod
@@ -67,7 +69,13 @@ class LightSimBackend(PowerFlowBackend):
         self._V = self._flat.copy()
 
     def _push(self) -> None:
-        for key, setter in self._setters.items():
+        for key, setter in self._vector_setters.items():
+            values, pushed = getattr(self, key), self._pushed[key]
+            changed = values != pushed
+            if changed.any():
+                setter(changed, values.astype(np.float32))
+                pushed[:] = values
+        for key, setter in self._element_setters.items():
             values, pushed = getattr(self, key), self._pushed[key]
             for i in np.flatnonzero(values != pushed):
                 setter(int(i), float(values[i]))
