@@ -1,0 +1,90 @@
+"""PowerGrid speed, side by side: one pandapower runpp on the fused 76-bus net (the baseline),
+the centralized and distributed env step, reset, construction and import.
+
+Targets: centralized step >= 100x faster than one runpp and >= 5,000 steps/s; distributed step
+<= 1.5x the centralized step; reset <= 1 ms; construction <= 1 s; ``import powergrid.envs`` <= 1.5 s.
+"""
+import copy
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandapower as pp
+import pytest
+
+from powergrid.envs import MultiAgentMicrogrids
+from powergrid.powerflow import LightSimBackend, PandapowerBackend
+
+warnings.filterwarnings("ignore", category=FutureWarning)
+ACTIONS = {a: np.array([0.1, 0.0, 0.05]) for a in ("MG1", "MG2", "MG3")}
+
+
+def stepper(env):
+    env.reset(seed=0)
+
+    def step():
+        if not env.agents:
+            env.reset()
+        env.step(ACTIONS)
+
+    return step
+
+
+@pytest.mark.benchmark(group="powergrid: one step of the default setup")
+def test_runpp_baseline(benchmark):
+    net = copy.deepcopy(MultiAgentMicrogrids().net)
+    pp.runpp(net)
+    benchmark.pedantic(pp.runpp, args=(net,), rounds=30, warmup_rounds=2)
+
+
+@pytest.mark.benchmark(group="powergrid: one step of the default setup")
+def test_centralized_step(benchmark):
+    benchmark.pedantic(stepper(MultiAgentMicrogrids()), rounds=3000, warmup_rounds=50)
+    benchmark.extra_info["steps_per_s_median"] = 1.0 / benchmark.stats.stats.median
+
+
+@pytest.mark.benchmark(group="powergrid: one step of the default setup")
+def test_distributed_step(benchmark):
+    benchmark.pedantic(stepper(MultiAgentMicrogrids({"centralized": False})), rounds=1000, warmup_rounds=50)
+    benchmark.extra_info["steps_per_s_median"] = 1.0 / benchmark.stats.stats.median
+
+
+@pytest.mark.benchmark(group="powergrid: power flow per backend")
+@pytest.mark.parametrize("backend", [LightSimBackend, PandapowerBackend])
+def test_power_flow_solve(benchmark, backend):
+    solver = backend(copy.deepcopy(MultiAgentMicrogrids().net))
+    rng = np.random.default_rng(0)
+
+    def solve():
+        solver.load_p[:] = solver.initial["load_p"] * rng.uniform(0.9, 1.1, solver.load_p.size)
+        return solver.solve()
+
+    assert benchmark.pedantic(solve, rounds=300 if backend is LightSimBackend else 20, warmup_rounds=2).converged
+
+
+@pytest.mark.benchmark(group="powergrid: reset and construction")
+def test_reset(benchmark):
+    env = MultiAgentMicrogrids()
+    env.reset(seed=0)
+    benchmark.pedantic(env.reset, rounds=500, warmup_rounds=5)
+
+
+@pytest.mark.benchmark(group="powergrid: reset and construction")
+def test_construction(benchmark):
+    MultiAgentMicrogrids()
+    benchmark.pedantic(MultiAgentMicrogrids, rounds=10, warmup_rounds=1)
+
+
+@pytest.mark.benchmark(group="powergrid: reset and construction")
+def test_import_powergrid_envs(benchmark):
+    """A fresh interpreter importing powergrid.envs; extra_info has the bare interpreter's start-up."""
+    import time
+
+    def fresh(code):
+        subprocess.run([sys.executable, "-c", code], check=True)
+
+    start = time.perf_counter()
+    fresh("pass")
+    benchmark.extra_info["interpreter_startup_s"] = time.perf_counter() - start
+    benchmark.pedantic(fresh, args=("import powergrid.envs",), rounds=5, warmup_rounds=1)
