@@ -6,12 +6,14 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from heron.agents.coordinator_agent import CoordinatorAgent
-from powergrid.agents.devices import ESS, DeviceAgent, Generator, Renewable
+from powergrid.agents.devices import ESS, DeviceAgent, Generator, Renewable, Shunt, Transformer
 
 __all__ = ["GridAgent", "PowerGridAgent", "NETWORK_FIELDS"]
 
 #: Network quantities every microgrid observes after its device states, then its bus voltages.
 NETWORK_FIELDS = ("load_p", "p_import", "price", "hour_sin", "hour_cos")
+#: Device fields in MW or Mvar, observed in per unit of the microgrid's base power.
+POWER_FIELDS = ("P_MW", "Q_MVAR")
 
 
 class GridAgent(CoordinatorAgent):
@@ -19,7 +21,7 @@ class GridAgent(CoordinatorAgent):
     devices' actions side by side). ``devices`` is an alias of ``subordinates``.
 
     The observation layout is fixed here, once, for both execution modes: each device's state
-    (generator P, Q; storage P, soc; renewable P), then ``NETWORK_FIELDS``, then the voltage of
+    (generator P, Q; storage P, soc; renewable P; tap position; capacitor step), then ``NETWORK_FIELDS``, then the voltage of
     each of the microgrid's buses. Powers are in per unit of ``base_power`` (MVA).
     """
 
@@ -48,6 +50,10 @@ class GridAgent(CoordinatorAgent):
                 out += [(did, "P_MW"), (did, "soc")]
             elif isinstance(dev, Renewable):
                 out.append((did, "P_MW"))
+            elif isinstance(dev, Transformer):
+                out.append((did, "tap_pos"))
+            elif isinstance(dev, Shunt):
+                out.append((did, "step"))
         return out
 
     @property
@@ -58,7 +64,7 @@ class GridAgent(CoordinatorAgent):
         """The observation vector from what the devices reported and the network results
         (the distributed mode's path; centralized mode gathers the same numbers from arrays)."""
         scale = 1.0 / self.base_power
-        values = [device_states[did][field] * (scale if field != "soc" else 1.0) for did, field in self.device_fields()]
+        values = [device_states[did][field] * (scale if field in POWER_FIELDS else 1.0) for did, field in self.device_fields()]
         values += [network["load_p"] * scale, network["p_import"] * scale, network["price"], network["hour_sin"], network["hour_cos"]]
         out = np.empty(self.observation_dim, dtype=np.float32)
         out[: len(values)] = values

@@ -7,7 +7,9 @@ Config keys (unknown ones raise ``ValueError`` listing the valid ones): ``centra
 ``setup`` (embedded setup, default ``ieee34_ieee13``), ``dataset_path`` (your own profiles:
 a pickle in the earlier format or ``.npz``), ``dso_config`` (overrides for the operator
 network), ``microgrid_configs`` (``{name, connection_bus, load_area, renew_area, base_power,
-load_scale, devices}``; devices ``{type: Generator|ESS|PV|Wind, name, bus, ...}``),
+load_scale, devices}``; devices ``{type: Generator|ESS|PV|Wind|Transformer|Shunt, name, bus, ...}``;
+a Transformer is the on-load tap changer of the microgrid's connection transformer, a Shunt a
+switched capacitor bank; both are discrete actions),
 ``sell_price_ratio`` (export price over import price), ``power_flow_backend``
 (``'lightsim2grid'`` or ``'pandapower'``) and ``env_update_interval`` (event-driven mode: seconds
 between power flows, or None for a power flow at every device action effect). ``protocol`` (argument) is a horizontal protocol the
@@ -62,7 +64,7 @@ from heron.messaging.base import Message, MessageBroker, MessageType
 from heron.messaging.channels import ChannelManager
 from heron.messaging.memory import InMemoryBroker
 from heron.scheduling.events import Event, EventType
-from powergrid.agents.devices import ESS, Generator, Renewable
+from powergrid.agents.devices import ESS, Generator, Renewable, Shunt, Transformer
 from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet
 from powergrid.agents.grid_agent import GridAgent
 from powergrid.networks.compose import attach_ieee13_microgrid, build_operator_network
@@ -80,7 +82,7 @@ V_MIN, V_MAX = 0.95, 1.05
 MICROGRID_KEYS = {"name", "network", "connection_bus", "load_area", "renew_area", "base_power", "load_scale", "devices"}
 DSO_KEYS = {"network", "name", "load_scale", "load_area", "price_area", "vm_pu", "regulator_taps"}
 DEVICE_TYPES = {"Generator": "generator", "DG": "generator", "ESS": "storage", "Storage": "storage", "PV": "solar",
-                "Solar": "solar", "Wind": "wind"}
+                "Solar": "solar", "Wind": "wind", "Transformer": "oltc", "OLTC": "oltc", "Shunt": "shunt"}
 
 
 def voltage_violation(vm: np.ndarray) -> np.ndarray:
@@ -188,6 +190,8 @@ class NetworkedGridEnv(HeronEnv):
         self._action_low = np.concatenate([ag.action.low if ag.action.dim_d == 0 else np.r_[ag.action.low, np.zeros(ag.action.dim_d)] for ag in agents])
         self._action_high = np.concatenate([ag.action.high if ag.action.dim_d == 0 else np.r_[ag.action.high, ag.action.ncats - 1] for ag in agents])
         self._flat_action = np.zeros(int(self._action_offsets[-1]))
+        self._discrete_positions = np.concatenate(
+            [np.arange(ag.action.dim_c, ag.action.dim) + self._action_offsets[k] for k, ag in enumerate(agents)]).astype(np.int64)
         self.register_heron_agents(agents)
         for agent in agents:
             for device in agent.devices.values():
@@ -238,6 +242,12 @@ class NetworkedGridEnv(HeronEnv):
         if not math.isfinite(flat.sum()):
             bad = [a for k, a in enumerate(self.possible_agents) if not np.all(np.isfinite(flat[offsets[k]:offsets[k + 1]]))]
             raise ValueError(f"agent(s) {bad}: action contains NaN or inf")
+        if self._discrete_positions.size:
+            d = flat[self._discrete_positions]
+            if np.any(d != np.round(d)):
+                bad = sorted({self.possible_agents[int(np.searchsorted(offsets, p, side="right")) - 1]
+                              for p in self._discrete_positions[d != np.round(d)]})
+                raise ValueError(f"agent(s) {bad}: discrete action entries must be whole numbers, got {d.tolist()}")
         clipped = np.clip(flat, self._action_low, self._action_high)
         changed = clipped != flat
         flags = np.add.reduceat(changed, offsets[:-1]) > 0 if flat.size else np.zeros(len(offsets) - 1, bool)
@@ -447,33 +457,61 @@ class NetworkedGridEnv(HeronEnv):
             raise ValueError(f"device {dev['name']!r}: bus {node!r} is not a node of {mg_name}; nodes: {sorted(buses)}")
         cfg = {k: v for k, v in dev.items() if k not in ("type", "bus")}
         cfg["_bus"] = buses[node]
+        name = str(dev["name"])
+        if kind == "oltc":
+            if any(d[0] == "oltc" for d in spec["devices"]):
+                raise ValueError(f"device {name!r}: microgrid {mg_name!r} has one connection transformer and already an OLTC")
+            params = {"tap_min": int(dev.get("tap_min", -8)), "tap_max": int(dev.get("tap_max", 8)),
+                      "tap_pos": int(dev.get("tap_pos", 0))}
+            step = float(dev.get("tap_step_percent", 0.625))
+            if not (params["tap_min"] <= params["tap_pos"] <= params["tap_max"]) or not 0.0 < step <= 5.0:
+                raise ValueError(f"device {name!r}: needs tap_min <= tap_pos <= tap_max and 0 < tap_step_percent <= 5, got {dev!r}")
+            trafo = spec["trafo"]
+            for column, value in (("tap_side", "hv"), ("tap_neutral", 0), ("tap_min", params["tap_min"]), ("tap_max", params["tap_max"]),
+                                  ("tap_step_percent", step), ("tap_pos", params["tap_pos"]), ("tap_changer_type", "Ratio")):
+                net.trafo.loc[trafo, column] = value
+            spec["devices"].append(("oltc", trafo, name, params))
+            return
+        if kind == "shunt":
+            params = {"q_step_mvar": float(dev.get("q_step_mvar", 0.05)), "max_step": int(dev.get("max_step", 4)),
+                      "step": int(dev.get("step", 0))}
+            if not (params["q_step_mvar"] > 0 and params["max_step"] >= 1 and 0 <= params["step"] <= params["max_step"]):
+                raise ValueError(f"device {name!r}: needs q_step_mvar > 0, max_step >= 1, 0 <= step <= max_step, got {dev!r}")
+            element = pp.create_shunt(net, buses[node], q_mvar=-params["q_step_mvar"], p_mw=0.0, step=params["step"],
+                                      max_step=params["max_step"], name=name)
+            spec["devices"].append(("shunt", element, name, params))
+            return
         if kind == "generator":
             probe = GeneratorFleet([cfg])  # validates before the net is touched
             cfg["_element"] = pp.create_sgen(net, buses[node], p_mw=float(probe.p[0]), q_mvar=0.0, name=str(dev["name"]))
-            spec["devices"].append(("generator", len(gen_cfgs), str(dev["name"])))
+            spec["devices"].append(("generator", len(gen_cfgs), name))
             gen_cfgs.append(cfg)
         elif kind == "storage":
             probe = StorageFleet([cfg])
             cfg["_element"] = pp.create_storage(net, buses[node], p_mw=0.0, max_e_mwh=float(probe.capacity[0]), name=str(dev["name"]))
-            spec["devices"].append(("storage", len(ess_cfgs), str(dev["name"])))
+            spec["devices"].append(("storage", len(ess_cfgs), name))
             ess_cfgs.append(cfg)
         else:
             RenewableFleet([cfg])
             cfg["_element"] = pp.create_sgen(net, buses[node], p_mw=0.0, q_mvar=0.0, name=str(dev["name"]), type=kind)
             cfg["_source"], cfg["_area"] = kind, mg["renew_area"]
             self._series_row(kind, mg["renew_area"])
-            spec["devices"].append((kind, len(ren_cfgs), str(dev["name"])))
+            spec["devices"].append((kind, len(ren_cfgs), name))
             ren_cfgs.append(cfg)
 
     def _build_agents(self) -> dict[str, GridAgent]:
         agents = {}
         for spec in self._mg_specs:
             devices = []
-            for kind, row, name in spec["devices"]:
+            for kind, row, name, *params in spec["devices"]:
                 if kind == "generator":
                     devices.append(Generator(name, self.generators, row, bus=int(self.generators.bus[row])))
                 elif kind == "storage":
                     devices.append(ESS(name, self.storage, row, bus=int(self.storage.bus[row])))
+                elif kind in ("oltc", "shunt"):
+                    device = Transformer(name, **params[0]) if kind == "oltc" else Shunt(name, **params[0])
+                    device.element, device.initial = row, dict(params[0])
+                    devices.append(device)
                 else:
                     devices.append(Renewable(name, self.renewables, row, bus=int(self.renewables.bus[row]), source=kind))
             agents[spec["name"]] = GridAgent(spec["name"], devices=devices, base_power=spec["base_power"],
@@ -497,6 +535,7 @@ class NetworkedGridEnv(HeronEnv):
         self._gen_p_pos = np.zeros(self.generators.size, dtype=np.int64)
         self._gen_q_pos = np.zeros(self.generators.size, dtype=np.int64)
         self._ess_p_pos = np.zeros(self.storage.size, dtype=np.int64)
+        self._discrete_devices: list[tuple[Any, int]] = []  # (Transformer or Shunt, position in the flat action)
         for k, (agent_id, agent) in enumerate(self.agent_dict.items()):
             layout, _ = setpoint_layout({d: dev.action for d, dev in agent.devices.items()})
             where = dict(layout)
@@ -508,6 +547,8 @@ class NetworkedGridEnv(HeronEnv):
                 elif isinstance(dev, ESS):
                     self.ess_owner[dev.index] = k
                     self._ess_p_pos[dev.index] = start
+                elif isinstance(dev, (Transformer, Shunt)):
+                    self._discrete_devices.append((dev, int(start)))
                 else:
                     self.ren_owner[dev.index] = k
         self._load_owner = np.full(len(self.net.load), n, dtype=np.int64)  # n = the operator's own loads
@@ -523,6 +564,8 @@ class NetworkedGridEnv(HeronEnv):
         base["p_import"] = base["load_p"] + n
         base["price"] = base["p_import"] + n
         base["vm"] = base["price"] + 3
+        base["discrete"] = base["vm"] + len(self.net.bus)
+        discrete_row = {id(dev): i for i, (dev, _) in enumerate(self._discrete_devices)}
         self._obs_index, self._obs_scale = [], []
         for k, agent in enumerate(self.agent_dict.values()):
             idx, scale = [], []
@@ -537,6 +580,9 @@ class NetworkedGridEnv(HeronEnv):
                 elif isinstance(dev, Renewable):
                     idx.append(base["ren_p"] + dev.index)
                     scale.append(inv)
+                elif isinstance(dev, (Transformer, Shunt)):
+                    idx.append(base["discrete"] + discrete_row[id(dev)])
+                    scale.append(1.0)
             idx += [base["load_p"] + k, base["p_import"] + k, base["price"], base["price"] + 1, base["price"] + 2]
             scale += [inv, inv, 1.0, 1.0, 1.0]
             idx += list(base["vm"] + specs[k]["bus_pos"])
@@ -569,12 +615,32 @@ class NetworkedGridEnv(HeronEnv):
         self._start_hour = 24 * day
         self.storage.reset()
         self.generators.dispatch(slice(None), self.generators.p_min, np.zeros(self.generators.size))
+        for device, _ in self._discrete_devices:
+            if isinstance(device, Transformer):
+                device.tap_pos = device.initial["tap_pos"]
+            else:
+                device.step = device.initial["step"]
         self.backend.reset()
 
     # ----------------------------------------------------------- centralized
     def _apply_actions(self, flat: np.ndarray) -> None:
         self.generators.dispatch(slice(None), flat[self._gen_p_pos], flat[self._gen_q_pos])
         self.storage.dispatch(slice(None), flat[self._ess_p_pos], self.dt_h)
+        for device, pos in self._discrete_devices:  # tap changers and capacitor banks: few, discrete
+            device._execute_local_action(flat[pos:pos + 1])
+
+    def _discrete_states(self) -> np.ndarray:
+        return np.array([d.tap_pos if isinstance(d, Transformer) else d.step for d, _ in self._discrete_devices], dtype=float)
+
+    def _push_discrete(self, states: Mapping[str, Mapping[str, float]] | None = None) -> None:
+        """Taps and capacitor steps into the backend: from the devices, or from their reports."""
+        b = self.backend
+        for device, _ in self._discrete_devices:
+            if isinstance(device, Transformer):
+                b.trafo_tap[device.element] = states[device.agent_id]["tap_pos"] if states else device.tap_pos
+            else:
+                step = states[device.agent_id]["step"] if states else device.step
+                b.shunt_q[device.element] = -device.q_step_mvar * step
 
     def _set_profiles(self) -> None:
         """Loads, renewable output and price of the current hour (nature's part, both modes)."""
@@ -603,6 +669,7 @@ class NetworkedGridEnv(HeronEnv):
         b.sgen_p[self.generators.element] = self.generators.p
         b.sgen_q[self.generators.element] = self.generators.q
         b.storage_p[self.storage.element] = self.storage.p
+        self._push_discrete()
         converged = self._solve()
         cost, safety = self._reward_and_safety()
         if self.protocol is not None and not first:
@@ -657,7 +724,7 @@ class NetworkedGridEnv(HeronEnv):
         sin, cos = self._hour_features()
         g, s = self.generators, self.storage
         source = np.concatenate([g.p, g.q, s.p, s.soc, self.renewables.p, load_p, self._good["p_import"],
-                                 (self._price, sin, cos), self._good["vm"]])
+                                 (self._price, sin, cos), self._good["vm"], self._discrete_states()])
         return {a: (source[idx] * scale).astype(np.float32)
                 for a, idx, scale in zip(self.possible_agents, self._obs_index, self._obs_scale)}
 
@@ -676,6 +743,8 @@ class NetworkedGridEnv(HeronEnv):
                     b.sgen_p[e], b.sgen_q[e] = update["P_MW"], update["Q_MVAR"]
                 elif isinstance(device, ESS):
                     b.storage_p[self.storage.element[device.index]] = update["P_MW"]
+        if self._discrete_devices:
+            self._push_discrete(updates)
 
     def _solve_network(self) -> bool:
         self._set_profiles()
@@ -691,7 +760,7 @@ class NetworkedGridEnv(HeronEnv):
                 "p_import": float(good["p_import"][k]), "load_p": float(self.backend.load_p[loads].sum()),
                 "price": self._price, "hour_sin": sin, "hour_cos": cos,
                 "device_states": {name: {"P_MW": float(self.renewables.p[row])}
-                                  for kind, row, name in spec["devices"] if kind in ("solar", "wind")}}
+                                  for kind, row, name, *_ in spec["devices"] if kind in ("solar", "wind")}}
 
     def _evaluate_agent(self, agent: GridAgent, proxy: Proxy) -> tuple[np.ndarray, float, float]:
         network = proxy.network_state[agent.agent_id]
@@ -757,6 +826,7 @@ class NetworkedGridEnv(HeronEnv):
         b.sgen_p[self.generators.element] = self.generators.p
         b.sgen_q[self.generators.element] = self.generators.q
         b.storage_p[self.storage.element] = self.storage.p
+        self._push_discrete()
         converged = self._solve()
         self.event_totals["power_flows"] += 1
         self.event_totals["not_converged"] += not converged

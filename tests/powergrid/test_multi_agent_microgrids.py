@@ -227,3 +227,36 @@ def test_only_p2p_is_mediated_by_the_env():
 
     with pytest.raises(ValueError, match="P2PTradingProtocol"):
         NetworkedGridEnv(protocol=ConsensusProtocol())
+
+
+def with_discrete_devices():
+    cfg = load_setup("ieee34_ieee13")["microgrid_configs"]
+    cfg[0]["devices"] += [{"type": "Transformer", "name": "MG1_oltc", "tap_min": -8, "tap_max": 8, "tap_pos": 0},
+                          {"type": "Shunt", "name": "MG1_cap", "bus": "675", "q_step_mvar": 0.05, "max_step": 4}]
+    return cfg
+
+
+def test_tap_changer_and_capacitor_bank_in_both_modes():
+    central = MultiAgentMicrogrids({"microgrid_configs": with_discrete_devices()})
+    distributed = MultiAgentMicrogrids({"microgrid_configs": with_discrete_devices(), "centralized": False})
+    space = central.action_space("MG1")
+    assert space["d"].nvec.tolist() == [17, 5]
+    central.reset(seed=0)
+    distributed.reset(seed=0)
+    actions = {"MG1": {"c": np.zeros(3), "d": np.array([12, 3])}, "MG2": np.zeros(3), "MG3": np.zeros(3)}
+    oc, rc, *_ = central.step(actions)
+    od, rd, *_ = distributed.step(actions)
+    assert central.backend.trafo_tap[central._mg_trafo[0]] == 4  # tap_min + 12
+    cap = central.agent_dict["MG1"].devices["MG1_cap"]
+    assert central.backend.shunt_q[cap.element] == pytest.approx(-0.15)
+    np.testing.assert_array_equal(oc["MG1"], od["MG1"])
+    assert rc == pytest.approx(rd, abs=1e-9)
+    with pytest.raises(ValueError, match=r"\['MG1'\]: discrete action entries must be whole numbers"):
+        central.step({**actions, "MG1": {"c": np.zeros(3), "d": np.array([2.5, 1])}})
+
+
+def test_bad_discrete_device_parameters():
+    cfg = with_discrete_devices()
+    cfg[0]["devices"][-2]["tap_pos"] = 20
+    with pytest.raises(ValueError, match="device 'MG1_oltc': needs tap_min <= tap_pos <= tap_max"):
+        MultiAgentMicrogrids({"microgrid_configs": cfg})
