@@ -36,21 +36,28 @@ def run_stepped(centralized: bool, episodes: int, bar: tqdm) -> dict[str, float]
             "speed": steps / seconds, "unit": "steps/s"}
 
 
+def event_driven_env(day: int, seed: int, env_update_interval: float | None = None) -> MultiAgentMicrogrids:
+    """A test day of the default setup, set up for event-driven evaluation with rule-based
+    controllers: controllers tick every 5 min, devices every 10 s, with observation, action
+    and message delays and 10 % gaussian jitter."""
+    env = MultiAgentMicrogrids({"train": False, "env_update_interval": env_update_interval})
+    env.reset(options={"day": day})
+    for agent in env.agent_dict.values():
+        agent.policy = RuleBasedPolicy(agent)
+    env.setup_event_driven(seed=seed)
+    for agent_id in env.registered_agents:
+        tick = 300.0 if agent_id in env.agent_dict else 10.0
+        env.scheduler.register_agent(agent_id, schedule_config=ScheduleConfig.with_jitter(
+            tick_interval=tick, obs_delay=1.0, act_delay=2.0, msg_delay=0.5, jitter_ratio=0.1, seed=seed))
+    return env
+
+
 def run_event_driven(episodes: int, bar: tqdm) -> dict[str, float]:
-    """Each day simulated in continuous time: controllers tick every 5 min, devices every 10 s,
-    with observation, action and message delays and 10 % gaussian jitter."""
+    """Each day simulated in continuous time (see ``event_driven_env``)."""
     totals = np.zeros(3)
     events, start = 0, time.perf_counter()
     for day in range(episodes):
-        env = MultiAgentMicrogrids({"train": False, "env_update_interval": 60.0})
-        env.reset(options={"day": day})
-        for agent in env.agent_dict.values():
-            agent.policy = RuleBasedPolicy(agent)
-        env.setup_event_driven(seed=day)
-        for agent_id in env.registered_agents:
-            tick = 300.0 if agent_id in env.agent_dict else 10.0
-            env.scheduler.register_agent(agent_id, schedule_config=ScheduleConfig.with_jitter(
-                tick_interval=tick, obs_delay=1.0, act_delay=2.0, msg_delay=0.5, jitter_ratio=0.1, seed=day))
+        env = event_driven_env(day, seed=day, env_update_interval=60.0)
         for hour in range(env.max_episode_steps):
             events += env.run_event_driven((hour + 1) * 3600.0)
             bar.update(1)

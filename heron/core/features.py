@@ -16,15 +16,13 @@ VIEWERS = ("owner", "coordinator", "system", "public")
 _ALIASES = {"upper_level": "coordinator", "global": "public"}
 
 
-def normalize_visibility(tags: Iterable[str] | str) -> frozenset[str]:
-    """Map aliases (``upper_level``, ``global``) to roles; unknown tags raise ``ValueError``."""
-    if isinstance(tags, str):
-        tags = (tags,)
+def normalize_visibility(tags: Iterable[str] | str, what: str = "visibility tag") -> frozenset[str]:
+    """Map aliases (``upper_level``, ``global``) to roles; unknown ones raise ``ValueError``."""
     out = set()
-    for tag in tags:
+    for tag in (tags,) if isinstance(tags, str) else tags:
         role = _ALIASES.get(tag, tag)
         if role not in VIEWERS:
-            raise ValueError(f"unknown visibility tag {tag!r}; expected one of {VIEWERS + tuple(_ALIASES)}")
+            raise ValueError(f"unknown {what} {tag!r}; expected one of {VIEWERS + tuple(_ALIASES)}")
         out.add(role)
     return frozenset(out)
 
@@ -32,15 +30,7 @@ def normalize_visibility(tags: Iterable[str] | str) -> frozenset[str]:
 def _roles(viewer: str | Iterable[str]) -> frozenset[str]:
     """A viewer is one role (``'owner'``) or several at once (a system agent that is also the
     owner's coordinator sees both shares); ``'public'`` is always included."""
-    if isinstance(viewer, str):
-        viewer = (viewer,)
-    roles = {"public"}
-    for v in viewer:
-        role = _ALIASES.get(v, v)
-        if role not in VIEWERS:
-            raise ValueError(f"unknown viewer {v!r}; expected one of {VIEWERS}")
-        roles.add(role)
-    return frozenset(roles)
+    return normalize_visibility(viewer, "viewer") | {"public"}
 
 
 class FeatureProvider:

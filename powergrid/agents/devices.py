@@ -117,6 +117,12 @@ class _FleetDevice(DeviceAgent):
     def _sync_state(self) -> None:
         """Copy the fleet row into the feature view (only when someone reads the state)."""
 
+    def update_cost_safety(self) -> None:
+        """This step's cost and safety, from the fleet's own formulas for this row."""
+        if hasattr(self.fleet, "cost"):
+            self.cost = float(self.fleet.cost(self._rows, self.dt_h)[0])
+            self.safety = float(self.fleet.violation(self._rows)[0])
+
     def _write_state(self, **values: float) -> None:
         """Fleet values are already validated: write them into the view without checks."""
         stored = self._state["power"]._values
@@ -144,10 +150,6 @@ class Generator(_FleetDevice):
         self.update_cost_safety()
         self._publish_state_updates()
 
-    def update_cost_safety(self) -> None:
-        self.cost = float(self.fleet.cost(self._rows, self.dt_h)[0])
-        self.safety = float(self.fleet.violation(self._rows)[0])
-
     def state_update(self) -> dict[str, float]:
         i, f = self.index, self.fleet
         return {"P_MW": float(f.p[i]), "Q_MVAR": float(f.q[i]), "cost": self.cost, "safety": self.safety,
@@ -172,10 +174,6 @@ class ESS(_FleetDevice):
         self.fleet.dispatch(rows, np.clip(action[:1], self.fleet.p_min[rows], self.fleet.p_max[rows]), self.dt_h)
         self.update_cost_safety()
         self._publish_state_updates()
-
-    def update_cost_safety(self) -> None:
-        self.cost = float(self.fleet.cost(self._rows, self.dt_h)[0])
-        self.safety = float(self.fleet.violation(self._rows)[0])
 
     def state_update(self) -> dict[str, float]:
         i = self.index

@@ -629,6 +629,14 @@ class NetworkedGridEnv(HeronEnv):
         for device, pos in self._discrete_devices:  # tap changers and capacitor banks: few, discrete
             device._execute_local_action(flat[pos:pos + 1])
 
+    def _push_devices(self) -> None:
+        """The fleets' injections into the power-flow backend (centralized and event-driven)."""
+        b = self.backend
+        b.sgen_p[self.generators.element] = self.generators.p
+        b.sgen_q[self.generators.element] = self.generators.q
+        b.storage_p[self.storage.element] = self.storage.p
+        self._push_discrete()
+
     def _discrete_states(self) -> np.ndarray:
         return np.array([d.tap_pos if isinstance(d, Transformer) else d.step for d, _ in self._discrete_devices], dtype=float)
 
@@ -665,11 +673,7 @@ class NetworkedGridEnv(HeronEnv):
 
     def _solve_and_score(self, first: bool = False):
         self._set_profiles()
-        b = self.backend
-        b.sgen_p[self.generators.element] = self.generators.p
-        b.sgen_q[self.generators.element] = self.generators.q
-        b.storage_p[self.storage.element] = self.storage.p
-        self._push_discrete()
+        self._push_devices()
         converged = self._solve()
         cost, safety = self._reward_and_safety()
         if self.protocol is not None and not first:
@@ -822,11 +826,7 @@ class NetworkedGridEnv(HeronEnv):
         self._integrate_until(now)
         self._t = min(int(now // 3600), self._profiles[self._split].shape[0] - 1 - self._start_hour)
         self._set_profiles()
-        b = self.backend
-        b.sgen_p[self.generators.element] = self.generators.p
-        b.sgen_q[self.generators.element] = self.generators.q
-        b.storage_p[self.storage.element] = self.storage.p
-        self._push_discrete()
+        self._push_devices()
         converged = self._solve()
         self.event_totals["power_flows"] += 1
         self.event_totals["not_converged"] += not converged

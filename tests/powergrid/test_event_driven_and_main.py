@@ -1,23 +1,11 @@
 import numpy as np
 import pytest
 
-from heron.scheduling import ScheduleConfig
-from powergrid.__main__ import main
-from powergrid.agents.policies import RuleBasedPolicy
-from powergrid.envs import MultiAgentMicrogrids
+from powergrid.__main__ import event_driven_env, main
 
 
 def event_env(interval=None, seed=0):
-    env = MultiAgentMicrogrids({"train": False, "env_update_interval": interval})
-    env.reset(options={"day": 10})
-    for agent in env.agent_dict.values():
-        agent.policy = RuleBasedPolicy(agent)
-    env.setup_event_driven(seed=seed)
-    for agent_id in env.registered_agents:
-        tick = 300.0 if agent_id in env.agent_dict else 10.0
-        env.scheduler.register_agent(agent_id, schedule_config=ScheduleConfig.with_jitter(
-            tick_interval=tick, obs_delay=1.0, act_delay=2.0, msg_delay=0.5, jitter_ratio=0.1))
-    return env
+    return event_driven_env(day=10, seed=seed, env_update_interval=interval)
 
 
 def test_event_driven_power_flow_at_every_action_effect():

@@ -1,5 +1,6 @@
 """Seed snippets (../shared/spec) that use powergrid names, verbatim, in the namespace their
-prose assumes. Not run: the RLlib and Stable-Baselines3 snippets (those libraries and torch are
+prose assumes. The mode comparison and the proxy example's code run verbatim in examples/
+(tests/test_examples.py). Not run: the RLlib and Stable-Baselines3 snippets (those libraries and torch are
 not dependencies) and pseudo-code (``actions = {...}``, ``devices=[...]``)."""
 import numpy as np
 import pytest
@@ -39,43 +40,6 @@ train_config = {"centralized": True, "train": True}
 
 # Evaluation (distributed for realism)
 eval_config = {"centralized": False, "train": False}
-''',
-    "execution modes: mode comparison": '''
-import time
-
-# Centralized training
-env_centralized = MultiAgentMicrogrids({"centralized": True})
-start = time.time()
-for _ in range(1000):
-    obs, _ = env_centralized.reset()
-    for _ in range(24):
-        actions = {a: env_centralized.action_spaces[a].sample() for a in env_centralized.agents}
-        env_centralized.step(actions)
-print(f"Centralized: {time.time() - start:.2f}s")
-
-# Distributed evaluation
-env_distributed = MultiAgentMicrogrids({"centralized": False})
-start = time.time()
-for _ in range(100):  # Fewer iterations due to overhead
-    obs, _ = env_distributed.reset()
-    for _ in range(24):
-        actions = {a: env_distributed.action_spaces[a].sample() for a in env_distributed.agents}
-        env_distributed.step(actions)
-print(f"Distributed: {time.time() - start:.2f}s")
-''',
-    "proxy example: code": '''
-from heron.messaging.memory import InMemoryBroker
-from heron.agents import Proxy
-from powergrid.envs import MultiAgentMicrogrids
-# Create message broker
-broker = InMemoryBroker()
-# Configure distributed mode
-env_config = {
-"centralized": False, # Enable distributed mode
-"message_broker": broker,
-"max_episode_steps": 24,
-}
-env = MultiAgentMicrogrids(env_config)
 ''',
     "proxy example: comparison": '''
 # Centralized (fast, for training)
@@ -139,8 +103,8 @@ def test_powergrid_seed_snippet_runs(name):
 def test_proxy_setup_snippet_on_a_grid_agent_of_the_env():
     from tests.test_seed_snippets import SNIPPETS as HERON_SNIPPETS
 
-    ns = run_snippet(SNIPPETS["proxy example: code"], namespace())
-    ns["grid_agent"] = ns["env"].agent_dict["MG1"]
+    ns = namespace()
+    ns["grid_agent"] = ns["MultiAgentMicrogrids"]({"centralized": False}).agent_dict["MG1"]
     ns = run_snippet(HERON_SNIPPETS["proxy example: proxy setup"], ns)
     assert ns["proxy"].actual_agent.agent_id == "MG1"
 
