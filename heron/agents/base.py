@@ -12,7 +12,7 @@ from heron.core.policies import Policy
 from heron.messaging.base import MessageBroker
 from heron.messaging.channels import ChannelManager
 from heron.protocols.base import Protocol
-from heron.scheduling.config import ScheduleConfig
+from heron.scheduling.config import ScheduleConfig, resolve_timing
 
 __all__ = ["Agent", "FIELD_LEVEL", "COORDINATOR_LEVEL", "SYSTEM_LEVEL"]
 
@@ -66,7 +66,8 @@ class Agent:
         if broker is not None and message_broker is not None and broker is not message_broker:
             raise ValueError(f"agent {agent_id!r}: pass broker or message_broker, not two different brokers")
         self.broker = broker if broker is not None else message_broker
-        self.schedule_config = self._timing(schedule_config, tick_interval, obs_delay, act_delay, msg_delay)
+        self.schedule_config = resolve_timing(agent_id, schedule_config, self.default_tick_interval, tick_interval=tick_interval,
+                                              obs_delay=obs_delay, act_delay=act_delay, msg_delay=msg_delay)
         if state is None:
             state = State(agent_id)
         elif not isinstance(state, State):
@@ -82,18 +83,6 @@ class Agent:
         self._rng = np.random.default_rng()
 
     # ----------------------------------------------------------------- wiring
-    def _timing(self, config, tick_interval, obs_delay, act_delay, msg_delay) -> ScheduleConfig:
-        explicit = {k: v for k, v in (("tick_interval", tick_interval), ("obs_delay", obs_delay),
-                                      ("act_delay", act_delay), ("msg_delay", msg_delay)) if v is not None}
-        if config is not None:
-            if explicit:
-                raise ValueError(f"agent {self.agent_id!r}: give timing either as schedule_config or as {sorted(explicit)}, not both")
-            if not isinstance(config, ScheduleConfig):
-                raise ValueError(f"agent {self.agent_id!r}: schedule_config must be a ScheduleConfig, got {config!r}")
-            return config
-        explicit.setdefault("tick_interval", self.default_tick_interval)
-        return ScheduleConfig(**explicit)
-
     def add_subordinate(self, agent: "Agent") -> None:
         if not isinstance(agent, Agent):
             raise ValueError(f"agent {self.agent_id!r}: subordinates must be Agent objects, got {agent!r}")

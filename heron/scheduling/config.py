@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["JitterType", "ScheduleConfig", "TickConfig", "MIN_INTERVAL_FRACTION"]
+__all__ = ["JitterType", "ScheduleConfig", "TickConfig", "MIN_INTERVAL_FRACTION", "resolve_timing"]
 
 #: A jittered tick interval never falls below this fraction of its base (keeps time moving).
 MIN_INTERVAL_FRACTION = 1e-3
@@ -92,6 +92,25 @@ class ScheduleConfig:
 
 
 TickConfig = ScheduleConfig
+
+
+def resolve_timing(
+    agent_id: str,
+    schedule_config: ScheduleConfig | None,
+    default_tick_interval: float = 1.0,
+    **timing: float | None,
+) -> ScheduleConfig:
+    """An agent's timing, given either as one ``schedule_config`` or as keywords
+    (``tick_interval``, ``obs_delay``, ``act_delay``, ``msg_delay``; None = not given), not both."""
+    explicit = {k: v for k, v in timing.items() if v is not None}
+    if schedule_config is None:
+        explicit.setdefault("tick_interval", default_tick_interval)
+        return ScheduleConfig(**explicit)
+    if explicit:
+        raise ValueError(f"agent {agent_id!r}: give timing either as schedule_config or as {sorted(explicit)}, not both")
+    if not isinstance(schedule_config, ScheduleConfig):
+        raise ValueError(f"agent {agent_id!r}: schedule_config must be a ScheduleConfig, got {schedule_config!r}")
+    return schedule_config
 
 
 def _coerce_jitter(value: JitterType | str | int) -> JitterType:

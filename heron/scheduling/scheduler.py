@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from heron._fast import event_heap as kern
-from heron.scheduling.config import ScheduleConfig
+from heron.scheduling.config import ScheduleConfig, resolve_timing
 from heron.scheduling.events import DEFAULT_PRIORITY, Event, EventType
 
 __all__ = ["EventScheduler", "EventHandlerError", "Delivery"]
@@ -79,16 +79,8 @@ class EventScheduler:
         Re-registering an active agent changes its timing from its next tick on, without
         adding a second tick.
         """
-        explicit = {k: v for k, v in (("tick_interval", tick_interval), ("obs_delay", obs_delay),
-                                      ("act_delay", act_delay), ("msg_delay", msg_delay)) if v is not None}
-        if schedule_config is not None:
-            if explicit:
-                raise ValueError(f"agent {agent_id!r}: give timing either as schedule_config or as {sorted(explicit)}, not both")
-            if not isinstance(schedule_config, ScheduleConfig):
-                raise ValueError(f"agent {agent_id!r}: schedule_config must be a ScheduleConfig, got {schedule_config!r}")
-            config = schedule_config
-        else:
-            config = ScheduleConfig(**explicit)
+        config = resolve_timing(agent_id, schedule_config, tick_interval=tick_interval, obs_delay=obs_delay,
+                                act_delay=act_delay, msg_delay=msg_delay)
         if not isinstance(agent_id, str) or not agent_id:
             raise ValueError(f"agent_id must be a non-empty string, got {agent_id!r}")
         idx = self._index.get(agent_id)
