@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from heron._fast import event_heap as kern
+from heron._fast import heap_layout as kern
 from heron.scheduling.config import ScheduleConfig, resolve_timing
 from heron.scheduling.events import DEFAULT_PRIORITY, Event, EventType
 
@@ -48,6 +48,9 @@ class EventScheduler:
             raise ValueError(f"start_time must be finite, got {start_time!r}")
         self.start_time = float(start_time)
         self.seed = seed
+        from heron._fast import event_heap  # Numba loads with the first scheduler, not on import
+
+        self._kernels = event_heap
         self._T, self._H, self._E = kern.new_arrays(max(int(capacity), 4))
         self._AF = np.zeros((0, kern.A_WIDTH))
         self._I = np.zeros(kern.I_WIDTH, dtype=np.int64)
@@ -119,7 +122,7 @@ class EventScheduler:
         for pid in records[mine, kern.E_PAYLOAD]:
             self._payloads.pop(int(pid), None)
         self._AF[idx, kern.A_ACTIVE] = 0.0
-        return int(kern.remove_agent(self._T, self._H, self._E, self._I, idx))
+        return int(self._kernels.remove_agent(self._T, self._H, self._E, self._I, idx))
 
     @property
     def agents(self) -> list[str]:
@@ -142,7 +145,7 @@ class EventScheduler:
         if col is None:
             raise ValueError(f"unknown delay kind {kind!r}; expected 'obs', 'act', 'msg' or 'tick'")
         floor = self._AF[idx, kern.A_TICK_FLOOR] if col == kern.A_TICK else self._AF[idx, kern.A_MIN_DELAY]
-        return float(kern.jittered(self._AF, idx, self._AF[idx, col], floor))
+        return float(self._kernels.jittered(self._AF, idx, self._AF[idx, col], floor))
 
     # --------------------------------------------------------------- schedule
     def schedule(self, event: Event) -> int:
@@ -170,7 +173,7 @@ class EventScheduler:
             self._payloads[payload] = event.payload
         if self._I[kern.S_FREE] < 0:
             self._T, self._H, self._E = kern.grow(self._T, self._H, self._E, self._I)
-        seq = kern.push(self._T, self._H, self._E, self._I, float(t), priority, int(etype), agent, payload)
+        seq = self._kernels.push(self._T, self._H, self._E, self._I, float(t), priority, int(etype), agent, payload)
         if seq >= kern.SEQ_LIMIT - 1:
             raise OverflowError(f"event sequence numbers exhausted after {seq} events; reset() the scheduler")
         event.event_type, event.priority, event.sequence = etype, priority, int(seq)
@@ -219,7 +222,7 @@ class EventScheduler:
 
     def pop(self) -> Event | None:
         """Remove the next event without handling it (a popped tick is not rescheduled)."""
-        if not kern.pop(self._T, self._H, self._E, self._I, self._F):
+        if not self._kernels.pop(self._T, self._H, self._E, self._I, self._F):
             return None
         return self._out_event()
 
@@ -244,7 +247,7 @@ class EventScheduler:
         return self._run(float(t_end), _NO_LIMIT if max_events is None else int(max_events))
 
     def _run(self, t_end: float, max_events: int) -> int:
-        I, F, run, handlers = self._I, self._F, kern.run, self._handlers
+        I, F, run, handlers = self._I, self._F, self._kernels.run, self._handlers
         needs_python = kern.NEEDS_PYTHON
         total = 0
         try:
