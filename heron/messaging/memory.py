@@ -131,6 +131,10 @@ class InMemoryBroker(MessageBroker):
             log = ch.broadcast.get(env)
             if log is None:  # remember the reader, so later broadcasts wait for it too
                 log = ch.broadcast[env] = _BroadcastLog()
+            if not log.messages:  # nothing shared pending: just make sure the reader is known
+                if recipient_id not in log.cursors:
+                    log.cursors[recipient_id] = log.base
+                return direct
             shared = log.read(recipient_id, clear)
             if not direct:
                 return shared

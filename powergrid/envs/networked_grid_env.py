@@ -50,7 +50,6 @@ the device fleets), ``_build_agents`` and ``_reward_and_safety``.
 """
 from __future__ import annotations
 
-import asyncio
 import math
 import uuid
 from typing import Any, Mapping
@@ -328,11 +327,6 @@ class NetworkedGridEnv(HeronEnv):
         self._result_channels = {a: ChannelManager.power_flow_result_channel(env, a) for a in self.possible_agents}
         self._state_channel = ChannelManager.state_update_channel(env)
         self._evaluation_channel = ChannelManager.custom_channel("evaluation", env, ENVIRONMENT_ID)
-        self._loop = asyncio.new_event_loop()
-
-    async def _step_agents(self, proxies: list[Proxy]) -> None:
-        for proxy in proxies:
-            await proxy.step_distributed()
 
     def _step_distributed(self, flat: np.ndarray):
         broker, env = self.message_broker, self.env_id
@@ -344,8 +338,10 @@ class NetworkedGridEnv(HeronEnv):
             agent.timestamp = float(self._t)
             for device in agent.devices.values():
                 device.timestamp = float(self._t)
-        # 2. controllers pass setpoints down, then devices act and publish state updates
-        self._loop.run_until_complete(self._step_agents(list(self._grid_proxies.values()) + self._device_proxies))
+        # 2. controllers pass setpoints down, then devices act and publish state updates (Proxy.step is
+        #    what step_distributed awaits; nothing in it suspends, so the env calls it directly)
+        for proxy in self._proxies:
+            proxy.step()
         for agent_id in self.possible_agents:  # controllers' reports of their own action
             broker.consume(self._report_channels[agent_id], ENVIRONMENT_ID, env)
         updates = {m.sender_id: m.payload for m in broker.consume(self._state_channel, ENVIRONMENT_ID, env)}
@@ -836,9 +832,7 @@ class NetworkedGridEnv(HeronEnv):
         return {"time": self.simulation_time, **self._observations()}
 
     def close(self) -> None:
-        if getattr(self, "_loop", None) is not None:
-            self._loop.close()
-            self._loop = None
+        """Nothing to release: the broker belongs to whoever passed it in."""
 
 
 def _checked_dict(value: Any, what: str, allowed: set[str]) -> dict[str, Any]:
