@@ -41,7 +41,11 @@ class GridAgent(CoordinatorAgent):
         return self.subordinates  # type: ignore[return-value]
 
     def device_fields(self) -> list[tuple[str, str]]:
-        """(device id, state field) for each device entry of the observation."""
+        """(device id, state field) for each device entry of the observation (computed once
+        per set of devices)."""
+        cached = self.__dict__.get("_device_fields")
+        if cached is not None and cached[0] == len(self.devices):
+            return cached[1]
         out = []
         for did, dev in self.devices.items():
             if isinstance(dev, Generator):
@@ -54,6 +58,7 @@ class GridAgent(CoordinatorAgent):
                 out.append((did, "tap_pos"))
             elif isinstance(dev, Shunt):
                 out.append((did, "step"))
+        self._device_fields = (len(self.devices), out)
         return out
 
     @property

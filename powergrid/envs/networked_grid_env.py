@@ -551,6 +551,8 @@ class NetworkedGridEnv(HeronEnv):
         bus_owner = np.full(len(self.net.bus), n, dtype=np.int64)
         bus_owner[self._mg_bus] = self._mg_bus_owner
         self._load_owner[:] = bus_owner[self.net.bus.index.get_indexer(self.net.load.bus)]
+        self._agent_index = {a: k for k, a in enumerate(self.possible_agents)}
+        self._agent_loads = [np.flatnonzero(self._load_owner == k) for k in range(n)]
         self._load_base_p = self.backend.initial["load_p"].copy()
         self._load_base_q = self.backend.initial["load_q"].copy()
         # observation gathers: source vector = [gen p, gen q, ess p, ess soc, ren p, load p(k), import(k), price, sin, cos, vm]
@@ -751,10 +753,10 @@ class NetworkedGridEnv(HeronEnv):
         return self._solve()
 
     def _network_payload(self, agent_id: str, converged: bool) -> dict[str, Any]:
-        k = self.possible_agents.index(agent_id)
+        k = self._agent_index[agent_id]
         spec, good = self._mg_specs[k], self._good
         sin, cos = self._hour_features()
-        loads = self._load_owner == k
+        loads = self._agent_loads[k]
         return {"converged": converged, "vm_pu": good["vm"][spec["bus_pos"]].copy(),
                 "line_loading": good["line"][spec["line_pos"]].copy(), "trafo_loading": float(good["trafo"][spec["trafo"]]),
                 "p_import": float(good["p_import"][k]), "load_p": float(self.backend.load_p[loads].sum()),
