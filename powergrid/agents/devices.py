@@ -18,7 +18,15 @@ from heron.messaging.base import Message, MessageType
 from heron.messaging.channels import ChannelManager
 from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet, require
 
-__all__ = ["DeviceState", "DeviceAgent", "Generator", "ESS", "Storage", "Renewable", "Grid", "Transformer", "Shunt"]
+__all__ = ["DeviceState", "DeviceAgent", "Generator", "ESS", "Storage", "Renewable", "Grid", "Transformer", "Shunt",
+           "exchange_cost"]
+
+
+def exchange_cost(p_import_mw: Any, price: Any, sell_price_ratio: float, dt_h: float) -> Any:
+    """Cost of energy exchanged with the upstream grid: imports (positive) bought at ``price``,
+    exports sold at ``sell_price_ratio`` × price."""
+    p = np.asarray(p_import_mw)
+    return np.where(p > 0.0, p, p * sell_price_ratio) * price * dt_h
 
 
 class DeviceState(State):
@@ -214,8 +222,7 @@ class Grid(DeviceAgent):
 
     def energy_cost(self, p_import_mw: float | np.ndarray, price: float | np.ndarray, dt_h: float) -> Any:
         """Bought at ``price``, sold at ``sell_price_ratio`` × price."""
-        p = np.asarray(p_import_mw)
-        return np.where(p > 0.0, p * price, p * price * self.sell_price_ratio) * dt_h
+        return exchange_cost(p_import_mw, price, self.sell_price_ratio, dt_h)
 
 
 class Transformer(DeviceAgent):

@@ -63,7 +63,7 @@ from heron.messaging.base import Message, MessageBroker, MessageType
 from heron.messaging.channels import ChannelManager
 from heron.messaging.memory import InMemoryBroker
 from heron.scheduling.events import Event, EventType
-from powergrid.agents.devices import ESS, Generator, Renewable, Shunt, Transformer
+from powergrid.agents.devices import ESS, Generator, Renewable, Shunt, Transformer, exchange_cost
 from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet
 from powergrid.agents.grid_agent import GridAgent
 from powergrid.networks.compose import attach_ieee13_microgrid, build_operator_network
@@ -700,8 +700,7 @@ class NetworkedGridEnv(HeronEnv):
         return delta
 
     def _grid_cost(self, p_import: np.ndarray | float, price: float) -> Any:
-        ratio = self.config["sell_price_ratio"]
-        return np.where(np.asarray(p_import) > 0.0, p_import, np.asarray(p_import) * ratio) * price * self.dt_h
+        return exchange_cost(p_import, price, self.config["sell_price_ratio"], self.dt_h)
 
     def _reward_and_safety(self) -> tuple[np.ndarray, np.ndarray]:
         n = len(self.possible_agents)

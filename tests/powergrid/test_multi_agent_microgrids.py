@@ -260,3 +260,15 @@ def test_bad_discrete_device_parameters():
     cfg[0]["devices"][-2]["tap_pos"] = 20
     with pytest.raises(ValueError, match="device 'MG1_oltc': needs tap_min <= tap_pos <= tap_max"):
         MultiAgentMicrogrids({"microgrid_configs": cfg})
+
+
+def test_grid_device_prices_exchange_like_the_env():
+    from powergrid.agents import Grid
+
+    grid = Grid("MG1_grid", price_area="DA", sell_price_ratio=0.5)
+    assert grid.energy_cost(0.2, 50.0, 1.0) == pytest.approx(10.0)
+    assert grid.energy_cost(-0.2, 50.0, 1.0) == pytest.approx(-5.0)
+    env = MultiAgentMicrogrids({"sell_price_ratio": 0.5})
+    np.testing.assert_allclose(env._grid_cost(np.array([0.2, -0.2]), 50.0), [10.0, -5.0])
+    with pytest.raises(ValueError, match="sell_price_ratio"):
+        Grid("bad", sell_price_ratio=2.0)
