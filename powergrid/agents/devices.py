@@ -110,7 +110,6 @@ class _FleetDevice(DeviceAgent):
 
     def __init__(self, agent_id: str, fleet: Any, index: int, bus: Any = None, **kwargs: Any) -> None:
         self.fleet, self.index = fleet, int(index)
-        self._rows = np.array([self.index])
         super().__init__(agent_id, bus=bus, **kwargs)
 
     @property
@@ -128,8 +127,8 @@ class _FleetDevice(DeviceAgent):
     def update_cost_safety(self) -> None:
         """This step's cost and safety, from the fleet's own formulas for this row."""
         if hasattr(self.fleet, "cost"):
-            self.cost = float(self.fleet.cost(self._rows, self.dt_h)[0])
-            self.safety = float(self.fleet.violation(self._rows)[0])
+            self.cost = float(self.fleet.cost(self.index, self.dt_h))  # the fleet formula on one row (a scalar)
+            self.safety = float(self.fleet.violation(self.index))
 
     def _write_state(self, **values: float) -> None:
         """Fleet values are already validated: write them into the view without checks."""
@@ -152,9 +151,8 @@ class Generator(_FleetDevice):
         self._write_state(P_MW=self.fleet.p[self.index], Q_MVAR=self.fleet.q[self.index])
 
     def _execute_local_action(self, action: np.ndarray) -> None:
-        rows = self._rows
-        self.fleet.dispatch(rows, np.clip(action[:1], self.fleet.p_min[rows], self.fleet.p_max[rows]),
-                            np.clip(action[1:2], self.fleet.q_min[rows], self.fleet.q_max[rows]))
+        i, f = self.index, self.fleet
+        f.dispatch(i, min(max(float(action[0]), f.p_min[i]), f.p_max[i]), min(max(float(action[1]), f.q_min[i]), f.q_max[i]))
         self.update_cost_safety()
         self._publish_state_updates()
 
@@ -178,8 +176,8 @@ class ESS(_FleetDevice):
         self._write_state(P_MW=self.fleet.p[self.index], soc=self.fleet.soc[self.index])
 
     def _execute_local_action(self, action: np.ndarray) -> None:
-        rows = self._rows
-        self.fleet.dispatch(rows, np.clip(action[:1], self.fleet.p_min[rows], self.fleet.p_max[rows]), self.dt_h)
+        i, f = self.index, self.fleet
+        f.dispatch(i, min(max(float(action[0]), f.p_min[i]), f.p_max[i]), self.dt_h)
         self.update_cost_safety()
         self._publish_state_updates()
 

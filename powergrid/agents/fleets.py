@@ -1,7 +1,8 @@
 """Device parameters and state as arrays: one table ("fleet") per device kind.
 
 Each physics function takes the rows it applies to, so the same code steps a whole fleet at
-once (centralized, vectorized) or one device (distributed, from its own agent). Power signs:
+once (centralized: a slice or index array) or one device (distributed: its row number, on
+scalars, which numpy evaluates with the same IEEE operations). Power signs:
 generators inject (+), storage consumes when charging (+, the pandapower convention).
 """
 from __future__ import annotations
