@@ -175,7 +175,6 @@ class NetworkedGridEnv(HeronEnv):
         self.backend = self._make_backend()
         self.possible_agents = list(self.agent_dict)
         self.agents = list(self.possible_agents)
-        n = len(self.possible_agents)
         agents = list(self.agent_dict.values())
         self.action_spaces = {a: ag.action.space for a, ag in self.agent_dict.items()}
         self.observation_spaces = {

@@ -1,7 +1,6 @@
 """Reference backend: pandapower's own Newton-Raphson (runpp), warm-started from its last result."""
 from __future__ import annotations
 
-import numpy as np
 import pandapower as pp
 
 from powergrid.powerflow.base import PowerFlowBackend, PowerFlowResult

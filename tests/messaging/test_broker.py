@@ -1,6 +1,5 @@
 import threading
 
-import numpy as np
 import pytest
 
 from heron.messaging import BROADCAST, ChannelManager, InMemoryBroker, Message, MessageType

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from powergrid.__main__ import event_driven_env, main
 
