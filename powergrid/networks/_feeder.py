@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
 
 import pandapower as pp
 
@@ -37,3 +38,26 @@ def add_capacitors(net: pp.pandapowerNet, name: str, buses: dict[str, int], caps
                    scale: float = 1.0) -> None:
     for node, kvar in caps_kvar.items():  # pandapower shunts absorb positive q: a capacitor is negative
         pp.create_shunt(net, buses[node], q_mvar=-kvar * 1e-3 * scale, p_mw=0.0, name=f"{name} Cap {node}")
+
+
+def build_feeder(net: pp.pandapowerNet, name: str, node_kv: Mapping[str, float],
+                 lines: Sequence[tuple[str, str, float, str]], configs: Mapping[str, LineConfig],
+                 loads: Mapping[str, tuple[float, float]], capacitors: Mapping[str, float],
+                 load_scale: float = 1.0) -> dict[str, int]:
+    """Buses (node -> kV), lines (from, to, feet, configuration), loads and capacitors of a
+    feeder; transformers are the caller's. Returns node -> bus index."""
+    buses = {n: pp.create_bus(net, vn_kv=kv, name=f"{name} Bus {n}") for n, kv in node_kv.items()}
+    for a, b, feet, config in lines:
+        add_line(net, name, buses, a, b, feet, configs[config])
+    add_loads(net, name, buses, loads, load_scale)
+    add_capacitors(net, name, buses, capacitors, load_scale)
+    return buses
+
+
+def standalone(name: str, build: Callable[[pp.pandapowerNet, str], dict[str, int]], source: str,
+               vm_pu: float = 1.05) -> pp.pandapowerNet:
+    """A feeder on its own, fed at ``source`` by an external grid."""
+    net = pp.create_empty_network(name=name)
+    buses = build(net, name)
+    pp.create_ext_grid(net, buses[source], vm_pu=vm_pu, name=f"{name} Source")
+    return net

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandapower as pp
 
-from powergrid.networks._feeder import LineConfig, add_capacitors, add_line, add_loads
+from powergrid.networks._feeder import LineConfig, build_feeder, standalone
 
 __all__ = ["IEEE13Bus", "build_ieee13", "IEEE13_NODES"]
 
@@ -43,22 +43,16 @@ def build_ieee13(net: pp.pandapowerNet, name: str, load_scale: float = 1.0) -> d
 
     Nothing feeds node 650: the caller adds an external grid or a transformer there.
     """
-    buses = {n: pp.create_bus(net, vn_kv=0.48 if n == "634" else 4.16, name=f"{name} Bus {n}") for n in IEEE13_NODES}
-    for a, b, feet, config in LINES:
-        add_line(net, name, buses, a, b, feet, CONFIGS[config])
+    node_kv = {n: 0.48 if n == "634" else 4.16 for n in IEEE13_NODES}
+    buses = build_feeder(net, name, node_kv, LINES, CONFIGS, LOADS, CAPACITORS, load_scale)
     pp.create_transformer_from_parameters(
         net, buses["633"], buses["634"], sn_mva=0.5, vn_hv_kv=4.16, vn_lv_kv=0.48, vk_percent=2.28,
         vkr_percent=1.1, pfe_kw=0.0, i0_percent=0.0, name=f"{name} XFM-1",
     )
-    add_loads(net, name, buses, LOADS, load_scale)
-    add_capacitors(net, name, buses, CAPACITORS, load_scale)
     return buses
 
 
 def IEEE13Bus(name: str = "IEEE13") -> pp.pandapowerNet:
     """The standalone feeder, fed at node 650 by an external grid at 1.05 pu (the substation
     regulator's typical output)."""
-    net = pp.create_empty_network(name=name)
-    buses = build_ieee13(net, name)
-    pp.create_ext_grid(net, buses["650"], vm_pu=1.05, name=f"{name} Source")
-    return net
+    return standalone(name, build_ieee13, "650")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandapower as pp
 
-from powergrid.networks._feeder import LineConfig, add_capacitors, add_line, add_loads
+from powergrid.networks._feeder import LineConfig, build_feeder, standalone
 
 __all__ = ["IEEE34Bus", "build_ieee34", "IEEE34_NODES"]
 
@@ -55,10 +55,8 @@ def build_ieee34(net: pp.pandapowerNet, name: str, load_scale: float = 1.0,
     Nothing feeds node 800: the caller adds the source."""
     if len(regulator_taps) != 2 or any(not -16 <= int(t) <= 16 for t in regulator_taps):
         raise ValueError(f"regulator_taps must be two tap steps in [-16, 16], got {regulator_taps!r}")
-    buses = {n: pp.create_bus(net, vn_kv=4.16 if n in ("888", "890") else 24.9, name=f"{name} Bus {n}")
-             for n in IEEE34_NODES}
-    for a, b, feet, config in LINES:
-        add_line(net, name, buses, a, b, feet, CONFIGS[config])
+    node_kv = {n: 4.16 if n in ("888", "890") else 24.9 for n in IEEE34_NODES}
+    buses = build_feeder(net, name, node_kv, LINES, CONFIGS, LOADS, CAPACITORS, load_scale)
     for (a, b), tap in zip(REGULATORS, regulator_taps):
         pp.create_transformer_from_parameters(
             net, buses[a], buses[b], sn_mva=2.5, vn_hv_kv=24.9, vn_lv_kv=24.9, vk_percent=1.0, vkr_percent=0.1,
@@ -69,14 +67,9 @@ def build_ieee34(net: pp.pandapowerNet, name: str, load_scale: float = 1.0,
         net, buses["832"], buses["888"], sn_mva=0.5, vn_hv_kv=24.9, vn_lv_kv=4.16, vk_percent=4.07,
         vkr_percent=1.9, pfe_kw=0.0, i0_percent=0.0, name=f"{name} XF-1",
     )
-    add_loads(net, name, buses, LOADS, load_scale)
-    add_capacitors(net, name, buses, CAPACITORS, load_scale)
     return buses
 
 
 def IEEE34Bus(name: str = "IEEE34") -> pp.pandapowerNet:
     """The standalone feeder, fed at node 800 by an external grid at 1.05 pu."""
-    net = pp.create_empty_network(name=name)
-    buses = build_ieee34(net, name)
-    pp.create_ext_grid(net, buses["800"], vm_pu=1.05, name=f"{name} Source")
-    return net
+    return standalone(name, build_ieee34, "800")
