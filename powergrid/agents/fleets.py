@@ -2,7 +2,9 @@
 
 Each physics function takes the rows it applies to, so the same code steps a whole fleet at
 once (centralized: a slice or index array) or one device (distributed: its row number, on
-scalars, which numpy evaluates with the same IEEE operations). Power signs:
+scalars, which numpy evaluates with the same IEEE operations). A fleet made by ``batched(B)``
+holds its state with a leading axis of B copies (parameters are shared), and the same
+formulas step all copies by broadcasting. Power signs:
 generators inject (+), storage consumes when charging (+, the pandapower convention).
 """
 from __future__ import annotations
@@ -35,6 +37,7 @@ def _number(cfg: Mapping[str, Any], key: str, default: float | None = None) -> f
 
 class _Fleet:
     FIELDS: tuple[str, ...] = ()
+    STATE: tuple[str, ...] = ()  # the fields that change while running; the rest are parameters
 
     def __init__(self, configs: Sequence[Mapping[str, Any]]) -> None:
         self.names = [str(c["name"]) for c in configs]
@@ -49,12 +52,21 @@ class _Fleet:
     def _load(self, i: int, cfg: Mapping[str, Any]) -> None:
         raise NotImplementedError
 
+    def batched(self, num_envs: int) -> "_Fleet":
+        """A fleet sharing these parameters whose state has a leading axis of ``num_envs`` copies."""
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        for key in self.STATE:
+            setattr(copy, key, np.tile(getattr(self, key), (num_envs, 1)))
+        return copy
+
 
 class GeneratorFleet(_Fleet):
     """Dispatchable generators: P in [p_min, p_max], Q in [q_min, q_max] (MW, Mvar), apparent
     power limit s_max (MVA), minimum power factor pf_min, cost a·P² + b·P + c per hour."""
 
     FIELDS = ("p_min", "p_max", "q_min", "q_max", "s_max", "pf_min", "cost_a", "cost_b", "cost_c", "p", "q")
+    STATE = ("p", "q")
 
     def _load(self, i: int, cfg: Mapping[str, Any]) -> None:
         name = cfg["name"]
@@ -95,6 +107,7 @@ class StorageFleet(_Fleet):
     charge within [soc_min, soc_max], charge/discharge efficiencies, a throughput cost per MWh."""
 
     FIELDS = ("capacity", "p_min", "p_max", "soc_init", "soc_min", "soc_max", "eff_ch", "eff_dis", "cost_per_mwh", "p", "soc")
+    STATE = ("p", "soc")
 
     def _load(self, i: int, cfg: Mapping[str, Any]) -> None:
         name = cfg["name"]
@@ -128,15 +141,16 @@ class StorageFleet(_Fleet):
         soc = self.soc[rows]
         return np.maximum(soc - self.soc_max[rows], 0.0) + np.maximum(self.soc_min[rows] - soc, 0.0)
 
-    def reset(self) -> None:
-        self.soc[:] = self.soc_init
-        self.p[:] = 0.0
+    def reset(self, rows: Any = slice(None)) -> None:
+        self.soc[rows] = self.soc_init
+        self.p[rows] = 0.0
 
 
 class RenewableFleet(_Fleet):
     """Solar and wind plants: output = rating × the area's availability profile (MW)."""
 
     FIELDS = ("p_max", "p")
+    STATE = ("p",)
 
     def _load(self, i: int, cfg: Mapping[str, Any]) -> None:
         p_max = _number(cfg, "p_max")

@@ -552,6 +552,18 @@ class NetworkedGridEnv(HeronEnv):
         self._load_owner[:] = bus_owner[self.net.bus.index.get_indexer(self.net.load.bus)]
         self._agent_index = {a: k for k, a in enumerate(self.possible_agents)}
         self._agent_loads = [np.flatnonzero(self._load_owner == k) for k in range(n)]
+        one_hot = lambda owner: (np.asarray(owner)[:, None] == np.arange(n)).astype(float)  # noqa: E731
+        self._owners = {"gen": one_hot(self.gen_owner), "ess": one_hot(self.ess_owner), "bus": one_hot(self._mg_bus_owner),
+                        "line": one_hot(self._mg_line_owner), "load": one_hot(self._load_owner)}
+        discrete = [device for device, _ in self._discrete_devices]
+        self._disc_pos = np.array([pos for _, pos in self._discrete_devices], dtype=np.int64)
+        self._setpoint_pos = np.concatenate([self._gen_p_pos, self._gen_q_pos, self._ess_p_pos, self._disc_pos])
+        self._disc_is_tap = np.array([isinstance(d, Transformer) for d in discrete], dtype=bool)
+        self._disc_element = np.array([d.element for d in discrete], dtype=np.int64)
+        self._disc_offset = np.array([d.tap_min if isinstance(d, Transformer) else 0 for d in discrete], dtype=float)
+        self._disc_q_step = np.array([d.q_step_mvar for d in discrete if isinstance(d, Shunt)], dtype=float)
+        self._disc_initial = np.array([d.initial["tap_pos" if isinstance(d, Transformer) else "step"] for d in discrete], dtype=float)
+        self._batch_discrete: np.ndarray | None = None
         self._load_base_p = self.backend.initial["load_p"].copy()
         self._load_base_q = self.backend.initial["load_q"].copy()
         # observation gathers: source vector = [gen p, gen q, ess p, ess soc, ren p, load p(k), import(k), price, sin, cos, vm]
@@ -594,7 +606,8 @@ class NetworkedGridEnv(HeronEnv):
         self._price = 0.0
 
     # ------------------------------------------------------------- episodes
-    def _start_episode(self, options: Mapping[str, Any]) -> None:
+    def _pick_day(self, rng: np.random.Generator, episode: int, options: Mapping[str, Any]) -> int:
+        """The day an episode starts: ``options['day']``, a random train day, or the next test day."""
         self._split = "train" if self.config["train"] else "test"
         hours = self._profiles[self._split].shape[0]
         days = (hours - self.max_episode_steps - 1) // 24 + 1
@@ -604,12 +617,12 @@ class NetworkedGridEnv(HeronEnv):
             day = int(options["day"])
             if not 0 <= day < days:
                 raise ValueError(f"options['day'] must be in [0, {days}), got {options['day']!r}")
-        elif self.config["train"]:
-            day = int(self._rng.integers(0, days))
-        else:
-            day = self._episode % days
+            return day
+        return int(rng.integers(0, days)) if self.config["train"] else episode % days
+
+    def _start_episode(self, options: Mapping[str, Any]) -> None:
+        self._start_hour = 24 * self._pick_day(self._rng, self._episode, options)
         self._episode += 1
-        self._start_hour = 24 * day
         self.storage.reset()
         self.generators.dispatch(slice(None), self.generators.p_min, np.zeros(self.generators.size))
         for device, _ in self._discrete_devices:
@@ -619,53 +632,98 @@ class NetworkedGridEnv(HeronEnv):
                 device.step = device.initial["step"]
         self.backend.reset()
 
+    # ---------------------------------------------------------------- batch
+    def _batch_state(self, num_envs: int) -> None:
+        """Give the step state a leading axis of ``num_envs`` copies, for
+        :class:`~powergrid.envs.batched.BatchedMicrogrids`, which owns this env from then on (its
+        PettingZoo API no longer applies). The power flow becomes the batched Newton backend,
+        with this env's own backend as the fallback for copies it cannot solve."""
+        from powergrid.powerflow.batched import BatchedNewtonBackend
+
+        B = int(num_envs)
+        self.generators, self.storage, self.renewables = (f.batched(B) for f in (self.generators, self.storage, self.renewables))
+        self.backend = BatchedNewtonBackend(self.net, B, fallback=self.backend)
+        self._good = {key: np.tile(value, (B, 1)) for key, value in self._good.items()}
+        self._batch_discrete = np.tile(self._disc_initial, (B, 1))
+        self._t, self._start_hour, self._episode = (np.zeros(B, np.int64) for _ in range(3))
+        self._split = "train" if self.config["train"] else "test"
+
+    def _start_episodes(self, rows: np.ndarray, rngs: list[np.random.Generator], options: Mapping[str, Any]) -> None:
+        """Batched ``_start_episode`` for the copies in ``rows`` (a mask), each with its own generator."""
+        for b in np.flatnonzero(rows):
+            self._start_hour[b] = 24 * self._pick_day(rngs[b], int(self._episode[b]), options)
+            self._episode[b] += 1
+        self._t[rows] = 0
+        self.storage.reset(rows)
+        self.generators.dispatch(rows, self.generators.p_min, 0.0)
+        self._batch_discrete[rows] = self._disc_initial
+        self.backend.reset(rows)
+
     # ----------------------------------------------------------- centralized
+    # The functions from here to _observation_source are the centralized step. They are written
+    # over leading axes, so the same code steps one env or, after _batch_state(B), B copies.
     def _apply_actions(self, flat: np.ndarray) -> None:
-        self.generators.dispatch(slice(None), flat[self._gen_p_pos], flat[self._gen_q_pos])
-        self.storage.dispatch(slice(None), flat[self._ess_p_pos], self.dt_h)
-        for device, pos in self._discrete_devices:  # tap changers and capacitor banks: few, discrete
-            device._execute_local_action(flat[pos:pos + 1])
+        """Agent actions to device setpoints: one gather with the setpoint protocol's layout."""
+        setpoints = flat[..., self._setpoint_pos]
+        G, S = self.generators.size, self.storage.size
+        self.generators.dispatch(slice(None), setpoints[..., :G], setpoints[..., G:2 * G])
+        self.storage.dispatch(slice(None), setpoints[..., 2 * G:2 * G + S], self.dt_h)
+        if not self._discrete_devices:
+            return
+        if self._batch_discrete is not None:
+            self._batch_discrete[:] = self._disc_offset + setpoints[..., 2 * G + S:]
+        else:
+            for device, pos in self._discrete_devices:  # tap changers and capacitor banks: few, discrete
+                device._execute_local_action(flat[pos:pos + 1])
 
     def _push_devices(self) -> None:
         """The fleets' injections into the power-flow backend (centralized and event-driven)."""
         b = self.backend
-        b.sgen_p[self.generators.element] = self.generators.p
-        b.sgen_q[self.generators.element] = self.generators.q
-        b.storage_p[self.storage.element] = self.storage.p
-        self._push_discrete()
+        b.sgen_p[..., self.generators.element] = self.generators.p
+        b.sgen_q[..., self.generators.element] = self.generators.q
+        b.storage_p[..., self.storage.element] = self.storage.p
+        if self._discrete_devices:
+            self._push_discrete(self._discrete_states())
 
     def _discrete_states(self) -> np.ndarray:
+        """Tap positions and capacitor steps, in the order of ``_discrete_devices``."""
+        if self._batch_discrete is not None:
+            return self._batch_discrete
         return np.array([d.tap_pos if isinstance(d, Transformer) else d.step for d, _ in self._discrete_devices], dtype=float)
 
-    def _push_discrete(self, states: Mapping[str, Mapping[str, float]] | None = None) -> None:
-        """Taps and capacitor steps into the backend: from the devices, or from their reports."""
+    def _push_discrete(self, values: np.ndarray) -> None:
+        """Taps and capacitor steps (``_discrete_states`` order) into the backend."""
         b = self.backend
-        for device, _ in self._discrete_devices:
-            if isinstance(device, Transformer):
-                b.trafo_tap[device.element] = states[device.agent_id]["tap_pos"] if states else device.tap_pos
-            else:
-                step = states[device.agent_id]["step"] if states else device.step
-                b.shunt_q[device.element] = -device.q_step_mvar * step
+        b.trafo_tap[..., self._disc_element[self._disc_is_tap]] = values[..., self._disc_is_tap]
+        b.shunt_q[..., self._disc_element[~self._disc_is_tap]] = -self._disc_q_step * values[..., ~self._disc_is_tap]
 
     def _set_profiles(self) -> None:
         """Loads, renewable output and price of the current hour (nature's part, both modes)."""
         self._hour = self._start_hour + self._t
         column = self._profiles[self._split][self._hour]
         b = self.backend
-        np.multiply(self._load_base_p, column[self._load_series], out=b.load_p)
-        np.multiply(self._load_base_q, column[self._load_series], out=b.load_q)
-        np.multiply(self.renewables.p_max, column[self._ren_series], out=self.renewables.p)
-        b.sgen_p[self.renewables.element] = self.renewables.p
-        self._price = float(column[self._price_row])
+        np.multiply(self._load_base_p, column[..., self._load_series], out=b.load_p)
+        np.multiply(self._load_base_q, column[..., self._load_series], out=b.load_q)
+        np.multiply(self.renewables.p_max, column[..., self._ren_series], out=self.renewables.p)
+        b.sgen_p[..., self.renewables.element] = self.renewables.p
+        self._price = column[..., self._price_row]
 
-    def _solve(self) -> bool:
-        result = self.backend.solve()
-        if result.converged:
-            good = self._good
+    def _solve(self, rows: np.ndarray | None = None) -> Any:
+        """Solve (batched: the copies in ``rows``) and keep the converged results in ``_good``."""
+        result = self.backend.solve() if rows is None else self.backend.solve(rows)
+        ok = result.converged if rows is None else result.converged & rows
+        good = self._good
+        if np.all(ok):
             good["vm"][:] = result.vm_pu
-            good["p_import"][:] = result.trafo_p_hv_mw[self._mg_trafo]
+            good["p_import"][:] = result.trafo_p_hv_mw[..., self._mg_trafo]
             good["line"][:] = result.line_loading_percent
             good["trafo"][:] = result.trafo_loading_percent
+        elif np.any(ok):
+            where = ok[..., None]
+            np.copyto(good["vm"], result.vm_pu, where=where)
+            np.copyto(good["p_import"], result.trafo_p_hv_mw[..., self._mg_trafo], where=where)
+            np.copyto(good["line"], result.line_loading_percent, where=where)
+            np.copyto(good["trafo"], result.trafo_loading_percent, where=where)
         return result.converged
 
     def _solve_and_score(self, first: bool = False):
@@ -702,29 +760,31 @@ class NetworkedGridEnv(HeronEnv):
         return exchange_cost(p_import, price, self.config["sell_price_ratio"], self.dt_h)
 
     def _reward_and_safety(self) -> tuple[np.ndarray, np.ndarray]:
-        n = len(self.possible_agents)
-        good, dt = self._good, self.dt_h
-        cost = np.bincount(self.gen_owner, self.generators.cost(slice(None), dt), minlength=n)
-        cost += np.bincount(self.ess_owner, self.storage.cost(slice(None), dt), minlength=n)
-        cost += self._grid_cost(good["p_import"], self._price)
-        safety = np.bincount(self._mg_bus_owner, voltage_violation(good["vm"][self._mg_bus]), minlength=n)
-        safety += np.bincount(self._mg_line_owner, overload(good["line"][self._mg_line]), minlength=n)
-        safety += overload(good["trafo"][self._mg_trafo])
-        safety += np.bincount(self.ess_owner, self.storage.violation(slice(None)), minlength=n)
-        safety += np.bincount(self.gen_owner, self.generators.violation(slice(None)), minlength=n)
+        """Per-agent cost and safety; sums over each agent's devices, buses and lines are products
+        with 0/1 ownership matrices (``x @ owner``), which work over a batch axis too."""
+        good, dt, own = self._good, self.dt_h, self._owners
+        cost = self.generators.cost(slice(None), dt) @ own["gen"] + self.storage.cost(slice(None), dt) @ own["ess"]
+        cost += self._grid_cost(good["p_import"], self._price[..., None])
+        safety = voltage_violation(good["vm"][..., self._mg_bus]) @ own["bus"]
+        safety += overload(good["line"][..., self._mg_line]) @ own["line"]
+        safety += overload(good["trafo"][..., self._mg_trafo])
+        safety += self.storage.violation(slice(None)) @ own["ess"] + self.generators.violation(slice(None)) @ own["gen"]
         return cost, safety
 
-    def _hour_features(self) -> tuple[float, float]:
-        angle = 2.0 * math.pi * (self._hour % 24) / 24.0
-        return math.sin(angle), math.cos(angle)
+    def _hour_features(self) -> tuple[Any, Any]:
+        angle = (2.0 * math.pi / 24.0) * (self._hour % 24)
+        return np.sin(angle), np.cos(angle)
+
+    def _observation_source(self) -> np.ndarray:
+        """Every number an observation is gathered from (see ``_compile_model`` for the layout)."""
+        sin, cos = self._hour_features()
+        g, s, good = self.generators, self.storage, self._good
+        return np.concatenate([g.p, g.q, s.p, s.soc, self.renewables.p, self.backend.load_p @ self._owners["load"],
+                               good["p_import"], np.stack([self._price, sin, cos], axis=-1), good["vm"],
+                               self._discrete_states()], axis=-1)
 
     def _observations(self) -> dict[str, np.ndarray]:
-        n = len(self.possible_agents)
-        load_p = np.bincount(self._load_owner, self.backend.load_p, minlength=n + 1)[:n]
-        sin, cos = self._hour_features()
-        g, s = self.generators, self.storage
-        source = np.concatenate([g.p, g.q, s.p, s.soc, self.renewables.p, load_p, self._good["p_import"],
-                                 (self._price, sin, cos), self._good["vm"], self._discrete_states()])
+        source = self._observation_source()
         return {a: (source[idx] * scale).astype(np.float32)
                 for a, idx, scale in zip(self.possible_agents, self._obs_index, self._obs_scale)}
 
@@ -744,7 +804,8 @@ class NetworkedGridEnv(HeronEnv):
                 elif isinstance(device, ESS):
                     b.storage_p[self.storage.element[device.index]] = update["P_MW"]
         if self._discrete_devices:
-            self._push_discrete(updates)
+            self._push_discrete(np.array([updates[d.agent_id]["tap_pos" if isinstance(d, Transformer) else "step"]
+                                          for d, _ in self._discrete_devices], dtype=float))
 
     def _solve_network(self) -> bool:
         self._set_profiles()

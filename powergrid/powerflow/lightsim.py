@@ -3,8 +3,8 @@
 The solver model is built once from the pandapower net (``pandapower_v3`` converter; element
 ``scaling`` is baked into the values first). Each solve pushes only the injections that changed
 (active and reactive load, generation and storage power through the vector setters, which take
-float32; reactive generation, shunts and taps element by element), then runs AC from the last
-solution; on
+float32; reactive generation, shunts and taps element by element; a change too small for
+lightsim2grid to apply goes through a detour), then runs AC from the last solution; on
 divergence it retries from a DC solution, then from a flat start, and otherwise reports
 ``converged=False`` (keeping the last good results) instead of raising.
 """
@@ -21,10 +21,12 @@ from powergrid.powerflow.base import PowerFlowBackend, PowerFlowResult
 __all__ = ["LightSimBackend"]
 
 SQRT3 = np.sqrt(3.0)
+SKIPPED_CHANGE = 2e-7  # lightsim2grid ignores changes below 1e-7; anything under this goes the long way
 
 
 class LightSimBackend(PowerFlowBackend):
     name = "lightsim2grid"
+    FLOAT32_INJECTIONS = ("load_p", "load_q", "sgen_p", "storage_p")  # what the vector setters round
 
     def __init__(self, net: pp.pandapowerNet, max_iter: int = 20, tol: float = 1e-9) -> None:
         from lightsim2grid.network import init_from_pandapower
@@ -47,10 +49,9 @@ class LightSimBackend(PowerFlowBackend):
         self._rated_ratio = None
         self._vn_hv = net.trafo.vn_hv_kv.to_numpy(float)
         self._vn_lv = net.trafo.vn_lv_kv.to_numpy(float)
-        self._vector_setters = {
-            "load_p": self.grid.update_loads_p, "load_q": self.grid.update_loads_q,
-            "sgen_p": self.grid.update_sgens_p, "storage_p": self.grid.update_storages_p,
-        }
+        setters = {"load_p": self.grid.update_loads_p, "load_q": self.grid.update_loads_q,
+                   "sgen_p": self.grid.update_sgens_p, "storage_p": self.grid.update_storages_p}
+        self._vector_setters = {key: setters[key] for key in self.FLOAT32_INJECTIONS}
         self._element_setters = {"sgen_q": self.grid.change_q_sgen, "shunt_q": self.grid.change_q_shunt}
         self._base_ratio = self._trafo_ratios()
 
@@ -69,15 +70,23 @@ class LightSimBackend(PowerFlowBackend):
         self._V = self._flat.copy()
 
     def _push(self) -> None:
+        """Send changed injections. lightsim2grid skips a change below 1e-7 MW (it keeps the old
+        value); such an element is moved away first, so the solver always has the exact value."""
         for key, setter in self._vector_setters.items():
             values, pushed = getattr(self, key), self._pushed[key]
             changed = values != pushed
             if changed.any():
-                setter(changed, values.astype(np.float32))
+                rounded = values.astype(np.float32)
+                small = changed & (np.abs(rounded - pushed.astype(np.float32)) < SKIPPED_CHANGE)
+                if small.any():
+                    setter(small, rounded + np.float32(1.0))
+                setter(changed, rounded)
                 pushed[:] = values
         for key, setter in self._element_setters.items():
             values, pushed = getattr(self, key), self._pushed[key]
             for i in np.flatnonzero(values != pushed):
+                if abs(values[i] - pushed[i]) < SKIPPED_CHANGE:
+                    setter(int(i), float(values[i]) + 1.0)
                 setter(int(i), float(values[i]))
             pushed[:] = values
         taps, pushed = self.trafo_tap, self._pushed["trafo_tap"]

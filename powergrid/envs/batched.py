@@ -1,0 +1,268 @@
+"""Batched envs: B copies of a setup stepped in lockstep in one process, for training throughput.
+
+:class:`BatchedMicrogrids` is the multi-agent view: the PettingZoo ``ParallelEnv`` calls with a
+batch axis in front (``obs[agent]`` has shape ``(B, obs_dim)``, ``rewards[agent]`` ``(B,)``).
+:class:`MicrogridsVectorEnv` is the single-agent view as a Gymnasium ``VectorEnv``: one agent
+controls every microgrid (observations and actions concatenated, rewards summed), or one named
+microgrid while the others hold their actions, as :class:`MultiAgentToSingleAgent` does.
+
+Each copy runs exactly the centralized step of the env it is a copy of: the env's step
+functions are written over leading axes, so here they run once on ``(B, ...)`` arrays, and the
+B power flows are solved together by the Numba Newton kernel (a copy it cannot solve falls back
+to the env's own backend). Copies restart on their own when their episode ends, in the same
+step (Gymnasium's ``SAME_STEP`` autoreset): the returned observation is the new episode's
+first, and ``infos['final_obs']`` holds the last one where ``infos['_final_obs']`` is set.
+Observations and rewards are written into preallocated float32 arrays that every call returns
+again: copy what you keep. Copy ``b`` behaves as a single env reset with seed ``seed + b``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+from powergrid.envs.multi_agent_microgrids import MultiAgentMicrogrids
+from powergrid.envs.networked_grid_env import NetworkedGridEnv
+
+__all__ = ["BatchedMicrogrids", "MicrogridsVectorEnv"]
+
+
+class BatchedMicrogrids:
+    """``num_envs`` copies of ``env_class(config)`` (default :class:`MultiAgentMicrogrids`).
+
+    ``step`` takes, per agent, an array ``(B, act_dim)`` (a dict), or one ``(B, n_agents,
+    act_dim)`` array when all agents have the same ``act_dim``, or the joint ``(B, total_dim)``
+    array of all agents' actions side by side. As in the single env, out-of-range actions are
+    clipped and flagged (``infos['action_clipped']``, ``(B, n_agents)``), and NaN, infinite or
+    wrongly shaped actions raise ``ValueError``.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(self, num_envs: int, config: Mapping[str, Any] | None = None,
+                 env_class: type[NetworkedGridEnv] = MultiAgentMicrogrids) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        if config is not None and isinstance(config, Mapping) and not config.get("centralized", True):
+            raise ValueError("a batched env runs the centralized step; config 'centralized' must be True "
+                             "(validate distributed behaviour with the single env)")
+        env = env_class(config)
+        self.num_envs = B = int(num_envs)
+        self.config = env.config
+        self.possible_agents = list(env.possible_agents)
+        self.agents = list(self.possible_agents)
+        self.observation_spaces, self.action_spaces = env.observation_spaces, env.action_spaces
+        self.max_episode_steps = env.max_episode_steps
+        env._batch_state(B)
+        self._env = env
+        n = len(self.possible_agents)
+        self._offsets = env._action_offsets
+        self._low, self._high = env._action_low, env._action_high
+        self._discrete = env._discrete_positions
+        self._raw = np.zeros((B, int(self._offsets[-1])))
+        self._flat = np.zeros_like(self._raw)
+        self._all = np.ones(B, bool)
+        self._rngs: list[np.random.Generator] | None = None
+        dims = [env.observation_spaces[a].shape[0] for a in self.possible_agents]
+        obs_offsets = np.concatenate([[0], np.cumsum(dims)])
+        self._obs_index = np.concatenate(env._obs_index)
+        self._obs_scale = np.concatenate(env._obs_scale)
+        self.obs_array = np.zeros((B, int(obs_offsets[-1])), np.float32)
+        self.final_obs_array = np.zeros_like(self.obs_array)
+        self.reward_array = np.zeros((B, n), np.float32)
+        self.observations = {a: self.obs_array[:, obs_offsets[k]:obs_offsets[k + 1]] for k, a in enumerate(self.possible_agents)}
+        self.final_observations = {a: self.final_obs_array[:, obs_offsets[k]:obs_offsets[k + 1]]
+                                   for k, a in enumerate(self.possible_agents)}
+        self.rewards = {a: self.reward_array[:, k] for k, a in enumerate(self.possible_agents)}
+        self._no_termination = np.zeros(B, bool)
+
+    # ------------------------------------------------------------------ spaces
+    def observation_space(self, agent: str) -> spaces.Space:
+        """The space of one copy's observation of ``agent``."""
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self.action_spaces[agent]
+
+    @property
+    def backend(self):
+        """The batched power flow (``fallback_solves`` counts the copies it passed on)."""
+        return self._env.backend
+
+    # -------------------------------------------------------------------- API
+    def reset(self, seed: int | list[int] | None = None, options: dict | None = None):
+        """Start every copy's episode; copy ``b`` draws from seed ``seed + b`` (or ``seed[b]``)."""
+        B = self.num_envs
+        if seed is not None:
+            seeds = [seed + b for b in range(B)] if isinstance(seed, (int, np.integer)) else list(seed)
+            if len(seeds) != B:
+                raise ValueError(f"seed must be an int or {B} ints, got {len(seeds)}")
+            self._rngs = [np.random.default_rng(s) for s in seeds]
+        elif self._rngs is None:
+            self._rngs = [np.random.default_rng() for _ in range(B)]
+        env = self._env
+        env._start_episodes(self._all, self._rngs, options or {})
+        env._set_profiles()
+        env._push_devices()
+        env._solve(self._all)
+        self._write_observations()
+        return self.observations, {}
+
+    def step(self, actions: Mapping[str, Any] | np.ndarray):
+        env = self._env
+        if self._rngs is None:
+            raise RuntimeError("step() needs running episodes: call reset() first")
+        flat, clipped = self._gather_actions(actions)
+        env._t += 1
+        env._apply_actions(flat)
+        cost, safety, converged = env._solve_and_score()
+        safety = self._write_rewards(cost, safety, converged)
+        self._write_observations()
+        truncated = env._t >= self.max_episode_steps
+        infos: dict[str, Any] = {"cost": cost, "safety": safety, "converged": converged.copy(), "action_clipped": clipped}
+        if truncated.any():
+            np.copyto(self.final_obs_array, self.obs_array)
+            env._start_episodes(truncated, self._rngs, {})
+            env._set_profiles()
+            env._push_devices()
+            env._solve(truncated)
+            self._write_observations()
+            infos["final_obs"], infos["_final_obs"] = self.final_observations, truncated
+        terminations = {a: self._no_termination for a in self.possible_agents}
+        truncations = {a: truncated for a in self.possible_agents}
+        return self.observations, self.rewards, terminations, truncations, infos
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    # -------------------------------------------------------------- internals
+    def _gather_actions(self, actions: Mapping[str, Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Validated, clipped ``(B, total_dim)`` actions and ``(B, n_agents)`` clip flags."""
+        B, raw, offsets = self.num_envs, self._raw, self._offsets
+        if isinstance(actions, Mapping):
+            missing = [a for a in self.possible_agents if a not in actions]
+            extra = [a for a in actions if a not in self.possible_agents]
+            if missing or extra:
+                raise ValueError(f"actions must have one entry per agent {self.possible_agents}; missing {missing}, unexpected {extra}")
+            for k, agent in enumerate(self.possible_agents):
+                value = np.asarray(actions[agent], dtype=np.float64)
+                dim = offsets[k + 1] - offsets[k]
+                if value.shape == (B,) and dim == 1:
+                    value = value[:, None]
+                if value.shape != (B, dim):
+                    raise ValueError(f"agent {agent!r}: actions have shape {value.shape}, expected ({B}, {dim})")
+                raw[:, offsets[k]:offsets[k + 1]] = value
+        else:
+            value = np.asarray(actions, dtype=np.float64)
+            dims = np.diff(offsets)
+            if value.ndim == 3 and value.shape[:2] == (B, len(dims)) and np.all(dims == value.shape[2]):
+                raw[:] = value.reshape(B, -1)
+            elif value.shape == raw.shape:
+                raw[:] = value
+            else:
+                same = f" or ({B}, {len(dims)}, {dims[0]})" if np.all(dims == dims[0]) else ""
+                raise ValueError(f"actions have shape {value.shape}; expected a dict of ({B}, act_dim) arrays, "
+                                 f"({B}, {raw.shape[1]}){same}")
+        if not np.isfinite(raw).all():
+            copies, columns = np.nonzero(~np.isfinite(raw))
+            agents = sorted({self.possible_agents[int(np.searchsorted(offsets, c, side='right')) - 1] for c in columns})
+            raise ValueError(f"actions contain NaN or inf: copies {sorted(set(copies.tolist()))[:10]}, agents {agents}")
+        if self._discrete.size:
+            d = raw[:, self._discrete]
+            if np.any(d != np.round(d)):
+                raise ValueError(f"discrete action entries (columns {self._discrete.tolist()}) must be whole numbers")
+        np.clip(raw, self._low, self._high, out=self._flat)
+        clipped = np.logical_or.reduceat(self._flat != raw, offsets[:-1], axis=1)
+        return self._flat, clipped
+
+    def _write_rewards(self, cost: np.ndarray, safety: np.ndarray, converged: np.ndarray) -> np.ndarray:
+        """Rewards as the single env computes them; returns the safety reported in ``infos``."""
+        cfg = self.config
+        ok = converged[:, None]
+        reward = np.where(ok, -(cost + cfg["penalty"] * safety), float(cfg["convergence_failure_reward"]))
+        if cfg["share_reward"]:
+            reward = np.broadcast_to(reward.mean(axis=1, keepdims=True), reward.shape)
+        self.reward_array[:] = reward
+        return np.where(ok, safety, safety + cfg["convergence_failure_safety"])
+
+    def _write_observations(self) -> None:
+        source = self._env._observation_source()
+        np.multiply(source[:, self._obs_index], self._obs_scale, out=self.obs_array)
+
+
+class MicrogridsVectorEnv(gym.vector.VectorEnv):
+    """The single-agent view of a batch as a Gymnasium ``VectorEnv`` (``SAME_STEP`` autoreset).
+
+    With ``agent_id=None`` the agent controls every microgrid: an observation is all agents'
+    observations side by side, an action all their actions, and the reward their sum. With an
+    ``agent_id`` it controls that microgrid; every other agent follows ``other_policies[agent]``
+    (a function of its ``(B, obs_dim)`` observations returning ``(B, act_dim)`` actions) or holds
+    the zero action clipped into its space. Discrete action entries (tap positions, capacitor
+    steps) are part of the Box and are rounded to the nearest whole number.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(self, num_envs: int, config: Mapping[str, Any] | None = None, agent_id: str | None = None,
+                 other_policies: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
+                 env_class: type[NetworkedGridEnv] = MultiAgentMicrogrids) -> None:
+        batch = BatchedMicrogrids(num_envs, config, env_class)
+        agents = batch.possible_agents
+        if agent_id is not None and agent_id not in agents:
+            raise ValueError(f"agent_id {agent_id!r} is not an agent of the env; agents: {agents}")
+        unknown = sorted(set(other_policies or {}) - set(agents) - {agent_id})
+        if unknown or (other_policies and agent_id is None):
+            raise ValueError(f"other_policies must name agents other than the controlled one; got {sorted(other_policies or {})}, agents {agents}")
+        self.batch, self.agent_id, self.num_envs = batch, agent_id, batch.num_envs
+        self.other_policies = dict(other_policies or {})
+        offsets = batch._offsets
+        k = agents.index(agent_id) if agent_id is not None else None
+        self._columns = slice(0, int(offsets[-1])) if k is None else slice(int(offsets[k]), int(offsets[k + 1]))
+        low, high = batch._low[self._columns], batch._high[self._columns]
+        self.single_action_space = spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
+        obs_dim = batch.obs_array.shape[1] if k is None else batch.observations[agent_id].shape[1]
+        self.single_observation_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self._round = batch._discrete[(batch._discrete >= self._columns.start) & (batch._discrete < self._columns.stop)]
+        self._joint = np.clip(np.zeros(offsets[-1]), batch._low, batch._high) * np.ones((self.num_envs, 1))
+        self._reward = np.zeros(self.num_envs, np.float32)
+
+    def _obs(self) -> np.ndarray:
+        return self.batch.obs_array if self.agent_id is None else self.batch.observations[self.agent_id]
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        self.batch.reset(seed=seed, options=options)
+        return self._obs(), {}
+
+    def step(self, actions: np.ndarray):
+        batch, cols = self.batch, self._columns
+        value = np.asarray(actions, dtype=np.float64)
+        expected = (self.num_envs, cols.stop - cols.start)
+        if value.shape != expected:
+            raise ValueError(f"actions have shape {value.shape}, expected {expected}")
+        joint = self._joint
+        joint[:, cols] = value
+        if self._round.size:
+            joint[:, self._round] = np.round(joint[:, self._round])
+        for agent, policy in self.other_policies.items():
+            k = batch.possible_agents.index(agent)
+            joint[:, batch._offsets[k]:batch._offsets[k + 1]] = policy(batch.observations[agent])
+        _, rewards, _, truncations, infos = batch.step(joint)
+        if self.agent_id is None:
+            np.sum(batch.reward_array, axis=1, out=self._reward)
+            reward = self._reward
+        else:
+            reward = rewards[self.agent_id]
+        truncated = truncations[batch.possible_agents[0]]
+        if "final_obs" in infos:
+            final = batch.final_obs_array if self.agent_id is None else infos["final_obs"][self.agent_id]
+            infos = {**infos, "final_obs": final}
+        return self._obs(), reward, batch._no_termination, truncated, infos
+
+    def close(self, **kwargs: Any) -> None:
+        self.batch.close()

@@ -1,0 +1,99 @@
+"""Batched backend: B copies of one network, solved together by the Numba kernel of
+:mod:`powergrid.powerflow.newton`, with a per-copy fallback.
+
+Injection arrays have a leading batch axis (``load_p[b, k]`` is load ``k`` of copy ``b``, in the
+row order of the pandapower tables); results too (``result.vm_pu[b]``, ``result.converged[b]``).
+Each copy warm-starts from its own last voltages. A copy the kernel cannot solve goes to the
+fallback backend (lightsim2grid by default: it retries from a DC and a flat start); if that
+fails too the copy reports ``converged=False`` and keeps its last results.
+
+Injections the fallback receives at float32 resolution (lightsim2grid's vector setters) reach
+the kernel rounded the same way, so a batched copy and a single env see the same network.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandapower as pp
+
+from powergrid.powerflow.base import PowerFlowBackend, PowerFlowResult
+from powergrid.powerflow.newton import build_model, solve_batch
+
+__all__ = ["BatchedNewtonBackend"]
+
+
+class BatchedNewtonBackend(PowerFlowBackend):
+    """``num_envs`` copies of ``net``'s power flow (see the module doc)."""
+
+    name = "numba-batched"
+
+    def __init__(self, net: pp.pandapowerNet, num_envs: int, fallback: PowerFlowBackend | None = None,
+                 max_iter: int = 20, tol: float = 1e-9) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        super().__init__(net)
+        if fallback is None:
+            from powergrid.powerflow.lightsim import LightSimBackend
+            fallback = LightSimBackend(net)
+        self.fallback, self.num_envs = fallback, int(num_envs)
+        self.model = build_model(net)
+        self.max_iter, self.tol = int(max_iter), float(tol)
+        B = self.num_envs
+        for key in self.INJECTIONS:
+            setattr(self, key, np.tile(self.initial[key], (B, 1)))
+        self._rounded = {key: np.zeros((B, self.initial[key].size), np.float32)
+                         for key in getattr(fallback, "FLOAT32_INJECTIONS", ())}
+        self._factor0 = self.tap_ratio_factor()[0].copy()
+        self._flat = np.ones(len(self.model.bus_order), np.complex128)
+        self._flat[self.model.slack] = self.model.v_slack
+        self._V = np.tile(self._flat, (B, 1))
+        self._all = np.ones(B, bool)
+        self.iterations = np.zeros(B, np.int64)
+        self.fallback_solves = 0
+        n_bus, n_line, n_trafo = len(net.bus), len(net.line), len(net.trafo)
+        self.result = PowerFlowResult(np.zeros(B, bool), np.ones((B, n_bus)), np.zeros((B, n_bus)), np.zeros((B, n_line)),
+                                      np.zeros((B, n_trafo)), np.zeros((B, n_trafo)))
+
+    def reset(self, rows: np.ndarray | None = None) -> None:
+        """Copies ``rows`` (a boolean mask; all by default) back to the built injections and a flat start."""
+        rows = self._all if rows is None else rows
+        for key, value in self.initial.items():
+            getattr(self, key)[rows] = value
+        self._V[rows] = self._flat
+
+    def _forget_start(self) -> None:
+        self._V[:] = self._flat
+
+    def solve(self, rows: np.ndarray | None = None) -> PowerFlowResult:
+        """Solve the copies in ``rows`` (a boolean mask; all by default)."""
+        active = self._all if rows is None else rows
+        for key, buffer in self._rounded.items():
+            np.copyto(buffer, getattr(self, key), casting="same_kind")
+        injection = {key: self._rounded.get(key, getattr(self, key)) for key in ("load_p", "load_q", "sgen_p", "sgen_q", "storage_p")}
+        tap = self.tap_ratio_factor() / self._factor0
+        r = self.result
+        solve_batch(self.model, active, self._V, injection["load_p"], injection["load_q"], injection["sgen_p"],
+                    injection["sgen_q"], injection["storage_p"], self.shunt_q, tap, self.tol, self.max_iter,
+                    r.converged, self.iterations, r.vm_pu, r.va_degree, r.line_loading_percent,
+                    r.trafo_loading_percent, r.trafo_p_hv_mw)
+        failed = active & ~r.converged
+        if failed.any():
+            for b in np.flatnonzero(failed):
+                self._solve_with_fallback(int(b))
+        return r
+
+    def _solve_with_fallback(self, b: int) -> None:
+        """One copy through the fallback backend, from its own retry sequence."""
+        fb, r = self.fallback, self.result
+        self.fallback_solves += 1
+        for key in self.INJECTIONS:
+            getattr(fb, key)[:] = getattr(self, key)[b]
+        fb._forget_start()
+        out = fb.solve()
+        r.converged[b] = out.converged
+        if not out.converged:
+            self._V[b] = self._flat
+            return
+        r.vm_pu[b], r.va_degree[b] = out.vm_pu, out.va_degree
+        r.line_loading_percent[b], r.trafo_loading_percent[b] = out.line_loading_percent, out.trafo_loading_percent
+        r.trafo_p_hv_mw[b] = out.trafo_p_hv_mw
+        self._V[b, self.model.bus_order] = out.vm_pu * np.exp(1j * np.deg2rad(out.va_degree))
