@@ -14,7 +14,9 @@ import pandapower as pp
 import pytest
 
 from powergrid.envs import MultiAgentMicrogrids
+from powergrid.networks import CIGRE_LV, IEEE13Bus, IEEE34Bus
 from powergrid.powerflow import LightSimBackend, PandapowerBackend
+from powergrid.powerflow.batched import BatchedNewtonBackend
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 ACTIONS = {a: np.array([0.1, 0.0, 0.05]) for a in ("MG1", "MG2", "MG3")}
@@ -50,17 +52,29 @@ def test_distributed_step(benchmark):
     benchmark.extra_info["steps_per_s_median"] = 1.0 / benchmark.stats.stats.median
 
 
-@pytest.mark.benchmark(group="powergrid: power flow per backend")
-@pytest.mark.parametrize("backend", [LightSimBackend, PandapowerBackend])
-def test_power_flow_solve(benchmark, backend):
-    solver = backend(copy.deepcopy(MultiAgentMicrogrids().net))
+NETWORKS = {"IEEE13": IEEE13Bus, "IEEE34": IEEE34Bus, "CIGRE_LV": CIGRE_LV, "default (76 buses)": lambda: MultiAgentMicrogrids().net}
+BATCH = 64  # copies solved per call by the batched backend; its figure is per copy
+
+
+@pytest.mark.benchmark(group="powergrid: power flow per backend and network")
+@pytest.mark.parametrize("network", sorted(NETWORKS))
+@pytest.mark.parametrize("backend", ["lightsim2grid", "pandapower", "numba-batched (per copy)"])
+def test_power_flow_solve(benchmark, backend, network):
+    """A solve after every load moved by up to ±10 % (warm start from the last solution)."""
+    net = copy.deepcopy(NETWORKS[network]())
+    batched = backend.startswith("numba")
+    solver = BatchedNewtonBackend(net, BATCH) if batched else {"lightsim2grid": LightSimBackend, "pandapower": PandapowerBackend}[backend](net)
     rng = np.random.default_rng(0)
 
     def solve():
-        solver.load_p[:] = solver.initial["load_p"] * rng.uniform(0.9, 1.1, solver.load_p.size)
+        solver.load_p[:] = solver.initial["load_p"] * rng.uniform(0.9, 1.1, solver.load_p.shape)
         return solver.solve()
 
-    assert benchmark.pedantic(solve, rounds=300 if backend is LightSimBackend else 20, warmup_rounds=2).converged
+    rounds = {"lightsim2grid": 300, "pandapower": 20}.get(backend, 100)
+    result = benchmark.pedantic(solve, rounds=rounds, warmup_rounds=2)
+    assert np.all(result.converged)
+    per_solve = benchmark.stats.stats.median / (BATCH if batched else 1)
+    benchmark.extra_info["us_per_solve_median"] = per_solve * 1e6
 
 
 @pytest.mark.benchmark(group="powergrid: reset and construction")

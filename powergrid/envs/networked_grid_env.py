@@ -642,7 +642,7 @@ class NetworkedGridEnv(HeronEnv):
 
         B = int(num_envs)
         self.generators, self.storage, self.renewables = (f.batched(B) for f in (self.generators, self.storage, self.renewables))
-        self.backend = BatchedNewtonBackend(self.net, B, fallback=self.backend)
+        self.backend = BatchedNewtonBackend(self.net, B, fallback=self.backend, angles=False)  # no step reads angles
         self._good = {key: np.tile(value, (B, 1)) for key, value in self._good.items()}
         self._batch_discrete = np.tile(self._disc_initial, (B, 1))
         self._t, self._start_hour, self._episode = (np.zeros(B, np.int64) for _ in range(3))

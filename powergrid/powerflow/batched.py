@@ -27,7 +27,8 @@ class BatchedNewtonBackend(PowerFlowBackend):
     name = "numba-batched"
 
     def __init__(self, net: pp.pandapowerNet, num_envs: int, fallback: PowerFlowBackend | None = None,
-                 max_iter: int = 20, tol: float = 1e-9) -> None:
+                 max_iter: int = 20, tol: float = 1e-9, angles: bool = True) -> None:
+        """``angles=False`` leaves ``result.va_degree`` unset (saves about 1 µs per copy)."""
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         super().__init__(net)
@@ -36,7 +37,7 @@ class BatchedNewtonBackend(PowerFlowBackend):
             fallback = LightSimBackend(net)
         self.fallback, self.num_envs = fallback, int(num_envs)
         self.model = build_model(net)
-        self.max_iter, self.tol = int(max_iter), float(tol)
+        self.max_iter, self.tol, self.angles = int(max_iter), float(tol), bool(angles)
         B = self.num_envs
         for key in self.INJECTIONS:
             setattr(self, key, np.tile(self.initial[key], (B, 1)))
@@ -74,7 +75,7 @@ class BatchedNewtonBackend(PowerFlowBackend):
         solve_batch(self.model, active, self._V, injection["load_p"], injection["load_q"], injection["sgen_p"],
                     injection["sgen_q"], injection["storage_p"], self.shunt_q, tap, self.tol, self.max_iter,
                     r.converged, self.iterations, r.vm_pu, r.va_degree, r.line_loading_percent,
-                    r.trafo_loading_percent, r.trafo_p_hv_mw)
+                    r.trafo_loading_percent, r.trafo_p_hv_mw, self.angles)
         failed = active & ~r.converged
         if failed.any():
             for b in np.flatnonzero(failed):
