@@ -28,6 +28,8 @@ Two modes, one physics:
 - centralized: every agent's action is gathered into device arrays with precomputed index
   maps, fleets step vectorized, the power flow is solved once, rewards and observations are
   array reductions and gathers. No pandas and no per-device Python in the step.
+  These functions work over leading axes, so :mod:`powergrid.envs.batched` runs the very same
+  step on B copies at once.
 - distributed: each action is published on ``action_channel('environment', agent)``; each
   microgrid's :class:`Proxy` passes it down as device setpoints; devices act and publish
   state updates; the env reads only those, solves, and publishes each agent's power-flow
@@ -164,11 +166,6 @@ class NetworkedGridEnv(HeronEnv):
             raise ValueError(f"config 'env_id' must be a non-empty string or None, got {cfg['env_id']!r}")
         return cfg
 
-    # ------------------------------------------------------------ subclass hooks
-
-
-
-
     # ---------------------------------------------------------------- compile
     def _compile(self) -> None:
         """Precompute every index map and buffer the step uses."""
@@ -299,11 +296,7 @@ class NetworkedGridEnv(HeronEnv):
                  for a, c, s, f in zip(self.possible_agents, cost.tolist(), safety.tolist(), clipped)}
         return rewards, infos
 
-    # --------------------------------------------------------- centralized path
-
-
-
-
+    # --------------------------------------------------------- global state
     def state(self) -> np.ndarray:
         """Global state for centralized critics: every agent's observation, then all bus voltages."""
         obs = self._observations()
@@ -371,10 +364,6 @@ class NetworkedGridEnv(HeronEnv):
                                                               context={"timestamp": float(self._t)})
             cost = cost + self._settle(results)
         return obs, cost, safety, converged
-
-
-
-
 
     # ------------------------------------------------------------------ build
     def _build_net(self) -> pp.pandapowerNet:
