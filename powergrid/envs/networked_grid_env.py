@@ -553,6 +553,7 @@ class NetworkedGridEnv(HeronEnv):
         self._disc_q_step = np.array([d.q_step_mvar for d in discrete if isinstance(d, Shunt)], dtype=float)
         self._disc_initial = np.array([d.initial["tap_pos" if isinstance(d, Transformer) else "step"] for d in discrete], dtype=float)
         self._batch_discrete: np.ndarray | None = None
+        self._set_index_keys(batched=False)
         self._load_base_p = self.backend.initial["load_p"].copy()
         self._load_base_q = self.backend.initial["load_q"].copy()
         # observation gathers: source vector = [gen p, gen q, ess p, ess soc, ren p, load p(k), import(k), price, sin, cos, vm]
@@ -593,6 +594,19 @@ class NetworkedGridEnv(HeronEnv):
         self._episode = 0
         self._hour = 0
         self._price = 0.0
+
+    def _set_index_keys(self, batched: bool) -> None:
+        """The step's gathers and scatters: ``x[idx]`` for one env, ``x[:, idx]`` for a batch
+        (``x[..., idx]`` would serve both, at about a microsecond a use)."""
+        lead = (slice(None),) if batched else ()
+        G, S = self.generators.size, self.storage.size
+        parts = {"setpoints": self._setpoint_pos, "gen_p": slice(0, G), "gen_q": slice(G, 2 * G), "ess_p": slice(2 * G, 2 * G + S),
+                 "discrete": slice(2 * G + S, None), "gen": self.generators.element, "ess": self.storage.element,
+                 "ren": self.renewables.element, "load_series": self._load_series, "ren_series": self._ren_series,
+                 "price": self._price_row, "mg_trafo": self._mg_trafo, "mg_bus": self._mg_bus, "mg_line": self._mg_line,
+                 "taps": self._disc_is_tap, "shunts": ~self._disc_is_tap, "tap_element": self._disc_element[self._disc_is_tap],
+                 "shunt_element": self._disc_element[~self._disc_is_tap], "column": None}
+        self._at = {name: lead + (idx,) for name, idx in parts.items()}
 
     # ------------------------------------------------------------- episodes
     def _pick_day(self, rng: np.random.Generator, episode: int, options: Mapping[str, Any]) -> int:
@@ -636,6 +650,7 @@ class NetworkedGridEnv(HeronEnv):
         self._batch_discrete = np.tile(self._disc_initial, (B, 1))
         self._t, self._start_hour, self._episode = (np.zeros(B, np.int64) for _ in range(3))
         self._split = "train" if self.config["train"] else "test"
+        self._set_index_keys(batched=True)
 
     def _start_episodes(self, rows: np.ndarray, rngs: list[np.random.Generator], options: Mapping[str, Any]) -> None:
         """Batched ``_start_episode`` for the copies in ``rows`` (a mask), each with its own generator."""
@@ -653,14 +668,14 @@ class NetworkedGridEnv(HeronEnv):
     # over leading axes, so the same code steps one env or, after _batch_state(B), B copies.
     def _apply_actions(self, flat: np.ndarray) -> None:
         """Agent actions to device setpoints: one gather with the setpoint protocol's layout."""
-        setpoints = flat[..., self._setpoint_pos]
-        G, S = self.generators.size, self.storage.size
-        self.generators.dispatch(slice(None), setpoints[..., :G], setpoints[..., G:2 * G])
-        self.storage.dispatch(slice(None), setpoints[..., 2 * G:2 * G + S], self.dt_h)
+        at = self._at
+        setpoints = flat[at["setpoints"]]
+        self.generators.dispatch(slice(None), setpoints[at["gen_p"]], setpoints[at["gen_q"]])
+        self.storage.dispatch(slice(None), setpoints[at["ess_p"]], self.dt_h)
         if not self._discrete_devices:
             return
         if self._batch_discrete is not None:
-            self._batch_discrete[:] = self._disc_offset + setpoints[..., 2 * G + S:]
+            self._batch_discrete[:] = self._disc_offset + setpoints[at["discrete"]]
         else:
             for device, pos in self._discrete_devices:  # tap changers and capacitor banks: few, discrete
                 device._execute_local_action(flat[pos:pos + 1])
@@ -668,9 +683,10 @@ class NetworkedGridEnv(HeronEnv):
     def _push_devices(self) -> None:
         """The fleets' injections into the power-flow backend (centralized and event-driven)."""
         b = self.backend
-        b.sgen_p[..., self.generators.element] = self.generators.p
-        b.sgen_q[..., self.generators.element] = self.generators.q
-        b.storage_p[..., self.storage.element] = self.storage.p
+        at = self._at
+        b.sgen_p[at["gen"]] = self.generators.p
+        b.sgen_q[at["gen"]] = self.generators.q
+        b.storage_p[at["ess"]] = self.storage.p
         if self._discrete_devices:
             self._push_discrete(self._discrete_states())
 
@@ -682,35 +698,37 @@ class NetworkedGridEnv(HeronEnv):
 
     def _push_discrete(self, values: np.ndarray) -> None:
         """Taps and capacitor steps (``_discrete_states`` order) into the backend."""
-        b = self.backend
-        b.trafo_tap[..., self._disc_element[self._disc_is_tap]] = values[..., self._disc_is_tap]
-        b.shunt_q[..., self._disc_element[~self._disc_is_tap]] = -self._disc_q_step * values[..., ~self._disc_is_tap]
+        b, at = self.backend, self._at
+        b.trafo_tap[at["tap_element"]] = values[at["taps"]]
+        b.shunt_q[at["shunt_element"]] = -self._disc_q_step * values[at["shunts"]]
 
     def _set_profiles(self) -> None:
         """Loads, renewable output and price of the current hour (nature's part, both modes)."""
         self._hour = self._start_hour + self._t
         column = self._profiles[self._split][self._hour]
         b = self.backend
-        np.multiply(self._load_base_p, column[..., self._load_series], out=b.load_p)
-        np.multiply(self._load_base_q, column[..., self._load_series], out=b.load_q)
-        np.multiply(self.renewables.p_max, column[..., self._ren_series], out=self.renewables.p)
-        b.sgen_p[..., self.renewables.element] = self.renewables.p
-        self._price = column[..., self._price_row]
+        at = self._at
+        load = column[at["load_series"]]
+        np.multiply(self._load_base_p, load, out=b.load_p)
+        np.multiply(self._load_base_q, load, out=b.load_q)
+        np.multiply(self.renewables.p_max, column[at["ren_series"]], out=self.renewables.p)
+        b.sgen_p[at["ren"]] = self.renewables.p
+        self._price = column[at["price"]]
 
     def _solve(self, rows: np.ndarray | None = None) -> Any:
         """Solve (batched: the copies in ``rows``) and keep the converged results in ``_good``."""
         result = self.backend.solve() if rows is None else self.backend.solve(rows)
         ok = result.converged if rows is None else result.converged & rows
         good = self._good
-        if np.all(ok):
+        if ok is True or (ok is not False and ok.all()):
             good["vm"][:] = result.vm_pu
-            good["p_import"][:] = result.trafo_p_hv_mw[..., self._mg_trafo]
+            good["p_import"][:] = result.trafo_p_hv_mw[self._at["mg_trafo"]]
             good["line"][:] = result.line_loading_percent
             good["trafo"][:] = result.trafo_loading_percent
-        elif np.any(ok):
+        elif ok is not False and ok.any():
             where = ok[..., None]
             np.copyto(good["vm"], result.vm_pu, where=where)
-            np.copyto(good["p_import"], result.trafo_p_hv_mw[..., self._mg_trafo], where=where)
+            np.copyto(good["p_import"], result.trafo_p_hv_mw[self._at["mg_trafo"]], where=where)
             np.copyto(good["line"], result.line_loading_percent, where=where)
             np.copyto(good["trafo"], result.trafo_loading_percent, where=where)
         return result.converged
@@ -751,13 +769,14 @@ class NetworkedGridEnv(HeronEnv):
     def _reward_and_safety(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-agent cost and safety; sums over each agent's devices, buses and lines are products
         with 0/1 ownership matrices (``x @ owner``), which work over a batch axis too."""
-        good, dt, own = self._good, self.dt_h, self._owners
-        cost = self.generators.cost(slice(None), dt) @ own["gen"] + self.storage.cost(slice(None), dt) @ own["ess"]
-        cost += self._grid_cost(good["p_import"], self._price[..., None])
-        safety = voltage_violation(good["vm"][..., self._mg_bus]) @ own["bus"]
-        safety += overload(good["line"][..., self._mg_line]) @ own["line"]
-        safety += overload(good["trafo"][..., self._mg_trafo])
-        safety += self.storage.violation(slice(None)) @ own["ess"] + self.generators.violation(slice(None)) @ own["gen"]
+        good, dt, own, at = self._good, self.dt_h, self._owners, self._at
+        dot = np.dot
+        cost = dot(self.generators.cost(slice(None), dt), own["gen"]) + dot(self.storage.cost(slice(None), dt), own["ess"])
+        cost += self._grid_cost(good["p_import"], self._price[at["column"]])
+        safety = dot(voltage_violation(good["vm"][at["mg_bus"]]), own["bus"])
+        safety += dot(overload(good["line"][at["mg_line"]]), own["line"])
+        safety += overload(good["trafo"][at["mg_trafo"]])
+        safety += dot(self.storage.violation(slice(None)), own["ess"]) + dot(self.generators.violation(slice(None)), own["gen"])
         return cost, safety
 
     def _hour_features(self) -> tuple[Any, Any]:
@@ -768,7 +787,7 @@ class NetworkedGridEnv(HeronEnv):
         """Every number an observation is gathered from (see ``_compile_model`` for the layout)."""
         sin, cos = self._hour_features()
         g, s, good = self.generators, self.storage, self._good
-        return np.concatenate([g.p, g.q, s.p, s.soc, self.renewables.p, self.backend.load_p @ self._owners["load"],
+        return np.concatenate([g.p, g.q, s.p, s.soc, self.renewables.p, np.dot(self.backend.load_p, self._owners["load"]),
                                good["p_import"], np.stack([self._price, sin, cos], axis=-1), good["vm"],
                                self._discrete_states()], axis=-1)
 

@@ -46,6 +46,15 @@ class LightSimBackend(PowerFlowBackend):
         self._flat = self._flat_start(baked)
         self._V = self._flat.copy()
         self._pushed = {k: np.full_like(getattr(self, k), np.nan) for k in self.INJECTIONS}
+        # the float32 injections live side by side in one block, so one pass finds what changed
+        sizes = [getattr(self, key).size for key in self.FLOAT32_INJECTIONS]
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        self._block = np.concatenate([getattr(self, key) for key in self.FLOAT32_INJECTIONS])
+        self._block_slices = {key: slice(int(bounds[i]), int(bounds[i + 1])) for i, key in enumerate(self.FLOAT32_INJECTIONS)}
+        for key, where in self._block_slices.items():
+            setattr(self, key, self._block[where])  # views: writes into load_p etc. land in the block
+        self._block_pushed = np.full(self._block.size, np.inf, dtype=np.float32)  # nothing pushed yet
+        self._block_delta = np.zeros(self._block.size, dtype=np.float32)
         self._rated_ratio = None
         self._vn_hv = net.trafo.vn_hv_kv.to_numpy(float)
         self._vn_lv = net.trafo.vn_lv_kv.to_numpy(float)
@@ -72,16 +81,20 @@ class LightSimBackend(PowerFlowBackend):
     def _push(self) -> None:
         """Send changed injections. lightsim2grid skips a change below 1e-7 MW (it keeps the old
         value); such an element is moved away first, so the solver always has the exact value."""
-        for key, setter in self._vector_setters.items():
-            values, pushed = getattr(self, key), self._pushed[key]
-            changed = values != pushed
-            if changed.any():
-                rounded = values.astype(np.float32)
-                small = changed & (np.abs(rounded - pushed.astype(np.float32)) < SKIPPED_CHANGE)
-                if small.any():
-                    setter(small, rounded + np.float32(1.0))
-                setter(changed, rounded)
-                pushed[:] = values
+        rounded, pushed, delta = self._block.astype(np.float32), self._block_pushed, self._block_delta
+        np.subtract(rounded, pushed, out=delta)
+        np.abs(delta, out=delta)
+        changed = delta > 0.0  # (inf before the first push)
+        if changed.any():
+            small = changed & (delta < SKIPPED_CHANGE)
+            detour = small.any()
+            for key, setter in self._vector_setters.items():
+                where = self._block_slices[key]
+                if changed[where].any():
+                    if detour and small[where].any():
+                        setter(small[where], rounded[where] + np.float32(1.0))
+                    setter(changed[where], rounded[where])
+            pushed[:] = rounded
         for key, setter in self._element_setters.items():
             values, pushed = getattr(self, key), self._pushed[key]
             for i in np.flatnonzero(values != pushed):
