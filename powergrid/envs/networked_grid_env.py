@@ -786,9 +786,9 @@ class NetworkedGridEnv(HeronEnv):
     def _observation_source(self) -> np.ndarray:
         """Every number an observation is gathered from (see ``_compile_model`` for the layout)."""
         sin, cos = self._hour_features()
-        g, s, good = self.generators, self.storage, self._good
+        g, s, good, column = self.generators, self.storage, self._good, self._at["column"]
         return np.concatenate([g.p, g.q, s.p, s.soc, self.renewables.p, np.dot(self.backend.load_p, self._owners["load"]),
-                               good["p_import"], np.stack([self._price, sin, cos], axis=-1), good["vm"],
+                               good["p_import"], self._price[column], sin[column], cos[column], good["vm"],
                                self._discrete_states()], axis=-1)
 
     def _observations(self) -> dict[str, np.ndarray]:
