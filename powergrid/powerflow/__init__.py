@@ -1,4 +1,7 @@
-"""Power-flow backends behind one interface: lightsim2grid (default) and pandapower (reference)."""
+"""Power-flow backends behind one interface: lightsim2grid (default) and pandapower (reference).
+
+Many copies at once: :class:`powergrid.powerflow.batched.BatchedNewtonBackend` (import it from
+there; it loads Numba, which importing this package does not)."""
 from powergrid.powerflow.base import PowerFlowBackend, PowerFlowResult
 from powergrid.powerflow.lightsim import LightSimBackend
 from powergrid.powerflow.pandapower_backend import PandapowerBackend
