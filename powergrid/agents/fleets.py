@@ -1,14 +1,16 @@
 """Device parameters and state as arrays: one table ("fleet") per device kind.
 
 Each physics function takes the rows it applies to, so the same code steps a whole fleet at
-once (centralized: a slice or index array) or one device (distributed: its row number, on
-scalars, which numpy evaluates with the same IEEE operations). A fleet made by ``batched(B)``
+once (centralized: a slice or index array) or one device (distributed: its row number). For one
+row the formulas run on Python scalars through ``_ScalarMath`` (numpy's ufuncs cost about
+0.5 µs per call on a scalar, the builtins a tenth of that), with the same IEEE operations. A fleet made by ``batched(B)``
 holds its state with a leading axis of B copies (parameters are shared), and the same
 formulas step all copies by broadcasting. Power signs:
 generators inject (+), storage consumes when charging (+, the pandapower convention).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -33,6 +35,27 @@ def _number(cfg: Mapping[str, Any], key: str, default: float | None = None) -> f
         raise ValueError(f"device {name!r}: {key} must be a number, got {value!r}") from None
     require(np.isfinite(value), name, f"{key} must be finite, got {value!r}")
     return value
+
+
+class _ScalarMath:
+    """The numpy functions the fleet formulas use, for a single row (Python scalars)."""
+
+    maximum = staticmethod(max)
+    hypot = staticmethod(math.hypot)
+    abs = staticmethod(abs)
+
+    @staticmethod
+    def where(condition: bool, a: float, b: float) -> float:
+        return a if condition else b
+
+    @staticmethod
+    def clip(x: float, low: float, high: float) -> float:
+        return min(max(x, low), high)
+
+
+def _math_for(rows: Any) -> Any:
+    """numpy for a slice, an index array or a batch; ``_ScalarMath`` for one row number."""
+    return _ScalarMath if type(rows) is int else np
 
 
 class _Fleet:
@@ -95,11 +118,12 @@ class GeneratorFleet(_Fleet):
 
     def violation(self, rows: Any) -> np.ndarray:
         """Apparent power above s_max (per unit of s_max) plus power factor below pf_min."""
+        xp = _math_for(rows)
         p, q = self.p[rows], self.q[rows]
-        s = np.hypot(p, q)
-        over = np.maximum(s / self.s_max[rows] - 1.0, 0.0)
-        pf = np.divide(np.abs(p), s, out=np.ones_like(s), where=s > 1e-12)
-        return over + np.maximum(self.pf_min[rows] - pf, 0.0)
+        s = xp.hypot(p, q)
+        over = xp.maximum(s / self.s_max[rows] - 1.0, 0.0)
+        pf = xp.where(s > 1e-12, xp.abs(p) / xp.maximum(s, 1e-12), 1.0)  # an idle generator has no pf issue
+        return over + xp.maximum(self.pf_min[rows] - pf, 0.0)
 
 
 class StorageFleet(_Fleet):
@@ -130,16 +154,18 @@ class StorageFleet(_Fleet):
 
     def dispatch(self, rows: Any, p: np.ndarray, dt_h: float) -> None:
         """Charge (p > 0, losing 1 - eff_ch) or discharge (p < 0, drawing p / eff_dis) for dt."""
+        xp = _math_for(rows)
         self.p[rows] = p
-        energy = np.where(p > 0.0, p * self.eff_ch[rows], p / self.eff_dis[rows]) * dt_h
-        self.soc[rows] = np.clip(self.soc[rows] + energy / self.capacity[rows], 0.0, 1.0)
+        energy = xp.where(p > 0.0, p * self.eff_ch[rows], p / self.eff_dis[rows]) * dt_h
+        self.soc[rows] = xp.clip(self.soc[rows] + energy / self.capacity[rows], 0.0, 1.0)
 
     def cost(self, rows: Any, dt_h: float) -> np.ndarray:
-        return self.cost_per_mwh[rows] * np.abs(self.p[rows]) * dt_h
+        return self.cost_per_mwh[rows] * _math_for(rows).abs(self.p[rows]) * dt_h
 
     def violation(self, rows: Any) -> np.ndarray:
+        xp = _math_for(rows)
         soc = self.soc[rows]
-        return np.maximum(soc - self.soc_max[rows], 0.0) + np.maximum(self.soc_min[rows] - soc, 0.0)
+        return xp.maximum(soc - self.soc_max[rows], 0.0) + xp.maximum(self.soc_min[rows] - soc, 0.0)
 
     def reset(self, rows: Any = slice(None)) -> None:
         self.soc[rows] = self.soc_init
