@@ -1,7 +1,8 @@
 """The agent base class: identity, place in the hierarchy, timing, state, action and policy."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -81,6 +82,7 @@ class Agent:
         self.timestamp = 0.0
         self.upstream_signal: dict[str, Any] = {}
         self._rng = np.random.default_rng()
+        self._command_channels: dict[tuple[str, str], tuple[str, str]] = {}
 
     # ----------------------------------------------------------------- wiring
     def add_subordinate(self, agent: "Agent") -> None:
@@ -189,6 +191,8 @@ class Agent:
         remembered in ``upstream_signal`` and the policy decides; an agent without a policy
         holds its action on a signal. With neither setpoint, signal nor policy it is an error.
         """
+        if type(upstream_action) is np.ndarray:  # the common case: a setpoint vector
+            return self.action.set_values(upstream_action).vector()
         signal = isinstance(upstream_action, Mapping) and not _is_action_dict(upstream_action)
         if signal:
             self.upstream_signal.update(upstream_action)
@@ -220,15 +224,25 @@ class Agent:
         setpoints are superseded by the latest, as an actuator's would be.
         """
         upstream_id = upstream_id or self.upstream_id
-        if self.broker is None or upstream_id is None:
+        broker = self.broker
+        if broker is None or upstream_id is None:
             return None
-        messages = self.broker.consume(ChannelManager.action_channel(upstream_id, self.agent_id, self.env_id), self.agent_id, self.env_id)
-        messages += self.broker.consume(ChannelManager.broadcast_channel(upstream_id, self.env_id), self.agent_id, self.env_id)
+        env_id = self._env_id
+        channels = self._command_channels.get((upstream_id, env_id))
+        if channels is None:  # spelled once per upstream: this runs every distributed step
+            channels = self._command_channels[(upstream_id, env_id)] = (
+                ChannelManager.action_channel(upstream_id, self.agent_id, env_id), ChannelManager.broadcast_channel(upstream_id, env_id))
+        messages = broker.consume(channels[0], self.agent_id, env_id)
+        announced = broker.consume(channels[1], self.agent_id, env_id)
+        if announced:
+            messages += announced
         setpoint = None
         for msg in messages:
             payload = msg.payload
             if "setpoint" in payload:
                 setpoint = payload["setpoint"]
+                if len(payload) == 1:
+                    continue
             signals = {k: v for k, v in payload.items() if k != "setpoint"}
             if signals:
                 self.upstream_signal.update(signals)

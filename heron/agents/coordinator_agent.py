@@ -67,18 +67,28 @@ class CoordinatorAgent(Agent):
         """The message each subordinate is sent for ``action`` (through the protocol); a
         subordinate with nothing to set (an empty setpoint) is sent nothing."""
         payloads = self.protocol.coordinate_message(self.subordinates, None, action)
-        return {sid: Message(self.env_id, self.agent_id, sid, self.timestamp, MessageType.ACTION, payload)
+        env_id, sender, t = self.env_id, self.agent_id, self.timestamp
+        return {sid: Message(env_id, sender, sid, t, MessageType.ACTION, payload)
                 for sid, payload in payloads.items() if not _empty_setpoint(payload)}
 
     def _publish_shares(self, action: np.ndarray) -> dict[str, Any]:
-        if self.broker is None:
+        broker = self.broker
+        if broker is None:
             raise ValueError(f"agent {self.agent_id!r} runs distributed but has no message broker")
+        channels = self.__dict__.get("_share_channels")
+        if channels is None or channels[0] != self.env_id:  # spelled once: this runs every distributed step
+            channels = self._share_channels = (self.env_id, {})
         messages = self.command_messages(action)
         for sid, message in messages.items():
-            self.broker.publish(ChannelManager.action_channel(self.agent_id, sid, self.env_id), message)
+            channel = channels[1].get(sid)
+            if channel is None:
+                channel = channels[1][sid] = ChannelManager.action_channel(self.agent_id, sid, self.env_id)
+            broker.publish(channel, message)
         return {sid: m.payload for sid, m in messages.items()}
 
 
 def _empty_setpoint(payload: Any) -> bool:
-    setpoint = payload.get("setpoint") if isinstance(payload, dict) else None
-    return setpoint is not None and len(payload) == 1 and np.size(setpoint) == 0
+    if type(payload) is not dict or len(payload) != 1 or "setpoint" not in payload:
+        return False
+    setpoint = payload["setpoint"]
+    return (setpoint.size if type(setpoint) is np.ndarray else np.size(setpoint)) == 0

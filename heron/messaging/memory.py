@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from heron.messaging.base import BROADCAST, DEFAULT_ENV, Message, MessageBroker, MessageType
 from heron.messaging.channels import ChannelManager

@@ -8,7 +8,8 @@ sent over the broker. Both come from the same computation, so the two modes agre
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

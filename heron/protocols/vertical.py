@@ -79,7 +79,7 @@ class SetpointProtocol(VerticalProtocol):
             raise ValueError(
                 f"coordinator action has shape {action.shape}, expected (..., {dim}) for subordinates {[s for s, _ in layout]}"
             )
-        actions = {sid: action[..., idx] for sid, idx in layout}
+        actions = {sid: action[idx] for sid, idx in layout} if action.ndim == 1 else {sid: action[..., idx] for sid, idx in layout}
         messages = {sid: {"setpoint": share} for sid, share in actions.items()}
         return messages, actions
 

@@ -16,7 +16,7 @@ from heron.core.action import Action
 from heron.core.features import FeatureProvider, State
 from heron.messaging.base import Message, MessageType
 from heron.messaging.channels import ChannelManager
-from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet, require
+from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet, math_for, require
 
 __all__ = ["DeviceState", "DeviceAgent", "Generator", "ESS", "Storage", "Renewable", "Grid", "Transformer", "Shunt",
            "exchange_cost"]
@@ -25,8 +25,8 @@ __all__ = ["DeviceState", "DeviceAgent", "Generator", "ESS", "Storage", "Renewab
 def exchange_cost(p_import_mw: Any, price: Any, sell_price_ratio: float, dt_h: float) -> Any:
     """Cost of energy exchanged with the upstream grid: imports (positive) bought at ``price``,
     exports sold at ``sell_price_ratio`` × price."""
-    p = np.asarray(p_import_mw)
-    return np.where(p > 0.0, p, p * sell_price_ratio) * price * dt_h
+    p = p_import_mw if type(p_import_mw) is float else np.asarray(p_import_mw)
+    return math_for(p).where(p > 0.0, p, p * sell_price_ratio) * price * dt_h
 
 
 class DeviceState(State):

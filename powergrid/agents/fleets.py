@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["GeneratorFleet", "StorageFleet", "RenewableFleet", "require"]
+__all__ = ["GeneratorFleet", "StorageFleet", "RenewableFleet", "require", "math_for"]
 
 
 def require(condition: bool, device: str, message: str) -> None:
@@ -38,7 +38,7 @@ def _number(cfg: Mapping[str, Any], key: str, default: float | None = None) -> f
 
 
 class _ScalarMath:
-    """The numpy functions the fleet formulas use, for a single row (Python scalars)."""
+    """The numpy functions the device formulas use, for one device (Python scalars)."""
 
     maximum = staticmethod(max)
     hypot = staticmethod(math.hypot)
@@ -53,9 +53,10 @@ class _ScalarMath:
         return min(max(x, low), high)
 
 
-def _math_for(rows: Any) -> Any:
-    """numpy for a slice, an index array or a batch; ``_ScalarMath`` for one row number."""
-    return _ScalarMath if type(rows) is int else np
+def math_for(x: Any) -> Any:
+    """``_ScalarMath`` for a row number or a Python number; numpy for a slice, an index array,
+    an array or a batch. Formulas written with ``xp = math_for(x)`` serve both."""
+    return _ScalarMath if type(x) is int or type(x) is float else np
 
 
 class _Fleet:
@@ -118,7 +119,7 @@ class GeneratorFleet(_Fleet):
 
     def violation(self, rows: Any) -> np.ndarray:
         """Apparent power above s_max (per unit of s_max) plus power factor below pf_min."""
-        xp = _math_for(rows)
+        xp = math_for(rows)
         p, q = self.p[rows], self.q[rows]
         s = xp.hypot(p, q)
         over = xp.maximum(s / self.s_max[rows] - 1.0, 0.0)
@@ -154,16 +155,16 @@ class StorageFleet(_Fleet):
 
     def dispatch(self, rows: Any, p: np.ndarray, dt_h: float) -> None:
         """Charge (p > 0, losing 1 - eff_ch) or discharge (p < 0, drawing p / eff_dis) for dt."""
-        xp = _math_for(rows)
+        xp = math_for(rows)
         self.p[rows] = p
         energy = xp.where(p > 0.0, p * self.eff_ch[rows], p / self.eff_dis[rows]) * dt_h
         self.soc[rows] = xp.clip(self.soc[rows] + energy / self.capacity[rows], 0.0, 1.0)
 
     def cost(self, rows: Any, dt_h: float) -> np.ndarray:
-        return self.cost_per_mwh[rows] * _math_for(rows).abs(self.p[rows]) * dt_h
+        return self.cost_per_mwh[rows] * math_for(rows).abs(self.p[rows]) * dt_h
 
     def violation(self, rows: Any) -> np.ndarray:
-        xp = _math_for(rows)
+        xp = math_for(rows)
         soc = self.soc[rows]
         return xp.maximum(soc - self.soc_max[rows], 0.0) + xp.maximum(self.soc_min[rows] - soc, 0.0)
 

@@ -17,7 +17,8 @@ again: copy what you keep. Copy ``b`` behaves as a single env reset with seed ``
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import gymnasium as gym
 import numpy as np

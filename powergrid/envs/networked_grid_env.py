@@ -54,7 +54,8 @@ from __future__ import annotations
 
 import math
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -66,7 +67,7 @@ from heron.messaging.channels import ChannelManager
 from heron.messaging.memory import InMemoryBroker
 from heron.scheduling.events import Event, EventType
 from powergrid.agents.devices import ESS, Generator, Renewable, Shunt, Transformer, exchange_cost
-from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet
+from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet, math_for
 from powergrid.agents.grid_agent import GridAgent
 from powergrid.networks.compose import attach_ieee13_microgrid, build_operator_network
 from powergrid.powerflow import make_backend
@@ -86,14 +87,15 @@ DEVICE_TYPES = {"Generator": "generator", "DG": "generator", "ESS": "storage", "
                 "Solar": "solar", "Wind": "wind", "Transformer": "oltc", "OLTC": "oltc", "Shunt": "shunt"}
 
 
-def voltage_violation(vm: np.ndarray) -> np.ndarray:
+def voltage_violation(vm: np.ndarray | float) -> np.ndarray | float:
     """Per-bus distance (pu) outside [0.95, 1.05]."""
-    return np.maximum(vm - V_MAX, 0.0) + np.maximum(V_MIN - vm, 0.0)
+    xp = math_for(vm)
+    return xp.maximum(vm - V_MAX, 0.0) + xp.maximum(V_MIN - vm, 0.0)
 
 
-def overload(loading_percent: np.ndarray) -> np.ndarray:
+def overload(loading_percent: np.ndarray | float) -> np.ndarray | float:
     """Per-branch loading above 100 %, as a fraction."""
-    return np.maximum(loading_percent * 0.01 - 1.0, 0.0)
+    return math_for(loading_percent).maximum(loading_percent * 0.01 - 1.0, 0.0)
 
 
 COMMON_DEFAULTS: dict[str, Any] = {
@@ -351,7 +353,7 @@ class NetworkedGridEnv(HeronEnv):
             network = proxy.network_state[agent_id]
             marginal = [r["marginal_cost"] for r in proxy.reports.values() if "marginal_cost" in r]
             payload = {"obs": obs, "cost": cost, "safety": safety, "p_import": network["p_import"],
-                       "marginal_cost": float(np.mean(marginal)) if marginal else network["price"]}
+                       "marginal_cost": sum(marginal) / len(marginal) if marginal else network["price"]}
             broker.publish(self._evaluation_channel, Message(env, agent_id, ENVIRONMENT_ID, float(self._t), MessageType.INFO, payload))
         evaluations = {m.sender_id: m.payload for m in broker.consume(self._evaluation_channel, ENVIRONMENT_ID, env)}
         obs = {a: evaluations[a]["obs"] for a in self.possible_agents}
@@ -836,9 +838,9 @@ class NetworkedGridEnv(HeronEnv):
         measured = network["device_states"]  # what the env measured (renewable output follows the weather)
         states = {d: {**proxy.reports.get(d, {}), **measured.get(d, {})} for d in agent.devices}
         obs = agent.observation_from(states, network)
-        cost = sum(s.get("cost", 0.0) for s in states.values()) + float(self._grid_cost(network["p_import"], network["price"]))
-        safety = (float(voltage_violation(network["vm_pu"]).sum()) + float(overload(network["line_loading"]).sum())
-                  + float(overload(np.array([network["trafo_loading"]]))[0]) + sum(s.get("safety", 0.0) for s in states.values()))
+        cost = sum(s.get("cost", 0.0) for s in states.values()) + self._grid_cost(network["p_import"], network["price"])
+        safety = (float(voltage_violation(network["vm_pu"]).sum() + overload(network["line_loading"]).sum())
+                  + overload(network["trafo_loading"]) + sum(s.get("safety", 0.0) for s in states.values()))
         return obs, cost, safety
 
     # ----------------------------------------------------------- event driven
