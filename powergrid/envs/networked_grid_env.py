@@ -58,6 +58,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandapower as pp
 from gymnasium import spaces
 
 from heron.agents.proxy import ENVIRONMENT_ID, Proxy
@@ -65,37 +66,24 @@ from heron.envs.base import HeronEnv
 from heron.messaging.base import Message, MessageBroker, MessageType
 from heron.messaging.channels import ChannelManager
 from heron.messaging.memory import InMemoryBroker
-from heron.scheduling.events import Event, EventType
-from powergrid.agents.devices import ESS, Generator, Renewable, Shunt, Transformer, exchange_cost
-from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet, math_for
-from powergrid.agents.grid_agent import GridAgent
-from powergrid.networks.compose import attach_ieee13_microgrid, build_operator_network
-from powergrid.powerflow import make_backend
-from powergrid.setups.loader import load_dataset, load_setup
 from heron.protocols.base import HorizontalProtocol
 from heron.protocols.horizontal import P2PTradingProtocol
 from heron.protocols.vertical import setpoint_layout
-
-import pandapower as pp
+from heron.scheduling.events import Event, EventType
+from powergrid.agents.devices import ESS, Generator, Renewable, Shunt, Transformer, exchange_cost
+from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet
+from powergrid.agents.grid_agent import GridAgent
+from powergrid.envs.safety import network_violation, overload, voltage_violation
+from powergrid.networks.compose import attach_ieee13_microgrid, build_operator_network
+from powergrid.powerflow import make_backend
+from powergrid.setups.loader import load_dataset, load_setup
 
 __all__ = ["NetworkedGridEnv", "voltage_violation", "overload"]
 
-V_MIN, V_MAX = 0.95, 1.05
 MICROGRID_KEYS = {"name", "network", "connection_bus", "load_area", "renew_area", "base_power", "load_scale", "devices"}
 DSO_KEYS = {"network", "name", "load_scale", "load_area", "price_area", "vm_pu", "regulator_taps"}
 DEVICE_TYPES = {"Generator": "generator", "DG": "generator", "ESS": "storage", "Storage": "storage", "PV": "solar",
                 "Solar": "solar", "Wind": "wind", "Transformer": "oltc", "OLTC": "oltc", "Shunt": "shunt"}
-
-
-def voltage_violation(vm: np.ndarray | float) -> np.ndarray | float:
-    """Per-bus distance (pu) outside [0.95, 1.05]."""
-    xp = math_for(vm)
-    return xp.maximum(vm - V_MAX, 0.0) + xp.maximum(V_MIN - vm, 0.0)
-
-
-def overload(loading_percent: np.ndarray | float) -> np.ndarray | float:
-    """Per-branch loading above 100 %, as a fraction."""
-    return math_for(loading_percent).maximum(loading_percent * 0.01 - 1.0, 0.0)
 
 
 COMMON_DEFAULTS: dict[str, Any] = {
@@ -839,8 +827,8 @@ class NetworkedGridEnv(HeronEnv):
         states = {d: {**proxy.reports.get(d, {}), **measured.get(d, {})} for d in agent.devices}
         obs = agent.observation_from(states, network)
         cost = sum(s.get("cost", 0.0) for s in states.values()) + self._grid_cost(network["p_import"], network["price"])
-        safety = (float(voltage_violation(network["vm_pu"]).sum() + overload(network["line_loading"]).sum())
-                  + overload(network["trafo_loading"]) + sum(s.get("safety", 0.0) for s in states.values()))
+        safety = (network_violation(network["vm_pu"], network["line_loading"], network["trafo_loading"])
+                  + sum(s.get("safety", 0.0) for s in states.values()))
         return obs, cost, safety
 
     # ----------------------------------------------------------- event driven
