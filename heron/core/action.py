@@ -8,9 +8,17 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-__all__ = ["Action"]
+__all__ = ["Action", "all_finite"]
 
 RangeLike = tuple[Any, Any] | Sequence[Any] | np.ndarray | None
+
+
+def all_finite(values: np.ndarray) -> bool:
+    """No NaN or inf in ``values``: one sum decides unless it overflows. A short vector is summed
+    in Python (numpy's reduction costs over a microsecond however short the array)."""
+    if math.isfinite(sum(values.tolist()) if values.size <= 32 else values.sum()):
+        return True
+    return bool(np.isfinite(values).all())
 
 
 class Action:
@@ -113,8 +121,8 @@ class Action:
         outside the range are kept (call ``clip()`` to bound them).
         """
         if (type(action) is np.ndarray and c is None and d is None and self.dim_d == 0
-                and action.shape == self.c.shape and action.dtype.kind in "fiu" and math.isfinite(action.sum())):
-            self.c[:] = action  # hot path: a finite continuous setpoint (one reduction rules out NaN/inf)
+                and action.shape == self.c.shape and action.dtype.kind in "fiu" and all_finite(action)):
+            self.c[:] = action  # hot path: a finite continuous setpoint
             return self
         if action is not None:
             if c is not None or d is not None:

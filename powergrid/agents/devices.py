@@ -7,6 +7,7 @@ interface (action spec, ``_execute_local_action``, state updates for distributed
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterable
 
 import numpy as np
@@ -27,6 +28,9 @@ def exchange_cost(p_import_mw: Any, price: Any, sell_price_ratio: float, dt_h: f
     exports sold at ``sell_price_ratio`` × price."""
     p = p_import_mw if type(p_import_mw) is float else np.asarray(p_import_mw)
     return math_for(p).where(p > 0.0, p, p * sell_price_ratio) * price * dt_h
+
+
+_state_update_channel = functools.lru_cache(maxsize=64)(ChannelManager.state_update_channel)  # spelled once per env
 
 
 class DeviceState(State):
@@ -100,9 +104,9 @@ class DeviceAgent(FieldAgent):
     def _publish_state_updates(self) -> None:
         """In distributed mode, report the new state on the env's state-update channel."""
         if self.distributed and self.broker is not None:
-            self.broker.publish(ChannelManager.state_update_channel(self.env_id),
-                                Message(self.env_id, self.agent_id, "environment", self.timestamp,
-                                        MessageType.STATE_UPDATE, self.state_update()))
+            env_id = self.env_id
+            self.broker.publish(_state_update_channel(env_id),
+                                Message(env_id, self.agent_id, "environment", self.timestamp, MessageType.STATE_UPDATE, self.state_update()))
 
 
 class _FleetDevice(DeviceAgent):

@@ -62,6 +62,7 @@ import pandapower as pp
 from gymnasium import spaces
 
 from heron.agents.proxy import ENVIRONMENT_ID, Proxy
+from heron.core.action import all_finite
 from heron.envs.base import HeronEnv
 from heron.messaging.base import Message, MessageBroker, MessageType
 from heron.messaging.channels import ChannelManager
@@ -224,7 +225,7 @@ class NetworkedGridEnv(HeronEnv):
                 else:
                     raise ValueError(f"agent {agent_id!r}: action has shape {arr.shape}, expected ({hi - lo},)")
             flat[lo:hi] = arr
-        if not math.isfinite(flat.sum()):
+        if not all_finite(flat):
             bad = [a for k, a in enumerate(self.possible_agents) if not np.all(np.isfinite(flat[offsets[k]:offsets[k + 1]]))]
             raise ValueError(f"agent(s) {bad}: action contains NaN or inf")
         if self._discrete_positions.size:
