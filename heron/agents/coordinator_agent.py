@@ -9,6 +9,7 @@ from heron.agents.base import COORDINATOR_LEVEL, Agent
 from heron.core.observation import Observation
 from heron.messaging.base import Message, MessageType
 from heron.messaging.channels import ChannelManager
+from heron.protocols.base import is_empty_setpoint
 from heron.protocols.vertical import SetpointProtocol
 
 __all__ = ["CoordinatorAgent"]
@@ -20,7 +21,8 @@ class CoordinatorAgent(Agent):
     Its action space comes from the protocol (for setpoints: the subordinates' actions, continuous
     parts first); the protocol precomputes how that flat action splits, once, when subordinates
     are attached. Centralized, subordinates are called directly; when ``distributed``, each share
-    is published on ``action_channel(self, subordinate)`` for the subordinate's proxy.
+    is published on ``action_channel(self, subordinate)`` for the subordinate's proxy, unless the
+    subordinates are local to this coordinator (not wrapped): those it still sets directly.
     """
 
     level = COORDINATOR_LEVEL
@@ -53,9 +55,22 @@ class CoordinatorAgent(Agent):
         return vector
 
     def direct_subordinates(self, action: np.ndarray, obs: Observation | None = None) -> dict[str, Any] | None:
-        """Pass ``action`` down through the protocol; returns the shares (None if the protocol acted itself)."""
+        """Pass ``action`` down through the protocol; returns the shares (None if the protocol acted itself).
+
+        Subordinates that run behind their own proxy are sent their shares through the broker;
+        local ones (not wrapped, e.g. the devices on a microgrid controller's own bus) are set by
+        direct call. A distributed coordinator's subordinates are all one or all the other.
+        """
         if self.distributed:
-            return self._publish_shares(action)
+            if self.broker is None:
+                raise ValueError(f"agent {self.agent_id!r} runs distributed but has no message broker")
+            remote = [sid for sid, sub in self.subordinates.items() if sub.distributed]
+            if remote:
+                local = [sid for sid, sub in self.subordinates.items() if not sub.distributed and sub.action.dim]
+                if local:  # (a subordinate without an action is sent nothing either way)
+                    raise ValueError(f"agent {self.agent_id!r}: subordinates {remote} run behind proxies but {local} "
+                                     "do not; wrap all of them or none")
+                return self._publish_shares(action)
         shares = self.protocol.coordinate_action(self.subordinates, obs, action)
         if shares is not None and len(shares) < len(self.subordinates):
             for sid, sub in self.subordinates.items():
@@ -69,12 +84,10 @@ class CoordinatorAgent(Agent):
         payloads = self.protocol.coordinate_message(self.subordinates, None, action)
         env_id, sender, t = self.env_id, self.agent_id, self.timestamp
         return {sid: Message(env_id, sender, sid, t, MessageType.ACTION, payload)
-                for sid, payload in payloads.items() if not _empty_setpoint(payload)}
+                for sid, payload in payloads.items() if not is_empty_setpoint(payload)}
 
     def _publish_shares(self, action: np.ndarray) -> dict[str, Any]:
         broker = self.broker
-        if broker is None:
-            raise ValueError(f"agent {self.agent_id!r} runs distributed but has no message broker")
         channels = self.__dict__.get("_share_channels")
         if channels is None or channels[0] != self.env_id:  # spelled once: this runs every distributed step
             channels = self._share_channels = (self.env_id, {})
@@ -86,9 +99,3 @@ class CoordinatorAgent(Agent):
             broker.publish(channel, message)
         return {sid: m.payload for sid, m in messages.items()}
 
-
-def _empty_setpoint(payload: Any) -> bool:
-    if type(payload) is not dict or len(payload) != 1 or "setpoint" not in payload:
-        return False
-    setpoint = payload["setpoint"]
-    return (setpoint.size if type(setpoint) is np.ndarray else np.size(setpoint)) == 0

@@ -24,7 +24,8 @@ class Proxy:
     and publish its action, with the network state it knows and whatever ``agent.report()`` adds,
     on ``info_channel(agent, upstream)``.
     So each agent learns about others only through messages, and sees what visibility allows. Wrapping marks the agent
-    ``distributed``, so a wrapped coordinator reaches its subordinates through the broker too.
+    ``distributed``, so a wrapped coordinator reaches its subordinates through the broker too when
+    they are wrapped as well; subordinates left unwrapped are local to it (direct calls).
     When several setpoints arrived since the last step, the latest one is executed (the earlier
     ones are superseded, as a real actuator would be); signals are merged in arrival order. An
     agent with no policy that received no setpoint holds its last action and reports it again.
@@ -65,7 +66,10 @@ class Proxy:
         node = self.actual_agent.agent_id
         for msg in self.broker.consume(self.result_channel, node, self.env_id):
             self.network_state[node] = dict(msg.payload)
+        subordinates = self.actual_agent.subordinates
         for sid, channel in self.report_channels.items():
+            if not subordinates[sid].distributed:
+                continue  # local to this agent: it reports by direct call, not on the broker
             for msg in self.broker.consume(channel, node, self.env_id):
                 self.reports[sid] = dict(msg.payload)
                 self.network_state.update(msg.payload.get("network", {}))

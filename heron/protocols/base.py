@@ -15,7 +15,7 @@ import numpy as np
 
 from heron.core.action import Action
 
-__all__ = ["Protocol", "NoProtocol", "VerticalProtocol", "HorizontalProtocol", "read_state_value"]
+__all__ = ["Protocol", "NoProtocol", "VerticalProtocol", "HorizontalProtocol", "read_state_value", "is_empty_setpoint"]
 
 Coordination = tuple[dict[str, Any], dict[str, Any]]
 
@@ -29,6 +29,16 @@ def read_state_value(agent_id: str, state: Any, key: str) -> float:
     if not np.isfinite(value):
         raise ValueError(f"state of {agent_id!r}: {key!r} must be finite, got {value!r}")
     return value
+
+
+def is_empty_setpoint(share: Any) -> bool:
+    """A share that sets nothing: a zero-length setpoint (a subordinate without an action), bare
+    or as the message ``{'setpoint': ...}``. Neither mode sends or applies one."""
+    if type(share) is dict:
+        if len(share) != 1 or "setpoint" not in share:
+            return False
+        share = share["setpoint"]
+    return share is not None and (share.size if type(share) is np.ndarray else np.size(share)) == 0
 
 
 class Protocol(ABC):
@@ -58,9 +68,10 @@ class Protocol(ABC):
         subordinates alone); subordinates without a share act on their own policies.
         """
         _, actions = self.coordinate(None, devices, action)
-        for sid, share in actions.items():
+        shares = {sid: share for sid, share in actions.items() if not is_empty_setpoint(share)}
+        for sid, share in shares.items():
             devices[sid].act(None, upstream_action=share)
-        return actions
+        return shares
 
     def coordinate_message(self, devices: Mapping[str, Any], obs: Any, action: Any) -> dict[str, Any]:
         """Distributed mode: the message payload each subordinate is sent."""

@@ -62,7 +62,12 @@ def power_state(owner: str, **extra: float) -> DeviceState:
 
 class DeviceAgent(FieldAgent):
     """A device at a bus of a microgrid. ``P_MW`` follows the load convention (positive
-    consumes) unless a subclass says otherwise; ``cost`` and ``safety`` are this step's."""
+    consumes) unless a subclass says otherwise; ``cost`` and ``safety`` are this step's.
+
+    In distributed mode a device publishes its state after each action on the env's
+    state-update channel: when it runs behind its own proxy, or when ``publishes_state`` is set
+    (a device on its microgrid controller's local bus, sending its telemetry to the broker).
+    """
 
     kind = "device"
 
@@ -74,6 +79,7 @@ class DeviceAgent(FieldAgent):
         self.dt_h = float(dt_h)
         self.cost = 0.0
         self.safety = 0.0
+        self.publishes_state = False
 
     @property
     def current_time(self) -> float:
@@ -103,7 +109,7 @@ class DeviceAgent(FieldAgent):
 
     def _publish_state_updates(self) -> None:
         """In distributed mode, report the new state on the env's state-update channel."""
-        if self.distributed and self.broker is not None:
+        if (self.distributed or self.publishes_state) and self.broker is not None:
             env_id = self.env_id
             self.broker.publish(_state_update_channel(env_id),
                                 Message(env_id, self.agent_id, "environment", self.timestamp, MessageType.STATE_UPDATE, self.state_update()))

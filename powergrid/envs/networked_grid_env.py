@@ -182,7 +182,7 @@ class NetworkedGridEnv(HeronEnv):
         for agent in agents:
             for device in agent.devices.values():
                 device.dt_h = self.dt_h
-        self._proxies: list[Proxy] = []
+        self._proxies: dict[str, Proxy] = {}  # microgrid id -> its controller's proxy (distributed mode)
         self._compile_model()
         if not self.centralized:
             self._setup_distributed()
@@ -295,15 +295,13 @@ class NetworkedGridEnv(HeronEnv):
 
     # --------------------------------------------------------- distributed path
     def _setup_distributed(self) -> None:
-        """Wrap every agent in a Proxy on the broker; precompute the channels the env uses."""
+        """Wrap each microgrid controller in a Proxy on the broker (one site each); connect its
+        devices to the broker for their telemetry; precompute the channels the env uses."""
         broker = self.message_broker
         for agent in self.agent_dict.values():
-            self._proxies.append(Proxy(f"{agent.agent_id}_proxy", agent, broker, upstream_id=ENVIRONMENT_ID, env_id=self.env_id))
-            for device in agent.devices.values():  # a device without an action (renewables) has nothing to run
-                if device.action.dim:
-                    self._proxies.append(Proxy(f"{device.agent_id}_proxy", device, broker, env_id=self.env_id))
-        self._grid_proxies = {p.actual_agent.agent_id: p for p in self._proxies if isinstance(p.actual_agent, GridAgent)}
-        self._device_proxies = [p for p in self._proxies if not isinstance(p.actual_agent, GridAgent)]
+            self._proxies[agent.agent_id] = Proxy(f"{agent.agent_id}_proxy", agent, broker, upstream_id=ENVIRONMENT_ID, env_id=self.env_id)
+            for device in agent.devices.values():  # a device without an action (renewables) has nothing to report
+                device.broker, device.publishes_state = broker, bool(device.action.dim)
         env = self.env_id
         self._command_channels = {a: ChannelManager.action_channel(ENVIRONMENT_ID, a, env) for a in self.possible_agents}
         self._report_channels = {a: ChannelManager.info_channel(a, ENVIRONMENT_ID, env) for a in self.possible_agents}
@@ -312,38 +310,35 @@ class NetworkedGridEnv(HeronEnv):
         self._evaluation_channel = ChannelManager.custom_channel("evaluation", env, ENVIRONMENT_ID)
 
     def _step_distributed(self, flat: np.ndarray):
-        broker, env = self.message_broker, self.env_id
+        broker, env, t = self.message_broker, self.env_id, float(self._t)
         offsets = self._action_offsets
-        for k, agent_id in enumerate(self.possible_agents):  # 1. the env sends each agent its action
+        for k, agent_id in enumerate(self.possible_agents):  # 1. the env sends each microgrid its action
             broker.publish(self._command_channels[agent_id], Message(
-                env, ENVIRONMENT_ID, agent_id, float(self._t), MessageType.ACTION, {"setpoint": flat[offsets[k]:offsets[k + 1]].copy()}))
-        for agent in self.agent_dict.values():
-            agent.timestamp = float(self._t)
+                env, ENVIRONMENT_ID, agent_id, t, MessageType.ACTION, {"setpoint": flat[offsets[k]:offsets[k + 1]].copy()}))
+        # 2. each controller sets its devices, which act and publish state updates, and reports its
+        #    action (Proxy.step is what step_distributed awaits; nothing in it suspends)
+        for agent_id, proxy in self._proxies.items():
+            agent = self.agent_dict[agent_id]
+            agent.timestamp = t
             for device in agent.devices.values():
-                device.timestamp = float(self._t)
-        # 2. controllers pass setpoints down, then devices act and publish state updates (Proxy.step is
-        #    what step_distributed awaits; nothing in it suspends, so the env calls it directly)
-        for proxy in self._proxies:
+                device.timestamp = t
             proxy.step()
-        for agent_id in self.possible_agents:  # controllers' reports of their own action
             broker.consume(self._report_channels[agent_id], ENVIRONMENT_ID, env)
         updates = {m.sender_id: m.payload for m in broker.consume(self._state_channel, ENVIRONMENT_ID, env)}
         # 3. the env applies what devices reported, solves, and publishes each agent's results
         self._apply_state_updates(updates)
         converged = self._solve_network()
-        for agent_id in self.possible_agents:
-            broker.publish(self._result_channels[agent_id], Message(
-                env, ENVIRONMENT_ID, agent_id, float(self._t), MessageType.RESULT, self._network_payload(agent_id, converged)))
-        # 4. each agent reads its results and its devices' reports, evaluates, and reports back
-        for agent_id, proxy in self._grid_proxies.items():
+        for agent_id, payload in zip(self.possible_agents, self._network_payloads(converged)):
+            broker.publish(self._result_channels[agent_id], Message(env, ENVIRONMENT_ID, agent_id, t, MessageType.RESULT, payload))
+        # 4. each controller reads its results and its devices, evaluates, and reports back
+        for agent_id, proxy in self._proxies.items():
             proxy.refresh_network_state()
             agent = self.agent_dict[agent_id]
-            obs, cost, safety = self._evaluate_agent(agent, proxy)
+            obs, cost, safety, marginal = self._evaluate_agent(agent, proxy)
             network = proxy.network_state[agent_id]
-            marginal = [r["marginal_cost"] for r in proxy.reports.values() if "marginal_cost" in r]
             payload = {"obs": obs, "cost": cost, "safety": safety, "p_import": network["p_import"],
-                       "marginal_cost": sum(marginal) / len(marginal) if marginal else network["price"]}
-            broker.publish(self._evaluation_channel, Message(env, agent_id, ENVIRONMENT_ID, float(self._t), MessageType.INFO, payload))
+                       "marginal_cost": marginal if marginal is not None else network["price"]}
+            broker.publish(self._evaluation_channel, Message(env, agent_id, ENVIRONMENT_ID, t, MessageType.INFO, payload))
         evaluations = {m.sender_id: m.payload for m in broker.consume(self._evaluation_channel, ENVIRONMENT_ID, env)}
         obs = {a: evaluations[a]["obs"] for a in self.possible_agents}
         cost = np.array([evaluations[a]["cost"] for a in self.possible_agents])
@@ -352,7 +347,7 @@ class NetworkedGridEnv(HeronEnv):
             states = {a: {"net_demand": evaluations[a]["p_import"], "marginal_cost": evaluations[a]["marginal_cost"]}
                       for a in self.possible_agents}
             results, _ = self.protocol.coordinate_distributed(broker, states, env_id=env, coordinator_id=ENVIRONMENT_ID,
-                                                              context={"timestamp": float(self._t)})
+                                                              context={"timestamp": t})
             cost = cost + self._settle(results)
         return obs, cost, safety, converged
 
@@ -530,8 +525,7 @@ class NetworkedGridEnv(HeronEnv):
         bus_owner = np.full(len(self.net.bus), n, dtype=np.int64)
         bus_owner[self._mg_bus] = self._mg_bus_owner
         self._load_owner[:] = bus_owner[self.net.bus.index.get_indexer(self.net.load.bus)]
-        self._agent_index = {a: k for k, a in enumerate(self.possible_agents)}
-        self._agent_loads = [np.flatnonzero(self._load_owner == k) for k in range(n)]
+        self._mg_renewables = [[(name, row) for kind, row, name, *_ in spec["devices"] if kind in ("solar", "wind")] for spec in specs]
         one_hot = lambda owner: (np.asarray(owner)[:, None] == np.arange(n)).astype(float)  # noqa: E731
         self._owners = {"gen": one_hot(self.gen_owner), "ess": one_hot(self.ess_owner), "bus": one_hot(self._mg_bus_owner),
                         "line": one_hot(self._mg_line_owner), "load": one_hot(self._load_owner)}
@@ -810,27 +804,32 @@ class NetworkedGridEnv(HeronEnv):
         self._set_profiles()
         return self._solve()
 
-    def _network_payload(self, agent_id: str, converged: bool) -> dict[str, Any]:
-        k = self._agent_index[agent_id]
-        spec, good = self._mg_specs[k], self._good
-        sin, cos = self._hour_features()
-        loads = self._agent_loads[k]
-        return {"converged": converged, "vm_pu": good["vm"][spec["bus_pos"]].copy(),
-                "line_loading": good["line"][spec["line_pos"]].copy(), "trafo_loading": float(good["trafo"][spec["trafo"]]),
-                "p_import": float(good["p_import"][k]), "load_p": float(self.backend.load_p[loads].sum()),
-                "price": self._price, "hour_sin": sin, "hour_cos": cos,
-                "device_states": {name: {"P_MW": float(self.renewables.p[row])}
-                                  for kind, row, name, *_ in spec["devices"] if kind in ("solar", "wind")}}
+    def _network_payloads(self, converged: bool) -> list[dict[str, Any]]:
+        """Each microgrid's power-flow results, in agent order: its buses' voltages, its lines' and
+        connection transformer's loading, its import and load, the price and hour, and its
+        renewables' output (which follows the weather, so the env measures it)."""
+        good = self._good
+        sin, cos = (float(x) for x in self._hour_features())
+        price = float(self._price)
+        load_p = np.dot(self.backend.load_p, self._owners["load"]).tolist()
+        p_import, trafo, renewable_p = good["p_import"].tolist(), good["trafo"].tolist(), self.renewables.p.tolist()
+        return [{"converged": converged, "vm_pu": good["vm"][spec["bus_pos"]], "line_loading": good["line"][spec["line_pos"]],
+                 "trafo_loading": trafo[spec["trafo"]], "p_import": p_import[k], "load_p": load_p[k], "price": price,
+                 "hour_sin": sin, "hour_cos": cos, "device_states": {name: {"P_MW": renewable_p[row]} for name, row in renewables}}
+                for k, (spec, renewables) in enumerate(zip(self._mg_specs, self._mg_renewables))]
 
-    def _evaluate_agent(self, agent: GridAgent, proxy: Proxy) -> tuple[np.ndarray, float, float]:
+    def _evaluate_agent(self, agent: GridAgent, proxy: Proxy) -> tuple[np.ndarray, float, float, float | None]:
+        """What a controller computes from its network results and its own devices: observation,
+        cost, safety, and its generators' mean marginal cost (None without generators)."""
         network = proxy.network_state[agent.agent_id]
         measured = network["device_states"]  # what the env measured (renewable output follows the weather)
-        states = {d: {**proxy.reports.get(d, {}), **measured.get(d, {})} for d in agent.devices}
+        states = {d: measured[d] if d in measured else device.report() for d, device in agent.devices.items()}
         obs = agent.observation_from(states, network)
         cost = sum(s.get("cost", 0.0) for s in states.values()) + self._grid_cost(network["p_import"], network["price"])
         safety = (network_violation(network["vm_pu"], network["line_loading"], network["trafo_loading"])
                   + sum(s.get("safety", 0.0) for s in states.values()))
-        return obs, cost, safety
+        marginal = [s["marginal_cost"] for s in states.values() if "marginal_cost" in s]
+        return obs, cost, safety, sum(marginal) / len(marginal) if marginal else None
 
     # ----------------------------------------------------------- event driven
     def setup_event_driven(self, scheduler=None, seed: int | None = None):
