@@ -302,6 +302,7 @@ class NetworkedGridEnv(HeronEnv):
             self._proxies[agent.agent_id] = Proxy(f"{agent.agent_id}_proxy", agent, broker, upstream_id=ENVIRONMENT_ID, env_id=self.env_id)
             for device in agent.devices.values():  # a device without an action (renewables) has nothing to report
                 device.broker, device.publishes_state = broker, bool(device.action.dim)
+        network_violation(np.ones(1), np.ones(1), 0.0)  # load the kernel now, not in the first step
         env = self.env_id
         self._command_channels = {a: ChannelManager.action_channel(ENVIRONMENT_ID, a, env) for a in self.possible_agents}
         self._report_channels = {a: ChannelManager.info_channel(a, ENVIRONMENT_ID, env) for a in self.possible_agents}

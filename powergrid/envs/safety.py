@@ -1,39 +1,42 @@
-"""Network safety limits, written once per element as Numba ufuncs.
+"""Network safety limits, each formula written once.
 
-The same formula serves a whole network or a batch of copies (array in, array out) and one
-microgrid in distributed mode, where ``network_violation`` sums its buses and branches inside
-Numba: numpy's ufuncs cost about half a microsecond each on a 15-element array, and a
-distributed step evaluates every agent separately.
+``voltage_violation`` and ``overload`` are numpy expressions, so they serve a whole network or a
+batch of copies (array in, array out). In distributed mode every microgrid evaluates its own
+few buses and branches, where numpy's per-call overhead (about half a microsecond a ufunc)
+would dominate; ``network_violation`` compiles the same two formulas for one number each and
+sums them in Numba (0.2 µs against 8 µs). Only distributed mode loads that kernel.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, vectorize
+from numba import njit
 
 __all__ = ["V_MIN", "V_MAX", "voltage_violation", "overload", "network_violation"]
 
 V_MIN, V_MAX = 0.95, 1.05  # pu
 
 
-@vectorize(["float64(float64)", "float32(float32)"], cache=True)
 def voltage_violation(vm):
     """Per-bus distance (pu) outside [V_MIN, V_MAX]."""
-    return max(vm - V_MAX, 0.0) + max(V_MIN - vm, 0.0)
+    return np.maximum(vm - V_MAX, 0.0) + np.maximum(V_MIN - vm, 0.0)
 
 
-@vectorize(["float64(float64)", "float32(float32)"], cache=True)
 def overload(loading_percent):
     """Per-branch loading above 100 %, as a fraction."""
-    return max(loading_percent * 0.01 - 1.0, 0.0)
+    return np.maximum(loading_percent * 0.01 - 1.0, 0.0)
+
+
+_voltage_violation_one = njit(voltage_violation)
+_overload_one = njit(overload)
 
 
 @njit(cache=True)
 def network_violation(vm: np.ndarray, line_loading: np.ndarray, trafo_loading: float) -> float:
     """One microgrid's network safety: its buses' voltage violations, its lines' and its
     connection transformer's overloads, summed."""
-    total = overload(trafo_loading)
+    total = _overload_one(trafo_loading)
     for v in vm:
-        total += voltage_violation(v)
+        total += _voltage_violation_one(v)
     for loading in line_loading:
-        total += overload(loading)
+        total += _overload_one(loading)
     return total
