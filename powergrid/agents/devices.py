@@ -162,7 +162,8 @@ class Generator(_FleetDevice):
 
     def _execute_local_action(self, action: np.ndarray) -> None:
         i, f = self.index, self.fleet
-        f.dispatch(i, min(max(float(action[0]), f.p_min[i]), f.p_max[i]), min(max(float(action[1]), f.q_min[i]), f.q_max[i]))
+        p, q = action.tolist()
+        f.dispatch(i, min(max(p, f.p_min[i]), f.p_max[i]), min(max(q, f.q_min[i]), f.q_max[i]))
         self.update_cost_safety()
         self._publish_state_updates()
 
@@ -187,7 +188,7 @@ class ESS(_FleetDevice):
 
     def _execute_local_action(self, action: np.ndarray) -> None:
         i, f = self.index, self.fleet
-        f.dispatch(i, min(max(float(action[0]), f.p_min[i]), f.p_max[i]), self.dt_h)
+        f.dispatch(i, min(max(action.item(0), f.p_min[i]), f.p_max[i]), self.dt_h)
         self.update_cost_safety()
         self._publish_state_updates()
 

@@ -69,9 +69,10 @@ class GridAgent(CoordinatorAgent):
         """The observation vector from what the devices reported and the network results
         (the distributed mode's path; centralized mode gathers the same numbers from arrays)."""
         scale = 1.0 / self.base_power
-        values = [device_states[did][field] * (scale if field in POWER_FIELDS else 1.0) for did, field in self.device_fields()]
-        values += [network["load_p"] * scale, network["p_import"] * scale, network["price"], network["hour_sin"], network["hour_cos"]]
-        out = np.empty(self.observation_dim, dtype=np.float32)
+        fields = self.device_fields()
+        values = [device_states[did][field] * (scale if field in POWER_FIELDS else 1.0) for did, field in fields]
+        values += (network["load_p"] * scale, network["p_import"] * scale, network["price"], network["hour_sin"], network["hour_cos"])
+        out = np.empty(len(values) + self.n_buses, dtype=np.float32)
         out[: len(values)] = values
         out[len(values):] = network["vm_pu"]
         return out
