@@ -507,6 +507,7 @@ class NetworkedGridEnv(HeronEnv):
         self._gen_q_pos = np.zeros(self.generators.size, dtype=np.int64)
         self._ess_p_pos = np.zeros(self.storage.size, dtype=np.int64)
         self._discrete_devices: list[tuple[Any, int]] = []  # (Transformer or Shunt, position in the flat action)
+        self._gen_ids, self._ess_ids = [""] * self.generators.size, [""] * self.storage.size  # device id of each fleet row
         for k, (agent_id, agent) in enumerate(self.agent_dict.items()):
             layout, _ = setpoint_layout({d: dev.action for d, dev in agent.devices.items()})
             where = dict(layout)
@@ -514,9 +515,11 @@ class NetworkedGridEnv(HeronEnv):
                 start = self._action_offsets[k] + where[dev.agent_id].start
                 if isinstance(dev, Generator):
                     self.gen_owner[dev.index] = k
+                    self._gen_ids[dev.index] = dev.agent_id
                     self._gen_p_pos[dev.index], self._gen_q_pos[dev.index] = start, start + 1
                 elif isinstance(dev, ESS):
                     self.ess_owner[dev.index] = k
+                    self._ess_ids[dev.index] = dev.agent_id
                     self._ess_p_pos[dev.index] = start
                 elif isinstance(dev, (Transformer, Shunt)):
                     self._discrete_devices.append((dev, int(start)))
@@ -784,19 +787,15 @@ class NetworkedGridEnv(HeronEnv):
 
     # ----------------------------------------------------------- distributed
     def _apply_state_updates(self, updates: Mapping[str, Mapping[str, float]]) -> None:
-        b = self.backend
-        for agent in self.agent_dict.values():
-            for device_id, device in agent.devices.items():
-                if not device.action.dim:
-                    continue  # nothing it controls: its output is the env's to measure
-                update = updates.get(device_id)
-                if update is None:
-                    raise ValueError(f"device {device_id!r} published no state update this step")
-                if isinstance(device, Generator):
-                    e = self.generators.element[device.index]
-                    b.sgen_p[e], b.sgen_q[e] = update["P_MW"], update["Q_MVAR"]
-                elif isinstance(device, ESS):
-                    b.storage_p[self.storage.element[device.index]] = update["P_MW"]
+        """Write what the devices reported into the solver's injections (fleet row order)."""
+        try:
+            gen, ess = [updates[d] for d in self._gen_ids], [updates[d] for d in self._ess_ids]
+        except KeyError as missing:
+            raise ValueError(f"device {missing.args[0]!r} published no state update this step") from None
+        b, at = self.backend, self._at
+        b.sgen_p[at["gen"]] = [u["P_MW"] for u in gen]
+        b.sgen_q[at["gen"]] = [u["Q_MVAR"] for u in gen]
+        b.storage_p[at["ess"]] = [u["P_MW"] for u in ess]
         if self._discrete_devices:
             self._push_discrete(np.array([updates[d.agent_id]["tap_pos" if isinstance(d, Transformer) else "step"]
                                           for d, _ in self._discrete_devices], dtype=float))
@@ -824,13 +823,15 @@ class NetworkedGridEnv(HeronEnv):
         cost, safety, and its generators' mean marginal cost (None without generators)."""
         network = proxy.network_state[agent.agent_id]
         measured = network["device_states"]  # what the env measured (renewable output follows the weather)
-        states = {d: measured[d] if d in measured else device.report() for d, device in agent.devices.items()}
-        obs = agent.observation_from(states, network)
-        cost = sum(s.get("cost", 0.0) for s in states.values()) + self._grid_cost(network["p_import"], network["price"])
-        safety = (network_violation(network["vm_pu"], network["line_loading"], network["trafo_loading"])
-                  + sum(s.get("safety", 0.0) for s in states.values()))
-        marginal = [s["marginal_cost"] for s in states.values() if "marginal_cost" in s]
-        return obs, cost, safety, sum(marginal) / len(marginal) if marginal else None
+        states, cost, safety, marginal = {}, self._grid_cost(network["p_import"], network["price"]), 0.0, []
+        for d, device in agent.devices.items():
+            state = states[d] = measured[d] if d in measured else device.report()
+            cost += state.get("cost", 0.0)
+            safety += state.get("safety", 0.0)
+            if "marginal_cost" in state:
+                marginal.append(state["marginal_cost"])
+        safety += network_violation(network["vm_pu"], network["line_loading"], network["trafo_loading"])
+        return agent.observation_from(states, network), cost, safety, sum(marginal) / len(marginal) if marginal else None
 
     # ----------------------------------------------------------- event driven
     def setup_event_driven(self, scheduler=None, seed: int | None = None):
