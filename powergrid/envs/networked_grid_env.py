@@ -30,11 +30,12 @@ Two modes, one physics:
   array reductions and gathers. No pandas and no per-device Python in the step.
   These functions work over leading axes, so :mod:`powergrid.envs.batched` runs the very same
   step on B copies at once.
-- distributed: each action is published on ``action_channel('environment', agent)``; each
-  microgrid's :class:`Proxy` passes it down as device setpoints; devices act and publish
-  state updates; the env reads only those, solves, and publishes each agent's power-flow
-  results; each agent computes its own observation and cost from its messages and reports
-  them. Every message published in a step is consumed in that step.
+- distributed: each microgrid is one site behind its own :class:`Proxy`. Its action is
+  published on ``action_channel('environment', agent)``; the controller splits it into device
+  setpoints and sets its devices over its local bus (direct calls); each device publishes its
+  state update on the broker; the env reads only those, solves, and publishes each agent's
+  power-flow results; each controller computes its own observation and cost from its results
+  and its devices and reports them. Every message published in a step is consumed in that step.
 
 Actions outside the action space are clipped and flagged in ``infos[a]['action_clipped']``;
 NaN or a wrong shape raises ``ValueError``. A power flow that does not converge never raises:

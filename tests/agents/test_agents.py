@@ -248,6 +248,38 @@ def test_proxy_forwards_price_broadcasts_as_signals():
     np.testing.assert_allclose(action, [4.0])
 
 
+def test_wrapped_coordinator_sets_local_subordinates_directly():
+    """Only the coordinator runs behind a proxy: its devices are on its own bus (direct calls),
+    so nothing is published for them and nothing is left on the broker."""
+    broker = InMemoryBroker()
+    mg, devs = build()
+    proxy = Proxy("mg1_proxy", mg, broker, upstream_id="system_operator")
+    sp = np.linspace(-0.5, 0.5, 6)
+    broker.publish(ChannelManager.action_channel("system_operator", "mg1", "e1"),
+                   Message("e1", "system_operator", "mg1", 0.0, MessageType.ACTION, {"setpoint": sp}))
+    proxy.step()
+    np.testing.assert_array_equal(np.concatenate([d.executed[-1] for d in devs]), sp)
+    assert [m.payload["action"] for m in broker.consume(proxy.report_channel, "system_operator", "e1")] == [sp.tolist()]
+    assert broker.pending_count() == 0
+
+
+def test_wrapped_coordinator_refuses_a_mix_of_local_and_wrapped_subordinates():
+    broker = InMemoryBroker()
+    mg, devs = build()
+    Proxy("mg1_proxy", mg, broker)
+    Proxy("g0_proxy", devs[0], broker)
+    with pytest.raises(ValueError, match=r"\['g0'\] run behind proxies but \['g1', 'g2'\] do not"):
+        mg.act(upstream_action=np.zeros(6))
+
+
+def test_subordinates_without_an_action_get_no_share_in_either_mode():
+    devs = [device("g0"), device("meter", dim=0)]
+    mg = CoordinatorAgent("mg1", subordinates=devs, env_id="e1")
+    assert set(mg.direct_subordinates(np.ones(2))) == {"g0"}
+    assert devs[1].executed == []
+    assert set(mg.command_messages(np.ones(2))) == {"g0"}
+
+
 def test_proxy_rejects_non_agents():
     with pytest.raises(ValueError, match="actual_agent must be an Agent"):
         Proxy("p", object(), InMemoryBroker())

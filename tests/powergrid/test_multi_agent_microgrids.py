@@ -200,6 +200,28 @@ def test_distributed_matches_centralized_for_1000_steps():
             assert broker.pending_count() == 0  # every message of the step was consumed
 
 
+def test_distributed_step_message_flow():
+    """One proxy per microgrid: per step each controller gets its action and its power-flow
+    results, each device with an action publishes one state update, and everything is consumed."""
+    from heron.messaging import ChannelManager
+
+    env = MultiAgentMicrogrids({"centralized": False})
+    env.reset(seed=0)
+    seen = []
+    env.message_broker.subscribe(ChannelManager.state_update_channel(env.env_id), lambda m: seen.append(m.sender_id))
+    for kind in ("action", "power_flow_results"):
+        for a in env.possible_agents:
+            channel = (ChannelManager.action_channel("environment", a, env.env_id) if kind == "action"
+                       else ChannelManager.power_flow_result_channel(env.env_id, a))
+            env.message_broker.subscribe(channel, lambda m, kind=kind: seen.append((kind, m.recipient_id)))
+    env.step({a: env.action_space(a).sample() for a in env.possible_agents})
+    devices = sorted(d for agent in env.agent_dict.values() for d, dev in agent.devices.items() if dev.action.dim)
+    assert sorted(x for x in seen if isinstance(x, str)) == devices
+    assert sorted(x for x in seen if isinstance(x, tuple)) == sorted((k, a) for k in ("action", "power_flow_results") for a in env.possible_agents)
+    assert all(agent.distributed and not any(d.distributed for d in agent.devices.values()) for agent in env.agent_dict.values())
+    assert env.message_broker.pending_count() == 0
+
+
 def test_p2p_trading_between_microgrids_in_both_modes():
     from heron.protocols.horizontal import PeerToPeerTradingProtocol
 
