@@ -1,7 +1,8 @@
 """Seed snippets (../shared/spec) that use powergrid names, verbatim, in the namespace their
 prose assumes. The mode comparison and the proxy example's code run verbatim in examples/
-(tests/test_examples.py). Not run: the RLlib and Stable-Baselines3 snippets (those libraries and torch are
-not dependencies) and pseudo-code (``actions = {...}``, ``devices=[...]``)."""
+(tests/test_examples.py). The Stable-Baselines3 snippet needs the ``rl`` extra (torch): .ci/run
+installs it, elsewhere the test is skipped. Not run: the RLlib snippet (RLlib pins gymnasium 1.2.2,
+PowerGrid 1.4.0) and pseudo-code (``actions = {...}``, ``devices=[...]``)."""
 import numpy as np
 import pytest
 
@@ -98,6 +99,31 @@ def test_powergrid_seed_snippet_runs(name):
     ns = run_snippet(SNIPPETS[name], namespace())
     if "env" in ns and hasattr(ns["env"], "possible_agents"):
         assert ns["env"].possible_agents == ["MG1", "MG2", "MG3"]
+
+
+FAQ_STABLE_BASELINES3 = '''
+from stable_baselines3 import PPO
+from powergrid.envs.wrappers import MultiAgentToSingleAgent
+
+# Wrap multi-agent env as single-agent
+env = MultiAgentToSingleAgent(
+    MultiAgentMicrogrids(env_config),
+    agent_id="MG1"  # Control one microgrid
+)
+
+# Standard SB3 workflow
+model = PPO("MlpPolicy", env, verbose=1)
+model.learn(total_timesteps=10000)
+model.save("ppo_microgrid")
+'''
+
+
+def test_faq_stable_baselines3_snippet_trains_and_saves(tmp_path, monkeypatch):
+    pytest.importorskip("stable_baselines3", reason="the rl extra is not installed")
+    monkeypatch.chdir(tmp_path)
+    ns = run_snippet(FAQ_STABLE_BASELINES3, namespace())
+    assert ns["model"].num_timesteps >= 10000
+    assert (tmp_path / "ppo_microgrid.zip").is_file()
 
 
 def test_proxy_setup_snippet_on_a_grid_agent_of_the_env():
