@@ -843,6 +843,7 @@ class NetworkedGridEnv(HeronEnv):
         for agent in self.agent_dict.values():
             for device in agent.devices.values():
                 device.dt_h = 0.0  # storage energy is integrated over elapsed time by the env
+                device.publishes_state = False  # action effects reach the env through the scheduler
         self._event_clock = sched.current_time
         self.event_totals = {"cost": np.zeros(len(self.possible_agents)), "safety": np.zeros(len(self.possible_agents)),
                              "power_flows": 0, "not_converged": 0}

@@ -16,6 +16,20 @@ def test_event_driven_power_flow_at_every_action_effect():
     assert env.message_broker.pending_count() <= sum(len(a.devices) for a in env.agent_dict.values())
 
 
+def test_event_driven_on_a_distributed_env_leaves_no_telemetry_behind():
+    from powergrid.agents.policies import RuleBasedPolicy
+    from powergrid.envs import MultiAgentMicrogrids
+
+    env = MultiAgentMicrogrids({"centralized": False, "train": False})
+    env.reset(options={"day": 3})
+    for agent in env.agent_dict.values():
+        agent.policy = RuleBasedPolicy(agent)
+    env.setup_event_driven(seed=0)
+    env.run_event_driven(3600.0)
+    assert env.event_totals["power_flows"] > 0
+    assert env.message_broker.pending_count() <= sum(len(a.devices) for a in env.agent_dict.values())
+
+
 def test_event_driven_periodic_env_updates_and_profiles_follow_the_clock():
     env = event_env(interval=900.0)
     env.run_event_driven(2 * 3600.0)
