@@ -337,9 +337,8 @@ class NetworkedGridEnv(HeronEnv):
             proxy.refresh_network_state()
             agent = self.agent_dict[agent_id]
             obs, cost, safety, marginal = self._evaluate_agent(agent, proxy)
-            network = proxy.network_state[agent_id]
-            payload = {"obs": obs, "cost": cost, "safety": safety, "p_import": network["p_import"],
-                       "marginal_cost": marginal if marginal is not None else network["price"]}
+            payload = {"obs": obs, "cost": cost, "safety": safety, "p_import": proxy.network_state[agent_id]["p_import"],
+                       "marginal_cost": marginal}
             broker.publish(self._evaluation_channel, Message(env, agent_id, ENVIRONMENT_ID, t, MessageType.INFO, payload))
         evaluations = {m.sender_id: m.payload for m in broker.consume(self._evaluation_channel, ENVIRONMENT_ID, env)}
         obs = {a: evaluations[a]["obs"] for a in self.possible_agents}
@@ -819,9 +818,9 @@ class NetworkedGridEnv(HeronEnv):
                  "hour_sin": sin, "hour_cos": cos, "device_states": {name: {"P_MW": renewable_p[row]} for name, row in renewables}}
                 for k, (spec, renewables) in enumerate(zip(self._mg_specs, self._mg_renewables))]
 
-    def _evaluate_agent(self, agent: GridAgent, proxy: Proxy) -> tuple[np.ndarray, float, float, float | None]:
+    def _evaluate_agent(self, agent: GridAgent, proxy: Proxy) -> tuple[np.ndarray, float, float, float]:
         """What a controller computes from its network results and its own devices: observation,
-        cost, safety, and its generators' mean marginal cost (None without generators)."""
+        cost, safety, and its generators' mean marginal cost (the price without generators)."""
         network = proxy.network_state[agent.agent_id]
         measured = network["device_states"]  # what the env measured (renewable output follows the weather)
         states, cost, safety, marginal = {}, self._grid_cost(network["p_import"], network["price"]), 0.0, []
@@ -832,7 +831,7 @@ class NetworkedGridEnv(HeronEnv):
             if "marginal_cost" in state:
                 marginal.append(state["marginal_cost"])
         safety += network_violation(network["vm_pu"], network["line_loading"], network["trafo_loading"])
-        return agent.observation_from(states, network), cost, safety, sum(marginal) / len(marginal) if marginal else None
+        return agent.observation_from(states, network), cost, safety, sum(marginal) / len(marginal) if marginal else network["price"]
 
     # ----------------------------------------------------------- event driven
     def setup_event_driven(self, scheduler=None, seed: int | None = None):
