@@ -30,6 +30,7 @@ class CoordinatorAgent(Agent):
 
     def __init__(self, agent_id: str, *args: Any, **kwargs: Any) -> None:
         self._wired = False
+        self._share_channels: dict[tuple[str, str], str] = {}
         super().__init__(agent_id, *args, **kwargs)
         if self.protocol is None:
             self.protocol = SetpointProtocol()
@@ -87,15 +88,12 @@ class CoordinatorAgent(Agent):
                 for sid, payload in payloads.items() if not is_empty_setpoint(payload)}
 
     def _publish_shares(self, action: np.ndarray) -> dict[str, Any]:
-        broker = self.broker
-        channels = self.__dict__.get("_share_channels")
-        if channels is None or channels[0] != self.env_id:  # spelled once: this runs every distributed step
-            channels = self._share_channels = (self.env_id, {})
+        broker, env_id, channels = self.broker, self.env_id, self._share_channels
         messages = self.command_messages(action)
         for sid, message in messages.items():
-            channel = channels[1].get(sid)
-            if channel is None:
-                channel = channels[1][sid] = ChannelManager.action_channel(self.agent_id, sid, self.env_id)
+            channel = channels.get((sid, env_id))
+            if channel is None:  # spelled once per subordinate: this runs every distributed step
+                channel = channels[(sid, env_id)] = ChannelManager.action_channel(self.agent_id, sid, env_id)
             broker.publish(channel, message)
         return {sid: m.payload for sid, m in messages.items()}
 
