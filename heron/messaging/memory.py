@@ -50,12 +50,16 @@ class _Channel:
         self.subscribers: list[Callable[[Message], None]] = []
 
     def size(self, env_id: str | None = None) -> int:
-        n = sum(len(q) for (env, _), q in self.direct.items() if env_id in (None, env))
+        n = sum(len(q) for (env, _), q in list(self.direct.items()) if env_id in (None, env))
         return n + sum(len(log.messages) for env, log in self.broadcast.items() if env_id in (None, env))
 
 
 class InMemoryBroker(MessageBroker):
     """Thread-safe in-process broker for simulation and tests.
+
+    Direct messages need no lock: each (env, recipient) queue is a deque, whose ``append`` and
+    ``popleft`` are atomic, and a queue once made stays for the life of the channel. Broadcast
+    logs, which keep one cursor per reader, are changed under the lock.
 
     ``publish`` accepts a :class:`Message` or a plain dict payload; a dict is sent as a
     broadcast from ``'anonymous'`` in the channel's environment. Subscribed callbacks run
@@ -96,17 +100,18 @@ class InMemoryBroker(MessageBroker):
         else:
             message = _as_message(ch, message)
         env_id = message.env_id
-        with self._lock:
-            if message.recipient_id == BROADCAST:
+        if message.recipient_id == BROADCAST:
+            with self._lock:
                 log = ch.broadcast.get(env_id)
                 if log is None:
                     log = ch.broadcast[env_id] = _BroadcastLog()
                 log.messages.append(message)
-            else:
-                queue = ch.direct.get((env_id, message.recipient_id))
-                if queue is None:
-                    queue = ch.direct[(env_id, message.recipient_id)] = deque()
-                queue.append(message)
+        else:  # one atomic append: no lock needed (see the class docstring)
+            key = (env_id, message.recipient_id)
+            queue = ch.direct.get(key)
+            if queue is None:
+                queue = ch.direct.setdefault(key, deque())
+            queue.append(message)
         if ch.subscribers:
             for callback in ch.subscribers:
                 callback(message)
@@ -118,30 +123,27 @@ class InMemoryBroker(MessageBroker):
 
         ``env_id`` defaults to the channel's own env (or ``'default'``). ``clear=False`` peeks.
         """
+        ch = self._channels.get(channel)
+        if ch is None:
+            return []
+        env = env_id if env_id is not None else ch.default_env
+        queue = ch.direct.get((env, recipient_id))
+        direct = (_drain(queue) if clear else list(queue)) if queue else []
+        log = ch.broadcast.get(env)
+        if log is not None and not log.messages and recipient_id in log.cursors:
+            return direct  # a known reader with no broadcast pending: no lock needed
         with self._lock:
-            ch = self._channels.get(channel)
-            if ch is None:
-                return []
-            env = env_id if env_id is not None else (ch.env_id or DEFAULT_ENV)
-            key = (env, recipient_id)
-            if clear:
-                queue = ch.direct.pop(key, None)
-            else:
-                queue = ch.direct.get(key)
-            direct = list(queue) if queue else []
-            log = ch.broadcast.get(env)
             if log is None:  # remember the reader, so later broadcasts wait for it too
-                log = ch.broadcast[env] = _BroadcastLog()
-            if not log.messages:  # nothing shared pending: just make sure the reader is known
-                if recipient_id not in log.cursors:
-                    log.cursors[recipient_id] = log.base
+                log = ch.broadcast.setdefault(env, _BroadcastLog())
+            if not log.messages:
+                log.cursors.setdefault(recipient_id, log.base)
                 return direct
             shared = log.read(recipient_id, clear)
-            if not direct:
-                return shared
-            merged = direct + shared
-            merged.sort(key=_by_timestamp)  # stable: equal times keep publish order per kind
-            return merged
+        if not direct:
+            return shared
+        merged = direct + shared
+        merged.sort(key=_by_timestamp)  # stable: equal times keep publish order per kind
+        return merged
 
     def subscribe(self, channel: str, callback: Callable[[Message], None]) -> None:
         if not callable(callback):
@@ -157,7 +159,7 @@ class InMemoryBroker(MessageBroker):
                 if ch.env_id == env_id:
                     del self._channels[name]
                     continue
-                for key in [k for k in ch.direct if k[0] == env_id]:
+                for key in [k for k in list(ch.direct) if k[0] == env_id]:
                     del ch.direct[key]
                 ch.broadcast.pop(env_id, None)
 
@@ -167,7 +169,7 @@ class InMemoryBroker(MessageBroker):
                 name
                 for name, ch in self._channels.items()
                 if ch.env_id == env_id
-                or any(k[0] == env_id for k in ch.direct)
+                or any(k[0] == env_id for k in list(ch.direct))
                 or env_id in ch.broadcast
             )
 
@@ -189,6 +191,18 @@ def _as_message(ch: _Channel, message: Any) -> Message:
 
 
 _new_message = object.__new__
+
+
+def _drain(queue: deque[Message]) -> list[Message]:
+    """Take the messages queued now, oldest first. Each ``popleft`` is atomic, so a message
+    appended meanwhile stays for the next read and a concurrent reader cannot make this fail."""
+    out = []
+    for _ in range(len(queue)):
+        try:
+            out.append(queue.popleft())
+        except IndexError:  # another reader of the same queue took it
+            break
+    return out
 
 
 def _by_timestamp(message: Message) -> float:

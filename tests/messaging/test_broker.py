@@ -129,6 +129,33 @@ def test_thread_safety_no_message_lost():
         assert [m.payload["i"] for m in received if m.payload["k"] == k] == list(range(per_thread))
 
 
+def test_two_readers_of_one_queue_share_its_messages_exactly_once():
+    """Direct queues take no lock: concurrent readers of the same queue must still split the
+    messages between them, none lost and none delivered twice, each reader in publish order."""
+    b = InMemoryBroker()
+    total = 20000
+    got: list[list[int]] = [[], []]
+    done = threading.Event()
+
+    def produce():
+        for i in range(total):
+            b.publish("c", Message("e", "p", "r", 0.0, MessageType.INFO, {"i": i}))
+        done.set()
+
+    def read(k):
+        while not done.is_set():
+            got[k].extend(m.payload["i"] for m in b.consume("c", "r", "e"))
+
+    threads = [threading.Thread(target=produce)] + [threading.Thread(target=read, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got[0].extend(m.payload["i"] for m in b.consume("c", "r", "e"))
+    assert sorted(got[0] + got[1]) == list(range(total))
+    assert all(seq == sorted(seq) for seq in got)
+
+
 def test_subscriber_may_publish_without_deadlock():
     b = InMemoryBroker()
     b.subscribe("ping", lambda m: b.publish("pong", {"echo": m.payload["n"]}))
@@ -147,4 +174,4 @@ def test_consume_does_not_scan_other_recipients():
     assert [m.payload["i"] for m in b.consume("c", "me", "e")] == [-1]
     assert b.pending_count() == 20000
     queues = b._channels["c"].direct
-    assert ("e", "me") not in queues and len(queues) == 100
+    assert not queues[("e", "me")] and sum(len(q) for q in queues.values()) == 20000
