@@ -70,7 +70,8 @@ class SetpointProtocol(VerticalProtocol):
         share = dim // n
         return tuple((sid, slice(i * share, (i + 1) * share)) for i, sid in enumerate(key)), dim
 
-    def coordinate(self, coordinator_state, subordinate_states, coordinator_action=None, context=None) -> Coordination:
+    def split(self, subordinate_states: Mapping[str, Any], coordinator_action: Any) -> dict[str, np.ndarray]:
+        """Each subordinate's share of ``coordinator_action`` (views, no copies)."""
         if coordinator_action is None:
             raise ValueError("SetpointProtocol.coordinate needs the coordinator's action to split into setpoints")
         action = coordinator_action if isinstance(coordinator_action, np.ndarray) else np.asarray(coordinator_action, dtype=np.float64)
@@ -79,9 +80,20 @@ class SetpointProtocol(VerticalProtocol):
             raise ValueError(
                 f"coordinator action has shape {action.shape}, expected (..., {dim}) for subordinates {[s for s, _ in layout]}"
             )
-        actions = {sid: action[idx] for sid, idx in layout} if action.ndim == 1 else {sid: action[..., idx] for sid, idx in layout}
-        messages = {sid: {"setpoint": share} for sid, share in actions.items()}
-        return messages, actions
+        if action.ndim == 1:
+            return {sid: action[idx] for sid, idx in layout}
+        return {sid: action[..., idx] for sid, idx in layout}
+
+    def coordinate(self, coordinator_state, subordinate_states, coordinator_action=None, context=None) -> Coordination:
+        actions = self.split(subordinate_states, coordinator_action)
+        return {sid: {"setpoint": share} for sid, share in actions.items()}, actions
+
+    def coordinate_action(self, devices: Mapping[str, Any], obs: Any, action: Any) -> dict[str, Any]:
+        """Set each subordinate that has an action to its share (the same split the messages carry)."""
+        shares = {sid: share for sid, share in self.split(devices, action).items() if share.shape[-1]}
+        for sid, share in shares.items():
+            devices[sid].act(None, upstream_action=share)
+        return shares
 
 
 class PriceSignalProtocol(VerticalProtocol):
