@@ -41,9 +41,13 @@ class GridAgent(CoordinatorAgent):
         return self.subordinates  # type: ignore[return-value]
 
     def device_fields(self) -> list[tuple[str, str]]:
-        """(device id, state field) for each device entry of the observation (computed once
-        per set of devices)."""
-        cached = self.__dict__.get("_device_fields")
+        """(device id, state field) for each device entry of the observation."""
+        return [(did, field) for did, field, _ in self._observed_fields()]
+
+    def _observed_fields(self) -> list[tuple[str, str, bool]]:
+        """(device id, state field, whether it is a power) per device entry, computed once per
+        set of devices: the distributed step reads it every step."""
+        cached = self.__dict__.get("_fields_cache")
         if cached is not None and cached[0] == len(self.devices):
             return cached[1]
         out = []
@@ -58,19 +62,20 @@ class GridAgent(CoordinatorAgent):
                 out.append((did, "tap_pos"))
             elif isinstance(dev, Shunt):
                 out.append((did, "step"))
-        self._device_fields = (len(self.devices), out)
-        return out
+        fields = [(did, field, field in POWER_FIELDS) for did, field in out]
+        self._fields_cache = (len(self.devices), fields)
+        return fields
 
     @property
     def observation_dim(self) -> int:
-        return len(self.device_fields()) + len(NETWORK_FIELDS) + self.n_buses
+        return len(self._observed_fields()) + len(NETWORK_FIELDS) + self.n_buses
 
     def observation_from(self, device_states: Mapping[str, Mapping[str, float]], network: Mapping[str, Any]) -> np.ndarray:
         """The observation vector from what the devices reported and the network results
         (the distributed mode's path; centralized mode gathers the same numbers from arrays)."""
         scale = 1.0 / self.base_power
-        fields = self.device_fields()
-        values = [device_states[did][field] * (scale if field in POWER_FIELDS else 1.0) for did, field in fields]
+        values = [device_states[did][field] * scale if power else device_states[did][field]
+                  for did, field, power in self._observed_fields()]
         values += (network["load_p"] * scale, network["p_import"] * scale, network["price"], network["hour_sin"], network["hour_cos"])
         out = np.empty(len(values) + self.n_buses, dtype=np.float32)
         out[: len(values)] = values
