@@ -55,6 +55,7 @@ class Proxy:
         self.report_channel = ChannelManager.info_channel(node, self.upstream_id, self.env_id)
         self.result_channel = ChannelManager.power_flow_result_channel(self.env_id, node)
         self.report_channels = {sid: ChannelManager.info_channel(sid, node, self.env_id) for sid in actual_agent.subordinates}
+        self._report_routes = [(sid, actual_agent.subordinates[sid], channel) for sid, channel in self.report_channels.items()]
         self.network_state: dict[str, dict[str, Any]] = {}
         self.reports: dict[str, dict[str, Any]] = {}
         self.last_action: np.ndarray | None = None
@@ -66,9 +67,8 @@ class Proxy:
         node = self.actual_agent.agent_id
         for msg in self.broker.consume(self.result_channel, node, self.env_id):
             self.network_state[node] = dict(msg.payload)
-        subordinates = self.actual_agent.subordinates
-        for sid, channel in self.report_channels.items():
-            if not subordinates[sid].distributed:
+        for sid, subordinate, channel in self._report_routes:
+            if not subordinate.distributed:
                 continue  # local to this agent: it reports by direct call, not on the broker
             for msg in self.broker.consume(channel, node, self.env_id):
                 self.reports[sid] = dict(msg.payload)

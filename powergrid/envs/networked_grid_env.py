@@ -768,13 +768,14 @@ class NetworkedGridEnv(HeronEnv):
         safety += dot(self.storage.violation(slice(None)), own["ess"]) + dot(self.generators.violation(slice(None)), own["gen"])
         return cost, safety
 
-    def _hour_features(self) -> tuple[Any, Any]:
-        angle = (2.0 * math.pi / 24.0) * (self._hour % 24)
-        return np.sin(angle), np.cos(angle)
+    def _hour_angle(self) -> Any:
+        """The hour of day as an angle: observations carry its sine and cosine."""
+        return (2.0 * math.pi / 24.0) * (self._hour % 24)
 
     def _observation_source(self) -> np.ndarray:
         """Every number an observation is gathered from (see ``_compile_model`` for the layout)."""
-        sin, cos = self._hour_features()
+        angle = self._hour_angle()
+        sin, cos = np.sin(angle), np.cos(angle)
         g, s, good, column = self.generators, self.storage, self._good, self._at["column"]
         return np.concatenate([g.p, g.q, s.p, s.soc, self.renewables.p, np.dot(self.backend.load_p, self._owners["load"]),
                                good["p_import"], self._price[column], sin[column], cos[column], good["vm"],
@@ -809,7 +810,8 @@ class NetworkedGridEnv(HeronEnv):
         connection transformer's loading, its import and load, the price and hour, and its
         renewables' output (which follows the weather, so the env measures it)."""
         good = self._good
-        sin, cos = (float(x) for x in self._hour_features())
+        angle = self._hour_angle()  # one env: a Python number
+        sin, cos = math.sin(angle), math.cos(angle)
         price = float(self._price)
         load_p = np.dot(self.backend.load_p, self._owners["load"]).tolist()
         p_import, trafo, renewable_p = good["p_import"].tolist(), good["trafo"].tolist(), self.renewables.p.tolist()
