@@ -17,7 +17,9 @@ from heron.core.action import Action
 from heron.core.features import FeatureProvider, State
 from heron.messaging.base import Message, MessageType
 from heron.messaging.channels import ChannelManager
-from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet, math_for, require
+from powergrid.agents.fleets import (GeneratorFleet, RenewableFleet, ScalarMath, StorageFleet, generator_cost,
+                                     generator_marginal_cost, generator_violation, math_for, require, storage_cost,
+                                     storage_soc, storage_violation)
 
 __all__ = ["DeviceState", "DeviceAgent", "Generator", "ESS", "Storage", "Renewable", "Grid", "Transformer", "Shunt",
            "exchange_cost"]
@@ -116,7 +118,9 @@ class DeviceAgent(FieldAgent):
 
 
 class _FleetDevice(DeviceAgent):
-    """A built-in device whose numbers live in row ``index`` of ``fleet``."""
+    """A built-in device whose numbers live in row ``index`` of ``fleet``. Acting alone, it
+    reads its row as Python floats (``array.item(index)``) and applies the fleet's formulas to
+    them: the same formulas the fleet applies to all rows at once, without numpy's per-call cost."""
 
     def __init__(self, agent_id: str, fleet: Any, index: int, bus: Any = None, **kwargs: Any) -> None:
         self.fleet, self.index = fleet, int(index)
@@ -133,12 +137,6 @@ class _FleetDevice(DeviceAgent):
 
     def _sync_state(self) -> None:
         """Copy the fleet row into the feature view (only when someone reads the state)."""
-
-    def update_cost_safety(self) -> None:
-        """This step's cost and safety, from the fleet's own formulas for this row."""
-        if hasattr(self.fleet, "cost"):
-            self.cost = float(self.fleet.cost(self.index, self.dt_h))  # the fleet formula on one row (a scalar)
-            self.safety = float(self.fleet.violation(self.index))
 
     def _write_state(self, **values: float) -> None:
         """Fleet values are already validated: write them into the view without checks."""
@@ -163,14 +161,21 @@ class Generator(_FleetDevice):
     def _execute_local_action(self, action: np.ndarray) -> None:
         i, f = self.index, self.fleet
         p, q = action.tolist()
-        f.dispatch(i, min(max(p, f.p_min[i]), f.p_max[i]), min(max(q, f.q_min[i]), f.q_max[i]))
+        f.dispatch(i, min(max(p, f.p_min.item(i)), f.p_max.item(i)), min(max(q, f.q_min.item(i)), f.q_max.item(i)))
         self.update_cost_safety()
         self._publish_state_updates()
 
+    def update_cost_safety(self) -> None:
+        i, f = self.index, self.fleet
+        p, q = f.p.item(i), f.q.item(i)
+        self.cost = generator_cost(p, f.cost_a.item(i), f.cost_b.item(i), f.cost_c.item(i), self.dt_h)
+        self.safety = generator_violation(ScalarMath, p, q, f.s_max.item(i), f.pf_min.item(i))
+
     def state_update(self) -> dict[str, float]:
         i, f = self.index, self.fleet
-        return {"P_MW": float(f.p[i]), "Q_MVAR": float(f.q[i]), "cost": self.cost, "safety": self.safety,
-                "marginal_cost": float(2.0 * f.cost_a[i] * f.p[i] + f.cost_b[i])}
+        p = f.p.item(i)
+        return {"P_MW": p, "Q_MVAR": f.q.item(i), "cost": self.cost, "safety": self.safety,
+                "marginal_cost": generator_marginal_cost(p, f.cost_a.item(i), f.cost_b.item(i))}
 
 
 class ESS(_FleetDevice):
@@ -188,13 +193,20 @@ class ESS(_FleetDevice):
 
     def _execute_local_action(self, action: np.ndarray) -> None:
         i, f = self.index, self.fleet
-        f.dispatch(i, min(max(action.item(0), f.p_min[i]), f.p_max[i]), self.dt_h)
+        p = min(max(action.item(0), f.p_min.item(i)), f.p_max.item(i))
+        f.p[i] = p
+        f.soc[i] = storage_soc(ScalarMath, f.soc.item(i), p, f.capacity.item(i), f.eff_ch.item(i), f.eff_dis.item(i), self.dt_h)
         self.update_cost_safety()
         self._publish_state_updates()
 
+    def update_cost_safety(self) -> None:
+        i, f = self.index, self.fleet
+        self.cost = storage_cost(ScalarMath, f.p.item(i), f.cost_per_mwh.item(i), self.dt_h)
+        self.safety = storage_violation(ScalarMath, f.soc.item(i), f.soc_min.item(i), f.soc_max.item(i))
+
     def state_update(self) -> dict[str, float]:
-        i = self.index
-        return {"P_MW": float(self.fleet.p[i]), "Q_MVAR": 0.0, "soc": float(self.fleet.soc[i]), "cost": self.cost, "safety": self.safety}
+        i, f = self.index, self.fleet
+        return {"P_MW": f.p.item(i), "Q_MVAR": 0.0, "soc": f.soc.item(i), "cost": self.cost, "safety": self.safety}
 
 
 Storage = ESS
@@ -214,7 +226,7 @@ class Renewable(_FleetDevice):
         self._write_state(P_MW=self.fleet.p[self.index])
 
     def state_update(self) -> dict[str, float]:
-        return {"P_MW": float(self.fleet.p[self.index]), "Q_MVAR": 0.0, "cost": 0.0, "safety": 0.0}
+        return {"P_MW": self.fleet.p.item(self.index), "Q_MVAR": 0.0, "cost": 0.0, "safety": 0.0}
 
 
 class Grid(DeviceAgent):

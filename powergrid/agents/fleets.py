@@ -1,9 +1,11 @@
 """Device parameters and state as arrays: one table ("fleet") per device kind.
 
-Each physics function takes the rows it applies to, so the same code steps a whole fleet at
-once (centralized: a slice or index array) or one device (distributed: its row number). For one
-row the formulas run on Python scalars through ``_ScalarMath`` (numpy's ufuncs cost about
-0.5 µs per call on a scalar, the builtins a tenth of that), with the same IEEE operations. A fleet made by ``batched(B)``
+The physics is written once, as formulas on values (``generator_cost``, ``storage_soc``, ...):
+a fleet method applies them to the rows it is given (centralized: a slice or index array, the
+whole fleet at once), and a device applies them to its own row read as Python floats
+(distributed: one device acting alone). Formulas that branch take ``xp``: numpy for arrays,
+``ScalarMath`` for Python numbers (numpy's ufuncs cost about 0.5 µs per call on a scalar, the
+builtins a tenth of that), with the same IEEE operations. A fleet made by ``batched(B)``
 holds its state with a leading axis of B copies (parameters are shared), and the same
 formulas step all copies by broadcasting. Power signs:
 generators inject (+), storage consumes when charging (+, the pandapower convention).
@@ -15,7 +17,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["GeneratorFleet", "StorageFleet", "RenewableFleet", "require", "math_for"]
+__all__ = ["GeneratorFleet", "StorageFleet", "RenewableFleet", "require", "math_for", "ScalarMath",
+           "generator_cost", "generator_marginal_cost", "generator_violation", "storage_soc", "storage_cost",
+           "storage_violation"]
 
 
 def require(condition: bool, device: str, message: str) -> None:
@@ -37,7 +41,7 @@ def _number(cfg: Mapping[str, Any], key: str, default: float | None = None) -> f
     return value
 
 
-class _ScalarMath:
+class ScalarMath:
     """The numpy functions the device formulas use, for one device (Python scalars)."""
 
     maximum = staticmethod(max)
@@ -54,9 +58,45 @@ class _ScalarMath:
 
 
 def math_for(x: Any) -> Any:
-    """``_ScalarMath`` for a row number or a Python number; numpy for a slice, an index array,
+    """``ScalarMath`` for a row number or a Python number; numpy for a slice, an index array,
     an array or a batch. Formulas written with ``xp = math_for(x)`` serve both."""
-    return _ScalarMath if type(x) is int or type(x) is float else np
+    return ScalarMath if type(x) is int or type(x) is float else np
+
+
+# ------------------------------------------------------------------ formulas
+def generator_cost(p: Any, a: Any, b: Any, c: Any, dt_h: float) -> Any:
+    """Fuel cost a·P² + b·P + c per hour, over ``dt_h`` hours."""
+    return (a * p * p + b * p + c) * dt_h
+
+
+def generator_marginal_cost(p: Any, a: Any, b: Any) -> Any:
+    """d(cost)/dP = 2a·P + b per MWh: what a generator asks for one more MW."""
+    return 2.0 * a * p + b
+
+
+def generator_violation(xp: Any, p: Any, q: Any, s_max: Any, pf_min: Any) -> Any:
+    """Apparent power above s_max (per unit of s_max) plus power factor below pf_min."""
+    s = xp.hypot(p, q)
+    over = xp.maximum(s / s_max - 1.0, 0.0)
+    pf = xp.where(s > 1e-12, xp.abs(p) / xp.maximum(s, 1e-12), 1.0)  # an idle generator has no pf issue
+    return over + xp.maximum(pf_min - pf, 0.0)
+
+
+def storage_soc(xp: Any, soc: Any, p: Any, capacity: Any, eff_ch: Any, eff_dis: Any, dt_h: float) -> Any:
+    """State of charge after charging (p > 0, losing 1 - eff_ch) or discharging (p < 0, drawing
+    p / eff_dis) for ``dt_h`` hours, kept within [0, 1]."""
+    energy = xp.where(p > 0.0, p * eff_ch, p / eff_dis) * dt_h
+    return xp.clip(soc + energy / capacity, 0.0, 1.0)
+
+
+def storage_cost(xp: Any, p: Any, cost_per_mwh: Any, dt_h: float) -> Any:
+    """Throughput (wear) cost: every MWh in or out costs ``cost_per_mwh``."""
+    return cost_per_mwh * xp.abs(p) * dt_h
+
+
+def storage_violation(xp: Any, soc: Any, soc_min: Any, soc_max: Any) -> Any:
+    """How far the state of charge lies outside [soc_min, soc_max]."""
+    return xp.maximum(soc - soc_max, 0.0) + xp.maximum(soc_min - soc, 0.0)
 
 
 class _Fleet:
@@ -114,17 +154,13 @@ class GeneratorFleet(_Fleet):
         self.q[rows] = q
 
     def cost(self, rows: Any, dt_h: float) -> np.ndarray:
-        p = self.p[rows]
-        return (self.cost_a[rows] * p * p + self.cost_b[rows] * p + self.cost_c[rows]) * dt_h
+        return generator_cost(self.p[rows], self.cost_a[rows], self.cost_b[rows], self.cost_c[rows], dt_h)
+
+    def marginal_cost(self, rows: Any) -> np.ndarray:
+        return generator_marginal_cost(self.p[rows], self.cost_a[rows], self.cost_b[rows])
 
     def violation(self, rows: Any) -> np.ndarray:
-        """Apparent power above s_max (per unit of s_max) plus power factor below pf_min."""
-        xp = math_for(rows)
-        p, q = self.p[rows], self.q[rows]
-        s = xp.hypot(p, q)
-        over = xp.maximum(s / self.s_max[rows] - 1.0, 0.0)
-        pf = xp.where(s > 1e-12, xp.abs(p) / xp.maximum(s, 1e-12), 1.0)  # an idle generator has no pf issue
-        return over + xp.maximum(self.pf_min[rows] - pf, 0.0)
+        return generator_violation(math_for(rows), self.p[rows], self.q[rows], self.s_max[rows], self.pf_min[rows])
 
 
 class StorageFleet(_Fleet):
@@ -154,19 +190,16 @@ class StorageFleet(_Fleet):
             getattr(self, key)[i] = value
 
     def dispatch(self, rows: Any, p: np.ndarray, dt_h: float) -> None:
-        """Charge (p > 0, losing 1 - eff_ch) or discharge (p < 0, drawing p / eff_dis) for dt."""
-        xp = math_for(rows)
+        """Charge (p > 0) or discharge (p < 0) at ``p`` MW for ``dt_h`` hours."""
         self.p[rows] = p
-        energy = xp.where(p > 0.0, p * self.eff_ch[rows], p / self.eff_dis[rows]) * dt_h
-        self.soc[rows] = xp.clip(self.soc[rows] + energy / self.capacity[rows], 0.0, 1.0)
+        self.soc[rows] = storage_soc(math_for(rows), self.soc[rows], p, self.capacity[rows], self.eff_ch[rows],
+                                     self.eff_dis[rows], dt_h)
 
     def cost(self, rows: Any, dt_h: float) -> np.ndarray:
-        return self.cost_per_mwh[rows] * math_for(rows).abs(self.p[rows]) * dt_h
+        return storage_cost(math_for(rows), self.p[rows], self.cost_per_mwh[rows], dt_h)
 
     def violation(self, rows: Any) -> np.ndarray:
-        xp = math_for(rows)
-        soc = self.soc[rows]
-        return xp.maximum(soc - self.soc_max[rows], 0.0) + xp.maximum(self.soc_min[rows] - soc, 0.0)
+        return storage_violation(math_for(rows), self.soc[rows], self.soc_min[rows], self.soc_max[rows])
 
     def reset(self, rows: Any = slice(None)) -> None:
         self.soc[rows] = self.soc_init

@@ -735,7 +735,7 @@ class NetworkedGridEnv(HeronEnv):
         """Each agent's generator marginal cost (mean over its generators; the price if none)."""
         g, n = self.generators, len(self.possible_agents)
         count = np.bincount(self.gen_owner, minlength=n)
-        total = np.bincount(self.gen_owner, 2.0 * g.cost_a * g.p + g.cost_b, minlength=n)
+        total = np.bincount(self.gen_owner, g.marginal_cost(slice(None)), minlength=n)
         return np.where(count > 0, total / np.maximum(count, 1), self._price)
 
     def _market_states(self) -> dict[str, dict[str, float]]:
