@@ -111,10 +111,11 @@ class DeviceAgent(FieldAgent):
 
     def _publish_state_updates(self) -> None:
         """In distributed mode, report the new state on the env's state-update channel."""
-        if (self.distributed or self.publishes_state) and self.broker is not None:
-            env_id = self.env_id
-            self.broker.publish(_state_update_channel(env_id),
-                                Message(env_id, self.agent_id, "environment", self.timestamp, MessageType.STATE_UPDATE, self.state_update()))
+        broker = self.broker
+        if broker is not None and (self.distributed or self.publishes_state):
+            env_id = self._env_id
+            broker.publish(_state_update_channel(env_id),
+                           Message(env_id, self.agent_id, "environment", self.timestamp, MessageType.STATE_UPDATE, self.state_update()))
 
 
 class _FleetDevice(DeviceAgent):

@@ -315,8 +315,8 @@ class NetworkedGridEnv(HeronEnv):
         broker, env, t = self.message_broker, self.env_id, float(self._t)
         offsets = self._action_offsets
         for k, agent_id in enumerate(self.possible_agents):  # 1. the env sends each microgrid its action
-            broker.publish(self._command_channels[agent_id], Message(
-                env, ENVIRONMENT_ID, agent_id, t, MessageType.ACTION, {"setpoint": flat[offsets[k]:offsets[k + 1]].copy()}))
+            broker.publish(self._command_channels[agent_id], Message(  # (views: flat is this step's own array)
+                env, ENVIRONMENT_ID, agent_id, t, MessageType.ACTION, {"setpoint": flat[offsets[k]:offsets[k + 1]]}))
         # 2. each controller sets its devices, which act and publish state updates, and reports its
         #    action (Proxy.step is what step_distributed awaits; nothing in it suspends)
         for agent_id, proxy in self._proxies.items():
