@@ -53,12 +53,12 @@ def test_distributed_step(benchmark):
 
 
 NETWORKS = {"IEEE13": IEEE13Bus, "IEEE34": IEEE34Bus, "CIGRE_LV": CIGRE_LV, "default (76 buses)": lambda: MultiAgentMicrogrids().net}
-BATCH = 64  # copies solved per call by the batched backend; its figure is per copy
+BATCH = 64  # copies solved per call by the batched backend: the table times the call, extra_info has per copy
 
 
 @pytest.mark.benchmark(group="powergrid: power flow per backend and network")
 @pytest.mark.parametrize("network", sorted(NETWORKS))
-@pytest.mark.parametrize("backend", ["lightsim2grid", "pandapower", "numba-batched (per copy)"])
+@pytest.mark.parametrize("backend", ["lightsim2grid", "pandapower", "numba-batched (64 copies a call)"])
 def test_power_flow_solve(benchmark, backend, network):
     """A solve after every load moved by up to ±10 % (warm start from the last solution)."""
     net = copy.deepcopy(NETWORKS[network]())
