@@ -390,7 +390,8 @@ class NetworkedGridEnv(HeronEnv):
             first_bus, first_line, first_load = len(net.bus), len(net.line), len(net.load)
             buses, trafo = attach_ieee13_microgrid(net, operator_buses[connection], name, float(mg.get("load_scale", 1.0)))
             load_series += [self._series_row("load", mg["load_area"])] * (len(net.load) - first_load)
-            spec = {"name": name, "bus_pos": np.arange(first_bus, len(net.bus)), "line_pos": np.arange(first_line, len(net.line)),
+            spec = {"name": name, "bus_slice": slice(first_bus, len(net.bus)), "line_slice": slice(first_line, len(net.line)),
+                    "bus_pos": np.arange(first_bus, len(net.bus)), "line_pos": np.arange(first_line, len(net.line)),  # its own blocks
                     "trafo": trafo, "base_power": float(mg.get("base_power", 1.0)), "devices": []}
             if not isinstance(mg["devices"], (list, tuple)):
                 raise ValueError(f"microgrid {name!r}: devices must be a list, got {mg['devices']!r}")
@@ -815,7 +816,7 @@ class NetworkedGridEnv(HeronEnv):
         price = float(self._price)
         load_p = np.dot(self.backend.load_p, self._owners["load"]).tolist()
         p_import, trafo, renewable_p = good["p_import"].tolist(), good["trafo"].tolist(), self.renewables.p.tolist()
-        return [{"converged": converged, "vm_pu": good["vm"][spec["bus_pos"]], "line_loading": good["line"][spec["line_pos"]],
+        return [{"converged": converged, "vm_pu": good["vm"][spec["bus_slice"]].copy(), "line_loading": good["line"][spec["line_slice"]].copy(),
                  "trafo_loading": trafo[spec["trafo"]], "p_import": p_import[k], "load_p": load_p[k], "price": price,
                  "hour_sin": sin, "hour_cos": cos, "device_states": {name: {"P_MW": renewable_p[row]} for name, row in renewables}}
                 for k, (spec, renewables) in enumerate(zip(self._mg_specs, self._mg_renewables))]
