@@ -40,6 +40,21 @@ def add_capacitors(net: pp.pandapowerNet, name: str, buses: dict[str, int], caps
         pp.create_shunt(net, buses[node], q_mvar=-kvar * 1e-3 * scale, p_mw=0.0, name=f"{name} Cap {node}")
 
 
+def add_regulator(net: pp.pandapowerNet, name: str, buses: dict[str, int], a: str, b: str, tap: int,
+                  sn_mva: float, vk_percent: float, vkr_percent: float) -> int:
+    """A step-voltage regulator from ``a`` to ``b``: a 1:1 transformer whose on-load tap changer,
+    on the ``a`` side, boosts ``b`` by 1 / (1 - 0.625 % * tap) (±16 steps, the usual 32-step regulator)."""
+    if not -16 <= int(tap) <= 16:
+        raise ValueError(f"regulator {a}-{b}: tap must be a step in [-16, 16], got {tap!r}")
+    kv = float(net.bus.vn_kv.at[buses[a]])
+    return pp.create_transformer_from_parameters(
+        net, buses[a], buses[b], sn_mva=sn_mva, vn_hv_kv=kv, vn_lv_kv=kv, vk_percent=vk_percent,
+        vkr_percent=vkr_percent, pfe_kw=0.0, i0_percent=0.0, tap_side="hv", tap_neutral=0, tap_min=-16,
+        tap_max=16, tap_step_percent=0.625, tap_pos=-int(tap), tap_changer_type="Ratio",
+        name=f"{name} Regulator {a}-{b}",
+    )
+
+
 def build_feeder(net: pp.pandapowerNet, name: str, node_kv: Mapping[str, float],
                  lines: Sequence[tuple[str, str, float, str]], configs: Mapping[str, LineConfig],
                  loads: Mapping[str, tuple[float, float]], capacitors: Mapping[str, float],

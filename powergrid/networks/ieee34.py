@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandapower as pp
 
-from powergrid.networks._feeder import LineConfig, build_feeder, standalone
+from powergrid.networks._feeder import LineConfig, add_regulator, build_feeder, standalone
 
 __all__ = ["IEEE34Bus", "build_ieee34", "IEEE34_NODES"]
 
@@ -53,16 +53,12 @@ def build_ieee34(net: pp.pandapowerNet, name: str, load_scale: float = 1.0,
                  regulator_taps: tuple[int, int] = DEFAULT_REGULATOR_TAPS) -> dict[str, int]:
     """Add the feeder's buses and elements to ``net``; returns node name -> bus index.
     Nothing feeds node 800: the caller adds the source."""
-    if len(regulator_taps) != 2 or any(not -16 <= int(t) <= 16 for t in regulator_taps):
+    if len(regulator_taps) != 2:
         raise ValueError(f"regulator_taps must be two tap steps in [-16, 16], got {regulator_taps!r}")
     node_kv = {n: 4.16 if n in ("888", "890") else 24.9 for n in IEEE34_NODES}
     buses = build_feeder(net, name, node_kv, LINES, CONFIGS, LOADS, CAPACITORS, load_scale)
     for (a, b), tap in zip(REGULATORS, regulator_taps):
-        pp.create_transformer_from_parameters(
-            net, buses[a], buses[b], sn_mva=2.5, vn_hv_kv=24.9, vn_lv_kv=24.9, vk_percent=1.0, vkr_percent=0.1,
-            pfe_kw=0.0, i0_percent=0.0, tap_side="hv", tap_neutral=0, tap_min=-16, tap_max=16,
-            tap_step_percent=0.625, tap_pos=-int(tap), tap_changer_type="Ratio", name=f"{name} Regulator {a}-{b}",
-        )
+        add_regulator(net, name, buses, a, b, tap, sn_mva=2.5, vk_percent=1.0, vkr_percent=0.1)
     pp.create_transformer_from_parameters(
         net, buses["832"], buses["888"], sn_mva=0.5, vn_hv_kv=24.9, vn_lv_kv=4.16, vk_percent=4.07,
         vkr_percent=1.9, pfe_kw=0.0, i0_percent=0.0, name=f"{name} XF-1",
