@@ -356,7 +356,10 @@ class NetworkedGridEnv(HeronEnv):
     def _build_net(self) -> pp.pandapowerNet:
         cfg = self.config
         setup = load_setup(cfg["setup"]) if isinstance(cfg["setup"], str) else _raise(f"config 'setup' must be a setup name, got {cfg['setup']!r}")
-        dso = {**setup["dso_config"], **_checked_dict(cfg["dso_config"], "dso_config", DSO_KEYS)}
+        dso, user_dso = dict(setup["dso_config"]), _checked_dict(cfg["dso_config"], "dso_config", DSO_KEYS)
+        if user_dso.get("network", dso.get("network")) != dso.get("network"):
+            dso.pop("regulator_taps", None)  # the setup's taps belong to the setup's own feeder
+        dso.update(user_dso)
         microgrids = cfg["microgrid_configs"] if cfg["microgrid_configs"] is not None else setup["microgrid_configs"]
         if not isinstance(microgrids, (list, tuple)) or not microgrids:
             raise ValueError(f"config 'microgrid_configs' must be a non-empty list, got {microgrids!r}")

@@ -5,18 +5,19 @@ import pandapower as pp
 
 from powergrid.networks.ieee13 import build_ieee13
 from powergrid.networks.ieee34 import build_ieee34
+from powergrid.networks.ieee123 import build_ieee123
 
 __all__ = ["build_operator_network", "attach_ieee13_microgrid", "MICROGRID_BUILDERS", "OPERATOR_BUILDERS"]
 
-OPERATOR_BUILDERS = {"IEEE34": build_ieee34}
+OPERATOR_BUILDERS = {"IEEE34": build_ieee34, "IEEE123": build_ieee123}
 MICROGRID_BUILDERS = {"IEEE13": build_ieee13}
-SOURCE_NODE = {"IEEE34": "800", "IEEE13": "650"}
+SOURCE_NODE = {"IEEE34": "800", "IEEE123": "150", "IEEE13": "650"}
 
 
 def build_operator_network(kind: str, name: str, load_scale: float = 1.0, vm_pu: float = 1.05,
                            **options: object) -> tuple[pp.pandapowerNet, dict[str, int]]:
     """A fresh net holding the operator (DSO) feeder fed by an external grid; ``options`` go to
-    the feeder's builder (e.g. ``regulator_taps`` for IEEE 34)."""
+    the feeder's builder (e.g. ``regulator_taps`` for IEEE 34 and IEEE 123)."""
     if kind not in OPERATOR_BUILDERS:
         raise ValueError(f"unknown operator network {kind!r}; available: {sorted(OPERATOR_BUILDERS)}")
     net = pp.create_empty_network(name=name)

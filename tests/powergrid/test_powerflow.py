@@ -5,7 +5,7 @@ import numpy as np
 import pandapower as pp
 import pytest
 
-from powergrid.networks import CIGRE_LV, IEEE13Bus, IEEE34Bus, attach_ieee13_microgrid, build_operator_network
+from powergrid.networks import CIGRE_LV, IEEE13Bus, IEEE34Bus, IEEE123Bus, attach_ieee13_microgrid, build_operator_network
 from powergrid.powerflow import LightSimBackend, PandapowerBackend, make_backend
 
 warnings.filterwarnings("ignore", category=FutureWarning)
@@ -28,7 +28,8 @@ def with_devices(net):
     return net
 
 
-NETWORKS = {"IEEE13": IEEE13Bus, "IEEE34": IEEE34Bus, "CIGRE_LV": CIGRE_LV, "IEEE34+3xIEEE13": fused}
+NETWORKS = {"IEEE13": IEEE13Bus, "IEEE34": IEEE34Bus, "IEEE123": IEEE123Bus, "CIGRE_LV": CIGRE_LV,
+            "IEEE34+3xIEEE13": fused}
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
@@ -87,4 +88,5 @@ def test_unknown_backend_and_unsupported_elements():
 def test_element_names_are_prefixed():
     assert IEEE13Bus("MGx").bus.name.iloc[0] == "MGx Bus 650"
     assert IEEE34Bus("DSO").line.name.iloc[0] == "DSO Line 800-802"
+    assert IEEE123Bus("DSO").trafo.name.iloc[0] == "DSO Regulator 150-149"
     assert CIGRE_LV("LV").bus.name.str.startswith("LV ").all()
