@@ -14,7 +14,7 @@ import pandapower as pp
 import pytest
 
 from powergrid.envs import MultiAgentMicrogrids
-from powergrid.networks import CIGRE_LV, IEEE13Bus, IEEE34Bus
+from powergrid.networks import CIGRE_LV, IEEE13Bus, IEEE34Bus, IEEE123Bus
 from powergrid.powerflow import LightSimBackend, PandapowerBackend
 from powergrid.powerflow.batched import BatchedNewtonBackend
 
@@ -52,7 +52,7 @@ def test_distributed_step(benchmark):
     benchmark.extra_info["steps_per_s_median"] = 1.0 / benchmark.stats.stats.median
 
 
-NETWORKS = {"IEEE13": IEEE13Bus, "IEEE34": IEEE34Bus, "CIGRE_LV": CIGRE_LV, "default (76 buses)": lambda: MultiAgentMicrogrids().net}
+NETWORKS = {"IEEE13": IEEE13Bus, "IEEE34": IEEE34Bus, "IEEE123": IEEE123Bus, "CIGRE_LV": CIGRE_LV, "default (76 buses)": lambda: MultiAgentMicrogrids().net}
 BATCH = 64  # copies solved per call by the batched backend: the table times the call, extra_info has per copy
 
 
