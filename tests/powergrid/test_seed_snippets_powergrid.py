@@ -1,8 +1,9 @@
 """Seed snippets (../shared/spec) that use powergrid names, verbatim, in the namespace their
 prose assumes. The mode comparison and the proxy example's code run verbatim in examples/
-(tests/test_examples.py). The Stable-Baselines3 snippet needs the ``rl`` extra (torch): .ci/run
-installs it, elsewhere the test is skipped. Not run: the RLlib snippet (RLlib pins gymnasium 1.2.2,
-PowerGrid 1.4.0) and pseudo-code (``actions = {...}``, ``devices=[...]``)."""
+(tests/test_examples.py). The Stable-Baselines3 snippet needs the ``rl`` extra (torch) and the RLlib one the ``rllib``
+extra: .ci/run installs both, elsewhere their tests are skipped. Not run: pseudo-code
+(``actions = {...}``, ``devices=[...]``) and the FAQ's RLlib debugging snippet, where one name,
+``config``, is both the env's config and RLlib's ``PPOConfig``."""
 import numpy as np
 import pytest
 
@@ -124,6 +125,58 @@ def test_faq_stable_baselines3_snippet_trains_and_saves(tmp_path, monkeypatch):
     ns = run_snippet(FAQ_STABLE_BASELINES3, namespace())
     assert ns["model"].num_timesteps >= 10000
     assert (tmp_path / "ppo_microgrid.zip").is_file()
+
+
+FAQ_RLLIB = '''
+from ray import tune
+from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
+
+# 1. Register environment
+tune.register_env("multi_agent_microgrids",
+    lambda config: ParallelPettingZooEnv(
+        MultiAgentMicrogrids(config)
+    )
+)
+
+# 2. Configure MAPPO
+config = (
+    PPOConfig()
+    .environment("multi_agent_microgrids", env_config={
+        "centralized": False,  # <-- Distributed mode!
+        "max_episode_steps": 96,
+    })
+    .multi_agent(
+        policies={"shared_policy": PolicySpec()},
+        policy_mapping_fn=lambda agent_id, *args: "shared_policy"
+    )
+)
+
+# 3. Train
+algo = config.build()
+for i in range(100):
+    results = algo.train()
+'''
+
+
+def test_faq_rllib_snippet_trains_mappo_on_the_distributed_env():
+    """The snippet as written, but one training iteration instead of 100 (each samples about
+    4,000 env steps; a hundred take over an hour on two cores)."""
+    pytest.importorskip("ray.rllib", reason="the rllib extra is not installed")
+    import ray
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.policy.policy import PolicySpec
+
+    source = FAQ_RLLIB.replace("range(100)", "range(1)")
+    assert source != FAQ_RLLIB
+    try:
+        ns = run_snippet(source, {**namespace(), "PPOConfig": PPOConfig, "PolicySpec": PolicySpec})
+        results = ns["results"]
+        assert results["training_iteration"] == 1
+        assert results["env_runners"]["num_env_steps_sampled_lifetime"] >= 4000
+        assert "shared_policy" in results["learners"]
+        ns["algo"].stop()
+    finally:
+        ray.shutdown()
 
 
 def test_proxy_setup_snippet_on_a_grid_agent_of_the_env():
