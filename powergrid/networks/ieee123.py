@@ -1,6 +1,6 @@
 """IEEE 123-node test feeder (4.16 kV), as a balanced positive-sequence pandapower model.
 
-A larger, unbalanced urban feeder with overhead and underground lines, four step-voltage
+A larger feeder with overhead and underground lines, unbalanced loads, four step-voltage
 regulators, capacitors and switches. The data (``data/ieee123.json``) is reduced from the
 OpenDSS model of the IEEE PES test feeder by ``make_ieee123.py``, which says how: positive-
 sequence line configurations, three-phase load totals, each regulator a 1:1 tap changer at its
