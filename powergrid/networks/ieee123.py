@@ -18,7 +18,7 @@ import pandapower as pp
 
 from powergrid.networks._feeder import LineConfig, add_regulator, build_feeder, standalone
 
-__all__ = ["IEEE123Bus", "build_ieee123", "IEEE123_NODES", "DEFAULT_REGULATOR_TAPS"]
+__all__ = ["IEEE123Bus", "build_ieee123", "ieee123_nodes"]
 
 DATA = Path(__file__).with_name("data") / "ieee123.json"
 # The OpenDSS regulators are near-ideal (0.001-0.01 % reactance). Off the neutral tap, so small
@@ -29,10 +29,13 @@ REGULATOR_MIN_VK_PERCENT = 1.0
 
 @lru_cache(maxsize=1)
 def _data() -> dict:
+    """The feeder's data, read on first use (importing the package does not read it)."""
     return json.loads(DATA.read_text())
 
 
-def _nodes() -> tuple[str, ...]:
+@lru_cache(maxsize=1)
+def ieee123_nodes() -> tuple[str, ...]:
+    """Node names: the source 150 first, then in the order the data's branches reach them."""
     data, seen = _data(), {"150": None}
     for row in (*data["regulators"], *data["lines"]):
         seen.update(dict.fromkeys(row[:2]))
@@ -40,25 +43,23 @@ def _nodes() -> tuple[str, ...]:
     return tuple(seen)
 
 
-IEEE123_NODES = _nodes()
-DEFAULT_REGULATOR_TAPS = tuple(int(r[2]) for r in _data()["regulators"])  # 150-149, 9-9r, 25-25r, 160-160r
-
-
 def build_ieee123(net: pp.pandapowerNet, name: str, load_scale: float = 1.0,
-                  regulator_taps: Sequence[int] = DEFAULT_REGULATOR_TAPS) -> dict[str, int]:
+                  regulator_taps: Sequence[int] | None = None) -> dict[str, int]:
     """Add the feeder's buses and elements to ``net``; returns node name -> bus index.
-    Nothing feeds node 150: the caller adds the source."""
+    Nothing feeds node 150: the caller adds the source. ``regulator_taps`` (150-149, 9-9r,
+    25-25r, 160-160r) default to the test feeder's solved taps."""
     data = _data()
-    if len(regulator_taps) != len(data["regulators"]):
-        raise ValueError(f"regulator_taps must be {len(data['regulators'])} tap steps in [-16, 16] "
+    regulators = data["regulators"]
+    if regulator_taps is None:
+        regulator_taps = [tap for _, _, tap, _, _ in regulators]
+    if len(regulator_taps) != len(regulators):
+        raise ValueError(f"regulator_taps must be {len(regulators)} tap steps in [-16, 16] "
                          f"(150-149, 9-9r, 25-25r, 160-160r), got {tuple(regulator_taps)!r}")
     xfm = data["transformer"]
-    node_kv = {n: xfm["vn_lv_kv"] if n == xfm["lv"] else 4.16 for n in IEEE123_NODES}
+    node_kv = {n: xfm["vn_lv_kv"] if n == xfm["lv"] else 4.16 for n in ieee123_nodes()}
     configs = {code: LineConfig(*values) for code, values in data["configs"].items()}
-    loads = {n: tuple(kw_kvar) for n, kw_kvar in data["loads"].items()}
-    buses = build_feeder(net, name, node_kv, [tuple(row) for row in data["lines"]], configs, loads,
-                         data["capacitors"], load_scale)
-    for (a, b, _, sn_mva, xhl), tap in zip(data["regulators"], regulator_taps):
+    buses = build_feeder(net, name, node_kv, data["lines"], configs, data["loads"], data["capacitors"], load_scale)
+    for (a, b, _, sn_mva, xhl), tap in zip(regulators, regulator_taps):
         add_regulator(net, name, buses, a, b, tap, sn_mva=sn_mva, vk_percent=max(xhl, REGULATOR_MIN_VK_PERCENT),
                       vkr_percent=0.0)
     pp.create_transformer_from_parameters(

@@ -10,7 +10,7 @@ import pytest
 
 from powergrid.envs import MultiAgentMicrogrids
 from powergrid.networks import IEEE123Bus, build_operator_network
-from powergrid.networks.ieee123 import IEEE123_NODES
+from powergrid.networks.ieee123 import ieee123_nodes
 from powergrid.networks.make_ieee123 import lower_triangle, maxwell, positive_sequence, statements, to_json
 from powergrid.setups.loader import load_setup
 
@@ -27,7 +27,7 @@ OPENDSS_PHASE_MEAN_PU = {
 
 def test_feeder_holds_the_test_feeder_data():
     net = IEEE123Bus()
-    assert len(net.bus) == len(IEEE123_NODES) == 129  # 123 nodes + 150, 610 and the regulator outputs
+    assert len(net.bus) == len(ieee123_nodes()) == 129  # 123 nodes + 150, 610 and the regulator outputs
     assert len(net.load) == 85
     assert net.load.p_mw.sum() == pytest.approx(3.490) and net.load.q_mvar.sum() == pytest.approx(1.920)
     assert -net.shunt.q_mvar.sum() == pytest.approx(0.750)  # 600 kvar at 83, 50 kvar at 88, 90 and 92
