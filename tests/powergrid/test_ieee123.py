@@ -61,9 +61,10 @@ def test_regulator_taps_are_checked_and_applied():
 def test_derivation_helpers_on_small_inputs(tmp_path):
     dss = tmp_path / "x.dss"
     dss.write_text("New linecode.9 nphases=1 ! one phase\n~ rmatrix = [0.25]\nnew Line.L1 Bus1=1.2 Bus2=2.2 Length=0.2\n")
-    (code, p), (line, q) = statements(dss)
+    (code, p, _), (line, q, pairs) = statements(dss)
     assert code == "linecode.9" and p["rmatrix"] == "[0.25]" and p["nphases"] == "1"
     assert line == "line.l1" and q["bus1"] == "1.2" and q["length"] == "0.2"
+    assert pairs == [("bus1", "1.2"), ("bus2", "2.2"), ("length", "0.2")]
     m = lower_triangle("[2 | 0.5 2 | 0.5 0.5 2]")
     assert positive_sequence(m) == pytest.approx(1.5) and positive_sequence(np.array([[0.3]])) == 0.3
     assert (maxwell(lower_triangle("[3 | 0.5 3]")) == [[3, -0.5], [-0.5, 3]]).all()
