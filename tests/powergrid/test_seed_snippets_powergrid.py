@@ -1,9 +1,10 @@
 """Seed snippets (../shared/spec) that use powergrid names, verbatim, in the namespace their
 prose assumes. The mode comparison and the proxy example's code run verbatim in examples/
 (tests/test_examples.py). The Stable-Baselines3 snippet needs the ``rl`` extra (torch) and the RLlib one the ``rllib``
-extra: .ci/run installs both, elsewhere their tests are skipped. Not run: pseudo-code
-(``actions = {...}``, ``devices=[...]``) and the FAQ's RLlib debugging snippet, where one name,
-``config``, is both the env's config and RLlib's ``PPOConfig``."""
+extra: .ci/run installs both, elsewhere their tests are skipped. The FAQ's RLlib
+debugging snippet uses one name, ``config``, for the env's config and then for RLlib's
+``PPOConfig``: it runs in those two halves. Not run: pseudo-code (``actions = {...}``,
+``devices=[...]``)."""
 import numpy as np
 import pytest
 
@@ -177,6 +178,73 @@ def test_faq_rllib_snippet_trains_mappo_on_the_distributed_env():
         ns["algo"].stop()
     finally:
         ray.shutdown()
+
+
+FAQ_RLLIB_POLICIES = {
+    "decentralized": '''
+config.multi_agent(
+    policies={
+        "mg1_policy": PolicySpec(),
+        "mg2_policy": PolicySpec(),
+        "mg3_policy": PolicySpec(),
+    },
+    policy_mapping_fn=lambda agent_id, *args: f"{agent_id}_policy"
+)
+''',
+    "shared": '''
+config.multi_agent(
+    policies={"shared_policy": PolicySpec()},
+    policy_mapping_fn=lambda agent_id, *args: "shared_policy"
+)
+''',
+    "hybrid": '''
+config.multi_agent(
+    policies={
+        "grid_policy": PolicySpec(),  # For MG1, MG2
+        "special_policy": PolicySpec()  # For MG3
+    },
+    policy_mapping_fn=lambda agent_id, *args: (
+        "special_policy" if agent_id == "MG3" else "grid_policy"
+    )
+)
+''',
+    # The debugging snippet's second half; its first half is "faq: spaces debug" above.
+    "spaces debug": '''
+# Ensure policy config matches
+config.multi_agent(
+    policies={
+        "shared_policy": PolicySpec(
+            observation_space=list(env.observation_spaces.values())[0],
+            action_space=list(env.action_spaces.values())[0],
+        )
+    }
+)
+''',
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAQ_RLLIB_POLICIES))
+def test_faq_rllib_policy_snippet_configures_the_env_agents(name):
+    """The FAQ's policy layouts applied to an RLlib PPOConfig, ``env`` being the default env.
+    The decentralized layout maps agent ``MG1`` to ``MG1_policy`` while it names its policies
+    ``mg1_policy``: RLlib accepts the configuration, and this test shows the mismatch."""
+    pytest.importorskip("ray.rllib", reason="the rllib extra is not installed")
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.policy.policy import PolicySpec
+
+    env = namespace()["MultiAgentMicrogrids"]()
+    ns = run_snippet(FAQ_RLLIB_POLICIES[name], {"config": PPOConfig(), "PolicySpec": PolicySpec, "env": env})
+    config = ns["config"]
+    if name == "spaces debug":
+        spec = config.policies["shared_policy"]
+        assert spec.observation_space is env.observation_space("MG1") and spec.action_space is env.action_space("MG1")
+        return
+    mapped = {agent: config.policy_mapping_fn(agent, None) for agent in env.possible_agents}
+    if name == "decentralized":
+        assert mapped == {a: f"{a}_policy" for a in env.possible_agents} and not set(mapped.values()) & set(config.policies)
+    else:
+        assert set(mapped.values()) == set(config.policies)
+        assert mapped["MG3"] == ("special_policy" if name == "hybrid" else "shared_policy")
 
 
 def test_proxy_setup_snippet_on_a_grid_agent_of_the_env():
