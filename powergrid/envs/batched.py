@@ -27,7 +27,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from powergrid.envs.multi_agent_microgrids import MultiAgentMicrogrids
-from powergrid.envs.networked_grid_env import NetworkedGridEnv
+from powergrid.envs.networked_grid_env import NetworkedGridEnv, reset_options
 
 __all__ = ["BatchedMicrogrids", "MicrogridsVectorEnv"]
 
@@ -106,7 +106,7 @@ class BatchedMicrogrids:
         elif self._rngs is None:
             self._rngs = [np.random.default_rng() for _ in range(B)]
         env = self._env
-        env._start_episodes(self._all, self._rngs, options or {})
+        env._start_episodes(self._all, self._rngs, reset_options(options))
         env._set_profiles()
         env._push_devices()
         env._solve(self._all)

@@ -218,7 +218,10 @@ class NetworkedGridEnv(HeronEnv):
             value = actions[agent_id]
             if isinstance(value, Mapping):  # Dict spaces (mixed continuous/discrete)
                 value = np.concatenate([np.ravel(value.get("c", ())), np.ravel(value.get("d", ()))])
-            arr = value if type(value) is np.ndarray else np.asarray(value, dtype=np.float64)
+            try:
+                arr = value if type(value) is np.ndarray and value.dtype.kind in "biuf" else np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"agent {agent_id!r}: action must hold numbers, got {value!r}") from None
             lo, hi = offsets[k], offsets[k + 1]
             if arr.ndim != 1 or arr.shape[0] != hi - lo:
                 if arr.size == hi - lo and arr.ndim == 0:
@@ -248,7 +251,7 @@ class NetworkedGridEnv(HeronEnv):
             self._rng = np.random.default_rng()
         self.agents = list(self.possible_agents)
         self._t = 0
-        self._start_episode(options or {})
+        self._start_episode(reset_options(options))
         if self.message_broker is not None:
             self.message_broker.clear_environment(self.env_id)
         self._solve_and_score(first=True)
@@ -356,7 +359,7 @@ class NetworkedGridEnv(HeronEnv):
     def _build_net(self) -> pp.pandapowerNet:
         cfg = self.config
         setup = load_setup(cfg["setup"]) if isinstance(cfg["setup"], str) else _raise(f"config 'setup' must be a setup name, got {cfg['setup']!r}")
-        dso, user_dso = dict(setup["dso_config"]), _checked_dict(cfg["dso_config"], "dso_config", DSO_KEYS)
+        dso, user_dso = dict(setup["dso_config"]), _checked_dict(cfg["dso_config"], "config 'dso_config'", DSO_KEYS)
         if user_dso.get("network", dso.get("network")) != dso.get("network"):
             dso.pop("regulator_taps", None)  # the setup's taps belong to the setup's own feeder
         dso.update(user_dso)
@@ -377,7 +380,7 @@ class NetworkedGridEnv(HeronEnv):
         gen_cfgs, ess_cfgs, ren_cfgs = [], [], []
         names = set()
         for k, raw in enumerate(microgrids):
-            mg = _checked_dict(raw, f"microgrid_configs[{k}]", MICROGRID_KEYS)
+            mg = _checked_dict(raw, f"config 'microgrid_configs[{k}]'", MICROGRID_KEYS)
             for key in ("name", "connection_bus", "load_area", "renew_area", "devices"):
                 if key not in mg:
                     raise ValueError(f"microgrid_configs[{k}] is missing {key!r}")
@@ -903,11 +906,22 @@ class NetworkedGridEnv(HeronEnv):
         """Nothing to release: the broker belongs to whoever passed it in."""
 
 
+def reset_options(options: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """``reset``'s options, which must be a dict. The env reads ``day`` (the index of the day the
+    episode starts on) and ignores other keys, as PettingZoo expects: its API test resets with
+    options of its own."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ValueError(f"reset options must be a dict, got {options!r}")
+    return options
+
+
 def _checked_dict(value: Any, what: str, allowed: set[str]) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise ValueError(f"config {what!r} must be a dict, got {value!r}")
+        raise ValueError(f"{what} must be a dict, got {value!r}")
     unknown = sorted(set(value) - allowed)
     if unknown:
         raise ValueError(f"{what}: unknown key(s) {unknown}; valid keys: {sorted(allowed)}")

@@ -109,6 +109,22 @@ def test_bad_actions_raise_naming_the_agent(env):
         env.step({"MG1": np.zeros(3), "MG2": np.zeros(3), "MG3": np.array([0.0, np.nan, 0.0])})
     with pytest.raises(ValueError, match="missing"):
         env.step({"MG1": np.zeros(3)})
+    with pytest.raises(ValueError, match="agent 'MG1': action must hold numbers, got 'abc'"):
+        env.step({"MG1": "abc", "MG2": np.zeros(3), "MG3": np.zeros(3)})
+    with pytest.raises(ValueError, match="agent 'MG3': action must hold numbers"):
+        env.step({"MG1": np.zeros(3), "MG2": np.zeros(3), "MG3": {"c": ["a", "b", "c"]}})
+
+
+@pytest.mark.parametrize("options, match", [
+    ([3], r"reset options must be a dict, got \[3\]"),
+    ({"day": 10_000}, r"options\['day'\] must be in \[0, "),
+])
+def test_bad_reset_options_raise(options, match):
+    from powergrid.envs.batched import BatchedMicrogrids
+
+    for env in (MultiAgentMicrogrids(), BatchedMicrogrids(2)):
+        with pytest.raises(ValueError, match=match):
+            env.reset(seed=0, options=options)
 
 
 @pytest.mark.parametrize("config, match", [
@@ -116,7 +132,7 @@ def test_bad_actions_raise_naming_the_agent(env):
     ({"max_episode_steps": 0}, "max_episode_steps"),
     ({"penalty": -1.0}, "penalty"),
     ({"message_broker": "kafka"}, "message_broker"),
-    ({"dso_config": {"voltage": 1.0}}, r"dso_config: unknown key\(s\) \['voltage'\]"),
+    ({"dso_config": {"voltage": 1.0}}, r"config 'dso_config': unknown key\(s\) \['voltage'\]"),
     ({"microgrid_configs": [{"name": "X"}]}, "missing 'connection_bus'"),
 ])
 def test_bad_config_raises(config, match):
