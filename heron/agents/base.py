@@ -181,7 +181,8 @@ class Agent:
 
     def _decide(self, obs: Observation | None) -> Any:
         if self.policy is None:
-            raise ValueError(f"agent {self.agent_id!r} has no policy and received no upstream action")
+            raise ValueError(f"agent {self.agent_id!r} has no policy and received no upstream action: "
+                             "give it a policy (agent.policy = ...) or send it a setpoint")
         return self.policy.forward(obs if obs is not None else self.observe())
 
     def _own_action(self, obs: Observation | None, upstream_action: Any) -> np.ndarray | None:

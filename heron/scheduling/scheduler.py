@@ -27,10 +27,12 @@ _NO_LIMIT = np.iinfo(np.int64).max
 
 
 class EventHandlerError(RuntimeError):
-    """A handler raised; ``event`` is the event it was handling, ``__cause__`` the original error."""
+    """A handler raised; ``event`` is the event it was handling, ``__cause__`` the original error.
+    The message leaves out the event's payload, which can be whole observations."""
 
     def __init__(self, event: Event, error: BaseException) -> None:
-        super().__init__(f"handler for {event!r} raised {type(error).__name__}: {error}")
+        where = f"{EventType(event.event_type).name} event at t={event.timestamp!r} for agent {event.agent_id!r}"
+        super().__init__(f"handler for the {where} raised {type(error).__name__}: {error}")
         self.event = event
 
 

@@ -156,6 +156,11 @@ class NetworkedGridEnv(HeronEnv):
             raise ValueError(f"config 'message_broker' must be 'in_memory', a MessageBroker or None, got {broker!r}")
         if cfg["env_id"] is not None and (not isinstance(cfg["env_id"], str) or not cfg["env_id"]):
             raise ValueError(f"config 'env_id' must be a non-empty string or None, got {cfg['env_id']!r}")
+        interval = cfg["env_update_interval"]
+        if interval is not None and (isinstance(interval, bool) or not isinstance(interval, (int, float, np.number))
+                                     or not (math.isfinite(interval) and interval > 0)):
+            raise ValueError("config 'env_update_interval' must be None (a power flow at every action effect) or a "
+                             f"positive number of seconds, got {interval!r}")
         return cfg
 
     # ---------------------------------------------------------------- compile

@@ -132,6 +132,9 @@ def test_bad_reset_options_raise(options, match):
     ({"max_episode_steps": 0}, "max_episode_steps"),
     ({"penalty": -1.0}, "penalty"),
     ({"message_broker": "kafka"}, "message_broker"),
+    ({"env_update_interval": -1}, r"'env_update_interval' must be None \(a power flow at every action effect\) or a positive"),
+    ({"env_update_interval": 0}, "env_update_interval"),
+    ({"env_update_interval": "60"}, "env_update_interval"),
     ({"dso_config": {"voltage": 1.0}}, r"config 'dso_config': unknown key\(s\) \['voltage'\]"),
     ({"microgrid_configs": [{"name": "X"}]}, "missing 'connection_bus'"),
 ])

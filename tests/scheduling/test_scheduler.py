@@ -265,6 +265,7 @@ def test_handler_exception_surfaces_with_its_event():
     with pytest.raises(EventHandlerError) as info:
         s.run_until(5.0)
     assert info.value.event.timestamp == 2.0 and info.value.event.agent_id == "a"
+    assert str(info.value) == "handler for the AGENT_TICK event at t=2.0 for agent 'a' raised KeyError: 'boom'"
     assert isinstance(info.value.__cause__, KeyError)
     assert s.processed_count == 3
 
