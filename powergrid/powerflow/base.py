@@ -69,13 +69,25 @@ class PowerFlowBackend(ABC):
             getattr(self, key)[:] = value
         self._forget_start()
 
+    def check_finite(self) -> None:
+        """Raise ``ValueError`` naming the first injection or tap position that is NaN or
+        infinite: such an input is a bug upstream, not a power flow that failed to converge."""
+        for key in self.INJECTIONS:
+            values = getattr(self, key)
+            bad = np.argwhere(~np.isfinite(values))
+            if bad.size:
+                where = tuple(int(i) for i in bad[0])
+                raise ValueError(f"power-flow input {key}[{', '.join(map(str, where))}] is {float(values[where])}; "
+                                 "injections and tap positions must be finite")
+
     @abstractmethod
     def _forget_start(self) -> None:
         """Drop the warm-start state."""
 
     @abstractmethod
     def solve(self) -> PowerFlowResult:
-        """Solve AC power flow for the current injections; never raises on divergence."""
+        """Solve AC power flow for the current injections; never raises on divergence (a NaN or
+        infinite input raises ``ValueError``, see ``check_finite``)."""
 
 
 def _tap_positions(net: pp.pandapowerNet) -> np.ndarray:

@@ -78,6 +78,7 @@ class BatchedNewtonBackend(PowerFlowBackend):
                     r.trafo_loading_percent, r.trafo_p_hv_mw, self.angles)
         failed = active & ~r.converged
         if failed.any():
+            self.check_finite()  # a NaN input fails in the kernel: name it rather than fall back
             for b in np.flatnonzero(failed):
                 self._solve_with_fallback(int(b))
         return r

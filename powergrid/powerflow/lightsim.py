@@ -84,8 +84,11 @@ class LightSimBackend(PowerFlowBackend):
         rounded, pushed, delta = self._block.astype(np.float32), self._block_pushed, self._block_delta
         np.subtract(rounded, pushed, out=delta)
         np.abs(delta, out=delta)
-        changed = delta > 0.0  # (inf before the first push)
-        if changed.any():
+        top = delta.max()  # inf before the first push; NaN when an injection is (lightsim2grid would skip it)
+        if not top < np.inf and not np.isfinite(self._block).all():
+            self.check_finite()
+        if top > 0.0:
+            changed = delta > 0.0
             small = changed & (delta < SKIPPED_CHANGE)
             detour = small.any()
             for key, setter in self._vector_setters.items():
@@ -98,6 +101,8 @@ class LightSimBackend(PowerFlowBackend):
         for key, setter in self._element_setters.items():
             values, pushed = getattr(self, key), self._pushed[key]
             for i in np.flatnonzero(values != pushed):
+                if not np.isfinite(values[i]):
+                    self.check_finite()
                 if abs(values[i] - pushed[i]) < SKIPPED_CHANGE:
                     setter(int(i), float(values[i]) + 1.0)
                 setter(int(i), float(values[i]))
@@ -105,6 +110,8 @@ class LightSimBackend(PowerFlowBackend):
         taps, pushed = self.trafo_tap, self._pushed["trafo_tap"]
         changed = np.flatnonzero(taps != pushed)
         if changed.size:
+            if not np.isfinite(taps[changed]).all():
+                self.check_finite()
             factor = self.tap_ratio_factor()
             tapped0 = self.initial["trafo_tap"]
             factor0 = 1.0 + (tapped0 - self._tap_neutral) * self._tap_step / 100.0

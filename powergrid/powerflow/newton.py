@@ -232,6 +232,13 @@ def _injections(m, load_p, load_q, sgen_p, sgen_q, storage_p, S):
         S[i] /= m.base_mva
 
 
+@njit(cache=True, inline="always")
+def _worse(worst, d):
+    """The larger mismatch, where NaN counts as the largest and stays: ``max`` would pass over a
+    NaN injection and let its copy count as converged."""
+    return d if d > worst or d != d else worst
+
+
 @njit(cache=True, error_model="numpy", fastmath=FAST)
 def _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst):
     """I = Ybus V. F = I - conj(S / V) at the PQ buses (current mismatch, what Newton zeroes);
@@ -254,7 +261,7 @@ def _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst):
             vr, vi = Vr[i, c], Vi[i, c]
             dp = vr * Ir[i, c] + vi * Ii[i, c] - Sr[i, c]  # V conj(I) - S
             dq = vi * Ir[i, c] - vr * Ii[i, c] - Si[i, c]
-            worst[c] = max(worst[c], abs(dp), abs(dq))
+            worst[c] = _worse(_worse(worst[c], abs(dp)), abs(dq))
             scale = 1.0 / (vr * vr + vi * vi)  # I - conj(S / V) = conj(dS) V / |V|²
             F[p, 0, c] = (dp * vr + dq * vi) * scale
             F[p, 1, c] = (dp * vi - dq * vr) * scale

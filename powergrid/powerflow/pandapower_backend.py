@@ -21,6 +21,7 @@ class PandapowerBackend(PowerFlowBackend):
         self._warm = False
 
     def solve(self) -> PowerFlowResult:
+        self.check_finite()
         net = self.net
         net.load["p_mw"], net.load["q_mvar"], net.load["scaling"] = self.load_p, self.load_q, 1.0
         net.sgen["p_mw"], net.sgen["q_mvar"], net.sgen["scaling"] = self.sgen_p, self.sgen_q, 1.0

@@ -7,6 +7,7 @@ import pytest
 
 from powergrid.networks import CIGRE_LV, IEEE13Bus, IEEE34Bus, IEEE123Bus, attach_ieee13_microgrid, build_operator_network
 from powergrid.powerflow import LightSimBackend, PandapowerBackend, make_backend
+from powergrid.powerflow.batched import BatchedNewtonBackend
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 
@@ -74,6 +75,29 @@ def test_reference_backend_reports_divergence_too():
     backend = PandapowerBackend(IEEE13Bus())
     backend.load_p[:] = backend.initial["load_p"] * 60.0
     assert not backend.solve().converged
+
+
+BACKENDS = {"lightsim2grid": LightSimBackend, "pandapower": PandapowerBackend,
+            "numba-batched": lambda net: BatchedNewtonBackend(net, 3)}
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("key, value", [("load_p", np.nan), ("load_q", -np.inf), ("sgen_p", np.nan), ("sgen_q", np.inf),
+                                        ("storage_p", np.nan), ("shunt_q", np.nan), ("trafo_tap", np.nan)])
+def test_a_non_finite_input_raises_naming_it(backend, key, value):
+    """lightsim2grid on its own would skip a NaN (its change test is false) and report the old
+    state as converged; the batched kernel once did too. Every backend names the input instead,
+    and solves again once it is fixed."""
+    solver = BACKENDS[backend](with_devices(IEEE13Bus()))
+    assert np.all(solver.solve().converged)
+    values = getattr(solver, key)
+    last = values.shape[-1] - 1
+    where = (2, last) if values.ndim == 2 else (last,)
+    values[where] = value
+    with pytest.raises(ValueError, match=rf"power-flow input {key}\[{', '.join(map(str, where))}\] is {value}; "):
+        solver.solve()
+    values[where] = solver.initial[key][where[-1]]
+    assert np.all(solver.solve().converged)
 
 
 def test_unknown_backend_and_unsupported_elements():
