@@ -55,12 +55,20 @@ def add_regulator(net: pp.pandapowerNet, name: str, buses: dict[str, int], a: st
     )
 
 
+def require_name(name: object) -> str:
+    """A network or microgrid name: it prefixes every element name, so it must be a non-empty string."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"a network name must be a non-empty string (it prefixes every element name), got {name!r}")
+    return name
+
+
 def build_feeder(net: pp.pandapowerNet, name: str, node_kv: Mapping[str, float],
                  lines: Sequence[tuple[str, str, float, str]], configs: Mapping[str, LineConfig],
                  loads: Mapping[str, tuple[float, float]], capacitors: Mapping[str, float],
                  load_scale: float = 1.0) -> dict[str, int]:
     """Buses (node -> kV), lines (from, to, feet, configuration), loads and capacitors of a
     feeder; transformers are the caller's. Returns node -> bus index."""
+    require_name(name)
     buses = {n: pp.create_bus(net, vn_kv=kv, name=f"{name} Bus {n}") for n, kv in node_kv.items()}
     for a, b, feet, config in lines:
         add_line(net, name, buses, a, b, feet, configs[config])

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pandapower as pp
 import pandapower.networks as pn
 
+from powergrid.networks._feeder import require_name
+
 __all__ = ["CIGRE_LV", "prefix_names"]
 
 
@@ -27,6 +29,7 @@ def fuse_closed_bus_switches(net: pp.pandapowerNet) -> pp.pandapowerNet:
 def CIGRE_LV(name: str = "CIGRE_LV") -> pp.pandapowerNet:
     """CIGRE LV European benchmark (residential, industrial and commercial feeders); its
     bus-bus switches are closed in the benchmark and are fused here."""
+    require_name(name)
     net = fuse_closed_bus_switches(pn.create_cigre_network_lv())
     net.name = name
     return prefix_names(net, name)

@@ -1,4 +1,5 @@
 import copy
+import re
 import warnings
 
 import numpy as np
@@ -114,3 +115,10 @@ def test_element_names_are_prefixed():
     assert IEEE34Bus("DSO").line.name.iloc[0] == "DSO Line 800-802"
     assert IEEE123Bus("DSO").trafo.name.iloc[0] == "DSO Regulator 150-149"
     assert CIGRE_LV("LV").bus.name.str.startswith("LV ").all()
+
+
+@pytest.mark.parametrize("build", [IEEE13Bus, IEEE34Bus, IEEE123Bus, CIGRE_LV])
+@pytest.mark.parametrize("name", ["", " ", None, 3])
+def test_a_network_name_must_be_a_non_empty_string(build, name):
+    with pytest.raises(ValueError, match=rf"network name must be a non-empty string .*got {re.escape(repr(name))}"):
+        build(name)
