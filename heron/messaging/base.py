@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -64,10 +65,16 @@ class Message:
             for name, value in (("env_id", env_id), ("sender_id", sender_id), ("recipient_id", recipient_id)):
                 if not isinstance(value, str) or not value:
                     raise ValueError(f"message {name} must be a non-empty string, got {value!r}")
+        try:
+            time = float(timestamp)
+        except (TypeError, ValueError):
+            time = math.nan
+        if not math.isfinite(time):  # brokers order messages by it
+            raise ValueError(f"message timestamp must be a finite number, got {timestamp!r}")
         self.env_id = env_id
         self.sender_id = sender_id
         self.recipient_id = recipient_id
-        self.timestamp = float(timestamp)
+        self.timestamp = time
         self.message_type = message_type
         self.payload = payload
 

@@ -19,6 +19,19 @@ def test_channel_names_are_exact():
     assert ChannelManager.custom_channel("p2p", "e", "MG1") == "env_e__p2p__MG1"
 
 
+@pytest.mark.parametrize("spell, match", [
+    (lambda: ChannelManager.action_channel("", "MG1", "e"), "channel upstream_id must be a non-empty string, got ''"),
+    (lambda: ChannelManager.info_channel("MG1", None, "e"), "channel upstream_id must be a non-empty string, got None"),
+    (lambda: ChannelManager.broadcast_channel("so", 7), "channel env_id must be a non-empty string, got 7"),
+    (lambda: ChannelManager.state_update_channel("a__b"), "channel env_id must not contain '__'"),
+    (lambda: ChannelManager.power_flow_result_channel("e", ""), "channel agent_id must be a non-empty string"),
+    (lambda: ChannelManager.custom_channel("", "e", "MG1"), "channel kind must be a non-empty string"),
+])
+def test_channel_parts_must_be_non_empty_strings(spell, match):
+    with pytest.raises(ValueError, match=match):
+        spell()
+
+
 def test_both_import_paths_give_the_same_class():
     assert OldPathBroker is InMemoryBroker
 
@@ -84,6 +97,9 @@ def test_malformed_messages_raise_clearly():
         Message("e", "a", "b", 0.0, "info", [1, 2])
     with pytest.raises(ValueError, match="sender_id"):
         Message("e", "", "b", 0.0, "info", {})
+    for time in (float("nan"), float("inf"), "noon", None):
+        with pytest.raises(ValueError, match=f"message timestamp must be a finite number, got {time!r}"):
+            Message("e", "a", "b", time, "info", {})
     with pytest.raises(ValueError, match=r"missing field\(s\) \['payload'\]"):
         Message.from_dict({"env_id": "e", "sender_id": "a", "recipient_id": "b", "timestamp": 0, "message_type": "info"})
     with pytest.raises(ValueError, match="unknown field"):
