@@ -389,7 +389,9 @@ class NetworkedGridEnv(HeronEnv):
             for key in ("name", "connection_bus", "load_area", "renew_area", "devices"):
                 if key not in mg:
                     raise ValueError(f"microgrid_configs[{k}] is missing {key!r}")
-            name = str(mg["name"])
+            name = mg["name"]
+            if not isinstance(name, str) or not name.strip():
+                raise ValueError(f"microgrid_configs[{k}]: name must be a non-empty string (the agent id), got {name!r}")
             if name in names:
                 raise ValueError(f"two microgrids are named {name!r}")
             names.add(name)
