@@ -11,6 +11,7 @@ divergence it retries from a DC solution, then from a flat start, and otherwise 
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 
 import numpy as np
@@ -45,7 +46,8 @@ class LightSimBackend(PowerFlowBackend):
         self.max_iter, self.tol = int(max_iter), float(tol)
         self._flat = self._flat_start(baked)
         self._V = self._flat.copy()
-        self._pushed = {k: np.full_like(getattr(self, k), np.nan) for k in self.INJECTIONS}
+        # what lightsim2grid holds of the injections set element by element (NaN: nothing yet)
+        self._pushed = {k: np.full_like(getattr(self, k), np.nan) for k in self.INJECTIONS if k not in self.FLOAT32_INJECTIONS}
         # the float32 injections live side by side in one block, so one pass finds what changed
         sizes = [getattr(self, key).size for key in self.FLOAT32_INJECTIONS]
         bounds = np.concatenate([[0], np.cumsum(sizes)])
@@ -100,12 +102,13 @@ class LightSimBackend(PowerFlowBackend):
             pushed[:] = rounded
         for key, setter in self._element_setters.items():
             values, pushed = getattr(self, key), self._pushed[key]
-            for i in np.flatnonzero(values != pushed):
-                if not np.isfinite(values[i]):
+            for i in np.flatnonzero(values != pushed).tolist():
+                value = values.item(i)
+                if not math.isfinite(value):
                     self.check_finite()
-                if abs(values[i] - pushed[i]) < SKIPPED_CHANGE:
-                    setter(int(i), float(values[i]) + 1.0)
-                setter(int(i), float(values[i]))
+                if abs(value - pushed.item(i)) < SKIPPED_CHANGE:
+                    setter(i, value + 1.0)
+                setter(i, value)
             pushed[:] = values
         taps, pushed = self.trafo_tap, self._pushed["trafo_tap"]
         changed = np.flatnonzero(taps != pushed)
