@@ -76,6 +76,7 @@ from powergrid.agents.devices import ESS, Generator, Renewable, Shunt, Transform
 from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet
 from powergrid.agents.grid_agent import GridAgent
 from powergrid.envs.safety import network_violation, overload, voltage_violation
+from powergrid.networks._feeder import require_name
 from powergrid.networks.compose import attach_ieee13_microgrid, build_operator_network
 from powergrid.powerflow import make_backend
 from powergrid.setups.loader import load_dataset, load_setup
@@ -390,8 +391,7 @@ class NetworkedGridEnv(HeronEnv):
                 if key not in mg:
                     raise ValueError(f"microgrid_configs[{k}] is missing {key!r}")
             name = mg["name"]
-            if not isinstance(name, str) or not name.strip():
-                raise ValueError(f"microgrid_configs[{k}]: name must be a non-empty string (the agent id), got {name!r}")
+            require_name(name, f"microgrid_configs[{k}]: name (the agent id)")
             if name in names:
                 raise ValueError(f"two microgrids are named {name!r}")
             names.add(name)

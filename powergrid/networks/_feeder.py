@@ -55,11 +55,10 @@ def add_regulator(net: pp.pandapowerNet, name: str, buses: dict[str, int], a: st
     )
 
 
-def require_name(name: object) -> str:
-    """A network or microgrid name: it prefixes every element name, so it must be a non-empty string."""
+def require_name(name: object, what: str = "a network name (it prefixes every element name)") -> None:
+    """Network and microgrid names prefix element names (and name agents): non-empty strings."""
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"a network name must be a non-empty string (it prefixes every element name), got {name!r}")
-    return name
+        raise ValueError(f"{what} must be a non-empty string, got {name!r}")
 
 
 def build_feeder(net: pp.pandapowerNet, name: str, node_kv: Mapping[str, float],

@@ -138,7 +138,7 @@ def test_bad_reset_options_raise(options, match):
     ({"dso_config": {"voltage": 1.0}}, r"config 'dso_config': unknown key\(s\) \['voltage'\]"),
     ({"microgrid_configs": [{"name": "X"}]}, "missing 'connection_bus'"),
     ({"microgrid_configs": [{"name": 5, "connection_bus": "806", "load_area": "residential", "renew_area": "R1", "devices": []}]},
-     r"microgrid_configs\[0\]: name must be a non-empty string \(the agent id\), got 5"),
+     r"microgrid_configs\[0\]: name \(the agent id\) must be a non-empty string, got 5"),
 ])
 def test_bad_config_raises(config, match):
     with pytest.raises(ValueError, match=match):

@@ -120,5 +120,5 @@ def test_element_names_are_prefixed():
 @pytest.mark.parametrize("build", [IEEE13Bus, IEEE34Bus, IEEE123Bus, CIGRE_LV])
 @pytest.mark.parametrize("name", ["", " ", None, 3])
 def test_a_network_name_must_be_a_non_empty_string(build, name):
-    with pytest.raises(ValueError, match=rf"network name must be a non-empty string .*got {re.escape(repr(name))}"):
+    with pytest.raises(ValueError, match=rf"a network name \(it prefixes every element name\) must be a non-empty string, got {re.escape(repr(name))}"):
         build(name)
