@@ -18,8 +18,8 @@ from heron.core.features import FeatureProvider, State
 from heron.messaging.base import Message, MessageType
 from heron.messaging.channels import ChannelManager
 from powergrid.agents.fleets import (GeneratorFleet, RenewableFleet, ScalarMath, StorageFleet, generator_cost,
-                                     generator_marginal_cost, generator_violation, math_for, require, storage_cost,
-                                     storage_soc, storage_violation)
+                                     generator_marginal_cost, generator_output, math_for, require, storage_cost,
+                                     storage_power, storage_soc, storage_violation)
 
 __all__ = ["DeviceState", "DeviceAgent", "Generator", "ESS", "Storage", "Renewable", "Grid", "Transformer", "Shunt",
            "exchange_cost"]
@@ -162,15 +162,16 @@ class Generator(_FleetDevice):
     def _execute_local_action(self, action: np.ndarray) -> None:
         i, f = self.index, self.fleet
         p, q = action.tolist()
-        f.dispatch(i, min(max(p, f.p_min.item(i)), f.p_max.item(i)), min(max(q, f.q_min.item(i)), f.q_max.item(i)))
+        f.p[i], f.q[i] = generator_output(ScalarMath, p, q, f.p_min.item(i), f.p_max.item(i), f.q_min.item(i), f.q_max.item(i),
+                                          f.s_max.item(i), f.q_slope.item(i), f.q_idle.item(i))
         self.update_cost_safety()
         self._publish_state_updates()
 
     def update_cost_safety(self) -> None:
+        """Fuel cost; no safety term: its P, Q, S and power-factor limits are physics (enforced)."""
         i, f = self.index, self.fleet
-        p, q = f.p.item(i), f.q.item(i)
-        self.cost = generator_cost(p, f.cost_a.item(i), f.cost_b.item(i), f.cost_c.item(i), self.dt_h)
-        self.safety = generator_violation(ScalarMath, p, q, f.s_max.item(i), f.pf_min.item(i))
+        self.cost = generator_cost(f.p.item(i), f.cost_a.item(i), f.cost_b.item(i), f.cost_c.item(i), self.dt_h)
+        self.safety = 0.0
 
     def state_update(self) -> dict[str, float]:
         i, f = self.index, self.fleet
@@ -194,9 +195,11 @@ class ESS(_FleetDevice):
 
     def _execute_local_action(self, action: np.ndarray) -> None:
         i, f = self.index, self.fleet
-        p = min(max(action.item(0), f.p_min.item(i)), f.p_max.item(i))
-        f.p[i] = p
-        f.soc[i] = storage_soc(ScalarMath, f.soc.item(i), p, f.capacity.item(i), f.eff_ch.item(i), f.eff_dis.item(i), self.dt_h)
+        command = min(max(action.item(0), f.p_min.item(i)), f.p_max.item(i))
+        soc, capacity, eff_ch, eff_dis = f.soc.item(i), f.capacity.item(i), f.eff_ch.item(i), f.eff_dis.item(i)
+        p = storage_power(ScalarMath, command, soc, capacity, eff_ch, eff_dis, self.dt_h)
+        f.p_set[i], f.p[i] = command, p
+        f.soc[i] = storage_soc(ScalarMath, soc, p, capacity, eff_ch, eff_dis, self.dt_h)
         self.update_cost_safety()
         self._publish_state_updates()
 

@@ -18,8 +18,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 __all__ = ["GeneratorFleet", "StorageFleet", "RenewableFleet", "require", "math_for", "ScalarMath",
-           "generator_cost", "generator_marginal_cost", "generator_violation", "storage_soc", "storage_cost",
-           "storage_violation"]
+           "generator_cost", "generator_marginal_cost", "generator_output", "storage_power", "storage_soc",
+           "storage_cost", "storage_violation", "INSTANT_H"]
+
+#: The duration (hours) an action effect counts for when no time passes (event-driven mode):
+#: short enough that only a unit that is exactly empty or full is limited.
+INSTANT_H = 1e-9
 
 
 def require(condition: bool, device: str, message: str) -> None:
@@ -45,7 +49,8 @@ class ScalarMath:
     """The numpy functions the device formulas use, for one device (Python scalars)."""
 
     maximum = staticmethod(max)
-    hypot = staticmethod(math.hypot)
+    minimum = staticmethod(min)
+    sqrt = staticmethod(math.sqrt)
     abs = staticmethod(abs)
 
     @staticmethod
@@ -74,17 +79,30 @@ def generator_marginal_cost(p: Any, a: Any, b: Any) -> Any:
     return 2.0 * a * p + b
 
 
-def generator_violation(xp: Any, p: Any, q: Any, s_max: Any, pf_min: Any) -> Any:
-    """Apparent power above s_max (per unit of s_max) plus power factor below pf_min."""
-    s = xp.hypot(p, q)
-    over = xp.maximum(s / s_max - 1.0, 0.0)
-    pf = xp.where(s > 1e-12, xp.abs(p) / xp.maximum(s, 1e-12), 1.0)  # an idle generator has no pf issue
-    return over + xp.maximum(pf_min - pf, 0.0)
+def generator_output(xp: Any, p: Any, q: Any, p_min: Any, p_max: Any, q_min: Any, q_max: Any, s_max: Any,
+                     q_slope: Any, q_idle: Any) -> tuple[Any, Any]:
+    """What a generator commanded (p, q) delivers: P within [p_min, min(p_max, s_max)]; then Q
+    within its range, the apparent-power circle at that P, and the power-factor cone
+    |Q| <= q_slope·P + q_idle (``GeneratorFleet`` sets q_slope = tan(acos(pf_min)), and q_idle =
+    s_max when pf_min is 0: no cone). Active power has priority; reactive power gives way."""
+    p = xp.clip(p, p_min, xp.minimum(p_max, s_max))
+    q_cap = xp.minimum(xp.sqrt(xp.maximum(s_max * s_max - p * p, 0.0)), q_slope * p + q_idle)
+    return p, xp.clip(q, xp.maximum(q_min, -q_cap), xp.minimum(q_max, q_cap))
+
+
+def storage_power(xp: Any, p: Any, soc: Any, capacity: Any, eff_ch: Any, eff_dis: Any, dt_h: float) -> Any:
+    """What a storage unit commanded ``p`` MW (within its rating) delivers for ``dt_h`` hours: no
+    more discharge than the energy it holds (times eff_dis), no more charge than the room left
+    (over eff_ch). ``dt_h`` of 0 is an instant (``INSTANT_H``): only an empty or a full unit is
+    limited."""
+    dt = dt_h if dt_h > INSTANT_H else INSTANT_H
+    return xp.clip(p, -soc * capacity * eff_dis / dt, (1.0 - soc) * capacity / (eff_ch * dt))
 
 
 def storage_soc(xp: Any, soc: Any, p: Any, capacity: Any, eff_ch: Any, eff_dis: Any, dt_h: float) -> Any:
-    """State of charge after charging (p > 0, losing 1 - eff_ch) or discharging (p < 0, drawing
-    p / eff_dis) for ``dt_h`` hours, kept within [0, 1]."""
+    """State of charge after delivering ``p`` (see ``storage_power``) for ``dt_h`` hours: charging
+    (p > 0) stores p·eff_ch, discharging (p < 0) draws p / eff_dis. The clip to [0, 1] only
+    removes rounding: a delivered power never moves the state of charge further."""
     energy = xp.where(p > 0.0, p * eff_ch, p / eff_dis) * dt_h
     return xp.clip(soc + energy / capacity, 0.0, 1.0)
 
@@ -129,7 +147,8 @@ class GeneratorFleet(_Fleet):
     """Dispatchable generators: P in [p_min, p_max], Q in [q_min, q_max] (MW, Mvar), apparent
     power limit s_max (MVA), minimum power factor pf_min, cost a·P² + b·P + c per hour."""
 
-    FIELDS = ("p_min", "p_max", "q_min", "q_max", "s_max", "pf_min", "cost_a", "cost_b", "cost_c", "p", "q")
+    FIELDS = ("p_min", "p_max", "q_min", "q_max", "s_max", "pf_min", "cost_a", "cost_b", "cost_c", "q_slope", "q_idle",
+              "p", "q")
     STATE = ("p", "q")
 
     def _load(self, i: int, cfg: Mapping[str, Any]) -> None:
@@ -145,13 +164,28 @@ class GeneratorFleet(_Fleet):
         require(q_min <= q_max, name, f"needs q_min <= q_max, got q_min={q_min}, q_max={q_max}")
         require(s_max > 0.0, name, f"s_max must be positive, got {s_max}")
         require(0.0 <= pf_min <= 1.0, name, f"pf_min must be in [0, 1], got {pf_min}")
+        require(p_min <= s_max, name, f"needs p_min <= s_max (it could never run), got p_min={p_min}, s_max={s_max}")
+        require(q_min <= 0.0 <= q_max, name, f"needs q_min <= 0 <= q_max (an idle generator makes no reactive power), "
+                f"got q_min={q_min}, q_max={q_max}")
         require(a >= 0.0, name, f"cost a (quadratic) must be >= 0 for a convex cost, got {a}")
-        for key, value in zip(self.FIELDS, (p_min, p_max, q_min, q_max, s_max, pf_min, a, b, c, p_min, 0.0)):
+        q_slope = math.tan(math.acos(pf_min)) if pf_min > 0.0 else 0.0
+        q_idle = 0.0 if pf_min > 0.0 else s_max
+        for key, value in zip(self.FIELDS, (p_min, p_max, q_min, q_max, s_max, pf_min, a, b, c, q_slope, q_idle, p_min, 0.0)):
             getattr(self, key)[i] = value
 
-    def dispatch(self, rows: Any, p: np.ndarray, q: np.ndarray) -> None:
-        self.p[rows] = p
-        self.q[rows] = q
+    def output(self, rows: Any, p: Any, q: Any) -> tuple[Any, Any]:
+        """What the generators in ``rows`` deliver when commanded (p, q) (``generator_output``)."""
+        return generator_output(math_for(rows), p, q, self.p_min[rows], self.p_max[rows], self.q_min[rows], self.q_max[rows],
+                                self.s_max[rows], self.q_slope[rows], self.q_idle[rows])
+
+    def dispatch(self, rows: Any, p: Any, q: Any) -> None:
+        """Command (p, q); the generators deliver what they can."""
+        self.p[rows], self.q[rows] = self.output(rows, p, q)
+
+    def reset(self, rows: Any = slice(None)) -> None:
+        """Idle at p_min, no reactive power (always deliverable)."""
+        self.p[rows] = self.p_min
+        self.q[rows] = 0.0
 
     def cost(self, rows: Any, dt_h: float) -> np.ndarray:
         return generator_cost(self.p[rows], self.cost_a[rows], self.cost_b[rows], self.cost_c[rows], dt_h)
@@ -159,16 +193,14 @@ class GeneratorFleet(_Fleet):
     def marginal_cost(self, rows: Any) -> np.ndarray:
         return generator_marginal_cost(self.p[rows], self.cost_a[rows], self.cost_b[rows])
 
-    def violation(self, rows: Any) -> np.ndarray:
-        return generator_violation(math_for(rows), self.p[rows], self.q[rows], self.s_max[rows], self.pf_min[rows])
-
 
 class StorageFleet(_Fleet):
     """Energy storage: P in [p_min, p_max] MW (positive charges), capacity in MWh, state of
     charge within [soc_min, soc_max], charge/discharge efficiencies, a throughput cost per MWh."""
 
-    FIELDS = ("capacity", "p_min", "p_max", "soc_init", "soc_min", "soc_max", "eff_ch", "eff_dis", "cost_per_mwh", "p", "soc")
-    STATE = ("p", "soc")
+    FIELDS = ("capacity", "p_min", "p_max", "soc_init", "soc_min", "soc_max", "eff_ch", "eff_dis", "cost_per_mwh", "p", "p_set",
+              "soc")
+    STATE = ("p", "p_set", "soc")  # p is delivered, p_set commanded
 
     def _load(self, i: int, cfg: Mapping[str, Any]) -> None:
         name = cfg["name"]
@@ -185,15 +217,19 @@ class StorageFleet(_Fleet):
         require(soc_min <= soc_init <= soc_max, name, f"soc_init must be within [soc_min, soc_max], got {soc_init}")
         require(0.0 < eff_ch <= 1.0 and 0.0 < eff_dis <= 1.0, name, f"efficiencies must be in (0, 1], got {eff_ch}, {eff_dis}")
         require(cost >= 0.0, name, f"cost_per_mwh must be >= 0, got {cost}")
-        values = (capacity, p_min, p_max, soc_init, soc_min, soc_max, eff_ch, eff_dis, cost, 0.0, soc_init)
+        values = (capacity, p_min, p_max, soc_init, soc_min, soc_max, eff_ch, eff_dis, cost, 0.0, 0.0, soc_init)
         for key, value in zip(self.FIELDS, values):
             getattr(self, key)[i] = value
 
-    def dispatch(self, rows: Any, p: np.ndarray, dt_h: float) -> None:
-        """Charge (p > 0) or discharge (p < 0) at ``p`` MW for ``dt_h`` hours."""
-        self.p[rows] = p
-        self.soc[rows] = storage_soc(math_for(rows), self.soc[rows], p, self.capacity[rows], self.eff_ch[rows],
-                                     self.eff_dis[rows], dt_h)
+    def dispatch(self, rows: Any, p: Any, dt_h: float) -> None:
+        """Command charging (p > 0) or discharging (p < 0) at ``p`` MW for ``dt_h`` hours; the units
+        deliver what the energy they hold (or the room they have) allows, and ``p`` holds that."""
+        xp = math_for(rows)
+        soc, capacity, eff_ch, eff_dis = self.soc[rows], self.capacity[rows], self.eff_ch[rows], self.eff_dis[rows]
+        delivered = storage_power(xp, p, soc, capacity, eff_ch, eff_dis, dt_h)
+        self.p_set[rows] = p
+        self.p[rows] = delivered
+        self.soc[rows] = storage_soc(xp, soc, delivered, capacity, eff_ch, eff_dis, dt_h)
 
     def cost(self, rows: Any, dt_h: float) -> np.ndarray:
         return storage_cost(math_for(rows), self.p[rows], self.cost_per_mwh[rows], dt_h)
@@ -204,6 +240,7 @@ class StorageFleet(_Fleet):
     def reset(self, rows: Any = slice(None)) -> None:
         self.soc[rows] = self.soc_init
         self.p[rows] = 0.0
+        self.p_set[rows] = 0.0
 
 
 class RenewableFleet(_Fleet):

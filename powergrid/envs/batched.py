@@ -27,7 +27,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from powergrid.envs.multi_agent_microgrids import MultiAgentMicrogrids
-from powergrid.envs.networked_grid_env import NetworkedGridEnv, reset_options
+from powergrid.envs.networked_grid_env import NetworkedGridEnv, clip_actions, reset_options
 
 __all__ = ["BatchedMicrogrids", "MicrogridsVectorEnv"]
 
@@ -120,11 +120,14 @@ class BatchedMicrogrids:
         flat, clipped = self._gather_actions(actions)
         env._t += 1
         env._apply_actions(flat)
+        delivered = env._delivered_actions(flat)
+        limited = np.logical_or.reduceat(delivered != flat, self._offsets[:-1], axis=1)
         cost, safety, converged = env._solve_and_score()
         safety = self._write_rewards(cost, safety, converged)
         self._write_observations()
         truncated = env._t >= self.max_episode_steps
-        infos: dict[str, Any] = {"cost": cost, "safety": safety, "converged": converged.copy(), "action_clipped": clipped}
+        infos: dict[str, Any] = {"cost": cost, "safety": safety, "converged": converged.copy(), "action_clipped": clipped,
+                                 "action_limited": limited, "delivered_action": delivered}
         if truncated.any():
             np.copyto(self.final_obs_array, self.obs_array)
             env._start_episodes(truncated, self._rngs, {})
@@ -176,9 +179,7 @@ class BatchedMicrogrids:
             d = raw[:, self._discrete]
             if np.any(d != np.round(d)):
                 raise ValueError(f"discrete action entries (columns {self._discrete.tolist()}) must be whole numbers")
-        np.clip(raw, self._low, self._high, out=self._flat)
-        clipped = np.logical_or.reduceat(self._flat != raw, offsets[:-1], axis=1)
-        return self._flat, clipped
+        return clip_actions(raw, self._env._action_bounds, out=self._flat)
 
     def _write_rewards(self, cost: np.ndarray, safety: np.ndarray, converged: np.ndarray) -> np.ndarray:
         """Rewards as the single env computes them; returns the safety reported in ``infos``."""

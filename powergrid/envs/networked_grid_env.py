@@ -182,6 +182,7 @@ class NetworkedGridEnv(HeronEnv):
         self._action_offsets = np.concatenate([[0], np.cumsum(dims)]).astype(np.int64)
         self._action_low = np.concatenate([ag.action.low if ag.action.dim_d == 0 else np.r_[ag.action.low, np.zeros(ag.action.dim_d)] for ag in agents])
         self._action_high = np.concatenate([ag.action.high if ag.action.dim_d == 0 else np.r_[ag.action.high, ag.action.ncats - 1] for ag in agents])
+        self._action_bounds = action_bounds(self._action_low, self._action_high, self._action_offsets)
         self._flat_action = np.zeros(int(self._action_offsets[-1]))
         self._discrete_positions = np.concatenate(
             [np.arange(ag.action.dim_c, ag.action.dim) + self._action_offsets[k] for k, ag in enumerate(agents)]).astype(np.int64)
@@ -244,10 +245,7 @@ class NetworkedGridEnv(HeronEnv):
                 bad = sorted({self.possible_agents[int(np.searchsorted(offsets, p, side="right")) - 1]
                               for p in self._discrete_positions[d != np.round(d)]})
                 raise ValueError(f"agent(s) {bad}: discrete action entries must be whole numbers, got {d.tolist()}")
-        clipped = np.clip(flat, self._action_low, self._action_high)
-        changed = clipped != flat
-        flags = np.add.reduceat(changed, offsets[:-1]) > 0 if flat.size else np.zeros(len(offsets) - 1, bool)
-        return clipped, flags
+        return clip_actions(flat, self._action_bounds)
 
     # ------------------------------------------------------------- PettingZoo
     def reset(self, seed: int | None = None, options: dict | None = None):
@@ -271,11 +269,12 @@ class NetworkedGridEnv(HeronEnv):
         self._t += 1
         if self.centralized:
             self._apply_actions(flat)
+            delivered = self._delivered_actions(flat)
             cost, safety, converged = self._solve_and_score()
             obs = self._observations()
         else:
-            obs, cost, safety, converged = self._step_distributed(flat)
-        rewards, infos = self._rewards(cost, safety, converged, clipped)
+            obs, cost, safety, converged, delivered = self._step_distributed(flat)
+        rewards, infos = self._rewards(cost, safety, converged, clipped, flat, delivered)
         truncated = self._t >= self.max_episode_steps
         terminations = {a: False for a in self.agents}
         truncations = {a: truncated for a in self.agents}
@@ -283,7 +282,8 @@ class NetworkedGridEnv(HeronEnv):
             self.agents = []
         return obs, rewards, terminations, truncations, infos
 
-    def _rewards(self, cost: np.ndarray, safety: np.ndarray, converged: bool, clipped: np.ndarray):
+    def _rewards(self, cost: np.ndarray, safety: np.ndarray, converged: bool, clipped: np.ndarray, commanded: np.ndarray,
+                 delivered: np.ndarray):
         cfg = self.config
         if converged:
             reward = -(cost + cfg["penalty"] * safety)
@@ -293,8 +293,11 @@ class NetworkedGridEnv(HeronEnv):
         if cfg["share_reward"]:
             reward = np.full(len(reward), reward.mean())
         rewards = dict(zip(self.possible_agents, reward.tolist()))
-        infos = {a: {"cost": c, "safety": s, "converged": converged, "action_clipped": bool(f)}
-                 for a, c, s, f in zip(self.possible_agents, cost.tolist(), safety.tolist(), clipped)}
+        offsets = self._action_offsets
+        limited = np.logical_or.reduceat(delivered != commanded, offsets[:-1]) if delivered.size else clipped
+        infos = {a: {"cost": c, "safety": s, "converged": converged, "action_clipped": bool(f), "action_limited": bool(lim),
+                     "delivered_action": delivered[offsets[k]:offsets[k + 1]]}
+                 for k, (a, c, s, f, lim) in enumerate(zip(self.possible_agents, cost.tolist(), safety.tolist(), clipped, limited))}
         return rewards, infos
 
     # --------------------------------------------------------- global state
@@ -337,7 +340,7 @@ class NetworkedGridEnv(HeronEnv):
             broker.consume(self._report_channels[agent_id], ENVIRONMENT_ID, env)
         updates = {m.sender_id: m.payload for m in broker.consume(self._state_channel, ENVIRONMENT_ID, env)}
         # 3. the env applies what devices reported, solves, and publishes each agent's results
-        self._apply_state_updates(updates)
+        delivered = self._apply_state_updates(updates, flat)
         converged = self._solve_network()
         for agent_id, payload in zip(self.possible_agents, self._network_payloads(converged)):
             broker.publish(self._result_channels[agent_id], Message(env, ENVIRONMENT_ID, agent_id, t, MessageType.RESULT, payload))
@@ -359,7 +362,7 @@ class NetworkedGridEnv(HeronEnv):
             results, _ = self.protocol.coordinate_distributed(broker, states, env_id=env, coordinator_id=ENVIRONMENT_ID,
                                                               context={"timestamp": t})
             cost = cost + self._settle(results)
-        return obs, cost, safety, converged
+        return obs, cost, safety, converged, delivered
 
     # ------------------------------------------------------------------ build
     def _build_net(self) -> pp.pandapowerNet:
@@ -608,7 +611,8 @@ class NetworkedGridEnv(HeronEnv):
                  "ren": self.renewables.element, "load_series": self._load_series, "ren_series": self._ren_series,
                  "price": self._price_row, "mg_trafo": self._mg_trafo, "mg_bus": self._mg_bus, "mg_line": self._mg_line,
                  "taps": self._disc_is_tap, "shunts": ~self._disc_is_tap, "tap_element": self._disc_element[self._disc_is_tap],
-                 "shunt_element": self._disc_element[~self._disc_is_tap], "column": None}
+                 "shunt_element": self._disc_element[~self._disc_is_tap], "column": None, "gen_p_pos": self._gen_p_pos,
+                 "gen_q_pos": self._gen_q_pos, "ess_p_pos": self._ess_p_pos}
         self._at = {name: lead + (idx,) for name, idx in parts.items()}
 
     # ------------------------------------------------------------- episodes
@@ -630,7 +634,7 @@ class NetworkedGridEnv(HeronEnv):
         self._start_hour = 24 * self._pick_day(self._rng, self._episode, options)
         self._episode += 1
         self.storage.reset()
-        self.generators.dispatch(slice(None), self.generators.p_min, np.zeros(self.generators.size))
+        self.generators.reset()
         for device, _ in self._discrete_devices:
             if isinstance(device, Transformer):
                 device.tap_pos = device.initial["tap_pos"]
@@ -662,7 +666,7 @@ class NetworkedGridEnv(HeronEnv):
             self._episode[b] += 1
         self._t[rows] = 0
         self.storage.reset(rows)
-        self.generators.dispatch(rows, self.generators.p_min, 0.0)
+        self.generators.reset(rows)
         self._batch_discrete[rows] = self._disc_initial
         self.backend.reset(rows)
 
@@ -682,6 +686,13 @@ class NetworkedGridEnv(HeronEnv):
         else:
             for device, pos in self._discrete_devices:  # tap changers and capacitor banks: few, discrete
                 device._execute_local_action(flat[pos:pos + 1])
+
+    def _delivered_actions(self, commanded: np.ndarray) -> np.ndarray:
+        """``commanded`` (flat, clipped) with what the devices delivered at their setpoints."""
+        at, delivered = self._at, commanded.copy()
+        delivered[at["gen_p_pos"]], delivered[at["gen_q_pos"]] = self.generators.p, self.generators.q
+        delivered[at["ess_p_pos"]] = self.storage.p
+        return delivered
 
     def _push_devices(self) -> None:
         """The fleets' injections into the power-flow backend (centralized and event-driven)."""
@@ -779,7 +790,7 @@ class NetworkedGridEnv(HeronEnv):
         safety = dot(voltage_violation(good["vm"][at["mg_bus"]]), own["bus"])
         safety += dot(overload(good["line"][at["mg_line"]]), own["line"])
         safety += overload(good["trafo"][at["mg_trafo"]])
-        safety += dot(self.storage.violation(slice(None)), own["ess"]) + dot(self.generators.violation(slice(None)), own["gen"])
+        safety += dot(self.storage.violation(slice(None)), own["ess"])
         return cost, safety
 
     def _hour_angle(self) -> Any:
@@ -801,19 +812,22 @@ class NetworkedGridEnv(HeronEnv):
                 for a, idx, scale in zip(self.possible_agents, self._obs_index, self._obs_scale)}
 
     # ----------------------------------------------------------- distributed
-    def _apply_state_updates(self, updates: Mapping[str, Mapping[str, float]]) -> None:
-        """Write what the devices reported into the solver's injections (fleet row order)."""
+    def _apply_state_updates(self, updates: Mapping[str, Mapping[str, float]], commanded: np.ndarray) -> np.ndarray:
+        """Write what the devices reported into the solver's injections (fleet row order); return
+        the actions as delivered (``commanded`` with the devices' reported powers)."""
         try:
             gen, ess = [updates[d] for d in self._gen_ids], [updates[d] for d in self._ess_ids]
         except KeyError as missing:
             raise ValueError(f"device {missing.args[0]!r} published no state update this step") from None
         b, at = self.backend, self._at
-        b.sgen_p[at["gen"]] = [u["P_MW"] for u in gen]
-        b.sgen_q[at["gen"]] = [u["Q_MVAR"] for u in gen]
-        b.storage_p[at["ess"]] = [u["P_MW"] for u in ess]
+        gen_p, gen_q, ess_p = [u["P_MW"] for u in gen], [u["Q_MVAR"] for u in gen], [u["P_MW"] for u in ess]
+        b.sgen_p[at["gen"]], b.sgen_q[at["gen"]], b.storage_p[at["ess"]] = gen_p, gen_q, ess_p
         if self._discrete_devices:
             self._push_discrete(np.array([updates[d.agent_id]["tap_pos" if isinstance(d, Transformer) else "step"]
                                           for d, _ in self._discrete_devices], dtype=float))
+        delivered = commanded.copy()
+        delivered[self._gen_p_pos], delivered[self._gen_q_pos], delivered[self._ess_p_pos] = gen_p, gen_q, ess_p
+        return delivered
 
     def _solve_network(self) -> bool:
         self._set_profiles()
@@ -889,7 +903,7 @@ class NetworkedGridEnv(HeronEnv):
         elapsed_h = (now - self._event_clock) / 3600.0
         if elapsed_h <= 0:
             return
-        self.storage.dispatch(slice(None), self.storage.p.copy(), elapsed_h)
+        self.storage.dispatch(slice(None), self.storage.p_set.copy(), elapsed_h)
         cost, safety = self._reward_and_safety()
         self.event_totals["cost"] += cost * elapsed_h
         self.event_totals["safety"] += safety * elapsed_h
@@ -898,6 +912,7 @@ class NetworkedGridEnv(HeronEnv):
     def _event_update(self) -> None:
         now = self.simulation_time
         self._integrate_until(now)
+        self.storage.dispatch(slice(None), self.storage.p_set.copy(), 0.0)  # what it delivers from now on
         self._t = min(int(now // 3600), self._profiles[self._split].shape[0] - 1 - self._start_hour)
         self._set_profiles()
         self._push_devices()
@@ -911,6 +926,25 @@ class NetworkedGridEnv(HeronEnv):
 
     def close(self) -> None:
         """Nothing to release: the broker belongs to whoever passed it in."""
+
+
+def action_bounds(low: np.ndarray, high: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, ...]:
+    """What ``clip_actions`` needs: the bounds, and the bounds a value must cross to be flagged.
+    The spaces hold their bounds as float32, which round away from the float64 limits by up to
+    1e-8: an action equal to the space's own ``low`` or ``high`` is inside, not clipped."""
+    flag_low = np.minimum(low, low.astype(np.float32).astype(np.float64))
+    flag_high = np.maximum(high, high.astype(np.float32).astype(np.float64))
+    return low, high, flag_low, flag_high, np.asarray(offsets[:-1])
+
+
+def clip_actions(raw: np.ndarray, bounds: tuple[np.ndarray, ...], out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Flat actions (the last axis) clipped into the action space, and per agent whether any of
+    its entries lay outside the space."""
+    low, high, flag_low, flag_high, starts = bounds
+    clipped = np.clip(raw, low, high, out=out)
+    if not raw.shape[-1]:
+        return clipped, np.zeros(raw.shape[:-1] + (len(starts),), bool)
+    return clipped, np.logical_or.reduceat((raw < flag_low) | (raw > flag_high), starts, axis=-1)
 
 
 def reset_options(options: Mapping[str, Any] | None) -> Mapping[str, Any]:
