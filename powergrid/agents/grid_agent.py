@@ -14,6 +14,9 @@ __all__ = ["GridAgent", "PowerGridAgent", "NETWORK_FIELDS"]
 NETWORK_FIELDS = ("load_p", "p_import", "price", "hour_sin", "hour_cos")
 #: Device fields in MW or Mvar, observed in per unit of the microgrid's base power.
 POWER_FIELDS = ("P_MW", "Q_MVAR")
+#: The unit of every other observed quantity.
+UNITS = {"soc": "fraction of capacity", "tap_pos": "tap position", "step": "capacitor steps switched in",
+         "price": "$/MWh", "hour_sin": "sin(2 pi hour/24)", "hour_cos": "cos(2 pi hour/24)", "vm": "pu"}
 
 
 class GridAgent(CoordinatorAgent):
@@ -69,6 +72,18 @@ class GridAgent(CoordinatorAgent):
     @property
     def observation_dim(self) -> int:
         return len(self._observed_fields()) + len(NETWORK_FIELDS) + self.n_buses
+
+    def observation_layout(self, bus_names: list[str]) -> list[tuple[str, str]]:
+        """(name, unit) of every observation entry, in order; ``bus_names`` are the microgrid's
+        buses. Powers are per unit of ``base_power``: MW (or Mvar) / base_power MVA, positive
+        ``P_MW`` injects for generators and renewables and charges storage; ``p_import`` is
+        positive when the microgrid buys from the operator network."""
+        if len(bus_names) != self.n_buses:
+            raise ValueError(f"agent {self.agent_id!r}: needs {self.n_buses} bus names, got {len(bus_names)}")
+        per_unit = f"pu of {self.base_power:g} MVA"
+        layout = [(f"{did}.{field}", per_unit if power else UNITS[field]) for did, field, power in self._observed_fields()]
+        layout += [(field, per_unit if field in ("load_p", "p_import") else UNITS[field]) for field in NETWORK_FIELDS]
+        return layout + [(f"{bus}.vm", UNITS["vm"]) for bus in bus_names]
 
     def observation_from(self, device_states: Mapping[str, Mapping[str, float]], network: Mapping[str, Any]) -> np.ndarray:
         """The observation vector from what the devices reported and the network results

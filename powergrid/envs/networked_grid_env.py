@@ -172,9 +172,13 @@ class NetworkedGridEnv(HeronEnv):
         self.agents = list(self.possible_agents)
         agents = list(self.agent_dict.values())
         self.action_spaces = {a: ag.action.space for a, ag in self.agent_dict.items()}
-        self.observation_spaces = {
-            a: spaces.Box(-np.inf, np.inf, shape=(ag.observation_dim,), dtype=np.float32) for a, ag in self.agent_dict.items()
-        }
+        self.observation_spaces = {}
+        bus_names = self.net.bus.name.to_numpy()
+        for spec, (a, ag) in zip(self._mg_specs, self.agent_dict.items()):
+            layout = ag.observation_layout([str(n) for n in bus_names[spec["bus_pos"]]])
+            space = spaces.Box(-np.inf, np.inf, shape=(ag.observation_dim,), dtype=np.float32)
+            space.metadata = {"names": [n for n, _ in layout], "units": [u for _, u in layout]}
+            self.observation_spaces[a] = space
         state_dim = sum(ag.observation_dim for ag in agents) + len(self.net.bus)
         self.state_space = spaces.Box(-np.inf, np.inf, shape=(state_dim,), dtype=np.float32)
         # actions: one flat vector over agents, then gathers into the fleets
@@ -201,6 +205,12 @@ class NetworkedGridEnv(HeronEnv):
 
     def action_space(self, agent: str) -> spaces.Space:
         return self.action_spaces[agent]
+
+    def observation_names(self, agent: str) -> list[str]:
+        """Each entry of ``agent``'s observation as ``"name [unit]"``, e.g. ``"price [$/MWh]"``;
+        the space's ``metadata`` holds the names and units apart."""
+        meta = self.observation_space(agent).metadata
+        return [f"{name} [{unit}]" for name, unit in zip(meta["names"], meta["units"])]
 
     @property
     def num_agents(self) -> int:
