@@ -1,4 +1,5 @@
-"""``python -m powergrid``: the default setup in centralized, distributed and event-driven mode.
+"""``python -m powergrid``: the default setup in centralized, distributed and event-driven mode;
+``python -m powergrid baselines --days N``: the baselines that bracket what a policy can reach.
 
 The same rule-based controller (``powergrid.agents.policies.RuleBasedPolicy``) runs each
 microgrid of the embedded ``ieee34_ieee13`` setup over the same test days; the table compares
@@ -69,11 +70,40 @@ def run_event_driven(episodes: int, bar: tqdm) -> dict[str, float]:
             "speed": events / seconds, "unit": "events/s"}
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def run_baseline_table(days: int, seed: int) -> int:
+    """``python -m powergrid baselines``: random, zero, rule-based and the perfect-foresight
+    optimum on the first ``days`` test days (see ``powergrid.baselines``)."""
+    from powergrid.baselines import BASELINES, format_table, run_baselines
+
+    with tqdm(total=len(BASELINES) * days, desc="baselines", unit="day") as bar:
+        results = run_baselines(days, seed=seed, progress=lambda name, day: (bar.set_postfix_str(name), bar.update(1)))
+    print()
+    print(format_table(results))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--episodes", type=int, default=10, help="test days per mode (default 10)")
+    parser.add_argument("--episodes", type=positive_int, default=10, help="test days per mode (default 10)")
+    commands = parser.add_subparsers(dest="command", metavar="{baselines}")
+    baselines = commands.add_parser("baselines", help="the table of baselines that bracket what a policy can reach")
+    baselines.add_argument("--days", type=positive_int, default=20, help="test days (default 20)")
+    baselines.add_argument("--seed", type=int, default=0, help="seed of the random baseline (default 0)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning)
+    if args.command == "baselines":
+        return run_baseline_table(args.days, args.seed)
     results = {}
     with tqdm(total=3 * 24 * args.episodes, desc="ieee34_ieee13", unit="step") as bar:
         bar.set_postfix_str("centralized")

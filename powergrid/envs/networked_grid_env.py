@@ -314,7 +314,44 @@ class NetworkedGridEnv(HeronEnv):
     def state(self) -> np.ndarray:
         """Global state for centralized critics: every agent's observation, then all bus voltages."""
         obs = self._observations()
-        return np.concatenate([obs[a] for a in self.possible_agents] + [self.backend.result.vm_pu.astype(np.float32)])
+        return np.concatenate([obs[a] for a in self.possible_agents] + [self._good["vm"].astype(np.float32)])
+
+    # ------------------------------------------------------------ planning
+    def actions_from_setpoints(self, gen_p: np.ndarray, gen_q: np.ndarray, ess_p: np.ndarray) -> dict[str, np.ndarray]:
+        """Each agent's action that commands these device setpoints (arrays in fleet row order:
+        ``generators``, ``storage``); tap changers and capacitor banks hold their settings."""
+        flat = np.clip(np.zeros(int(self._action_offsets[-1])), self._action_low, self._action_high)
+        flat[self._gen_p_pos], flat[self._gen_q_pos], flat[self._ess_p_pos] = gen_p, gen_q, ess_p
+        if self._discrete_devices:
+            flat[self._disc_pos] = self._discrete_states() - self._disc_offset
+        offsets = self._action_offsets
+        return {a: flat[offsets[k]:offsets[k + 1]].copy() for k, a in enumerate(self.possible_agents)}
+
+    def what_if(self, t: int, gen_p: np.ndarray, gen_q: np.ndarray, ess_p: np.ndarray) -> dict[str, Any] | None:
+        """The network at step ``t`` of this episode (its loads, renewables and price) with these
+        device injections (fleet row order; storage positive charging), leaving the episode as
+        it was: what a planner with perfect foresight sees. Returns ``None`` if the power flow
+        does not converge, else ``price``, each microgrid's ``p_import`` (MW), and ``vm`` (pu)
+        of the microgrids' buses with ``vm_owner``, the agent index of each."""
+        if self._batch_discrete is not None or not hasattr(self, "_t"):
+            raise RuntimeError("what_if needs a single env with a running episode: call reset() first")
+        horizon = self._profiles[self._split].shape[0] - self._start_hour
+        if not 0 <= int(t) < horizon:
+            raise ValueError(f"step t must be in [0, {horizon}) for this episode, got {t!r}")
+        b, at, now = self.backend, self._at, self._t
+        try:
+            self._t = int(t)
+            self._set_profiles()
+            b.sgen_p[at["gen"]], b.sgen_q[at["gen"]], b.storage_p[at["ess"]] = gen_p, gen_q, ess_p
+            result = b.solve()
+            out = None if not result.converged else {
+                "price": float(self._price), "p_import": result.trafo_p_hv_mw[at["mg_trafo"]].copy(),
+                "vm": result.vm_pu[at["mg_bus"]].copy(), "vm_owner": self._mg_bus_owner.copy()}
+        finally:
+            self._t = now
+            self._set_profiles()
+            self._push_devices()
+        return out
 
     # --------------------------------------------------------- distributed path
     def _setup_distributed(self) -> None:
