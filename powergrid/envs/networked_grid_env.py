@@ -17,11 +17,14 @@ env mediates: with :class:`P2PTradingProtocol`, importing microgrids bid and exp
 at their generators' marginal cost after each power flow, and cleared trades replace grid
 purchases in their costs.
 
-Cost per agent and step: generator fuel cost, storage throughput cost, and energy bought from
-(or sold to) the operator network at the price. Safety: voltage outside 0.95-1.05 pu on its
-buses (pu, summed), line and connection-transformer loading above 100 % (fraction, summed),
-state of charge outside its bounds, generator apparent power above rating and power factor
-below its minimum. Reward = -(cost + penalty · safety), or the mean with ``share_reward``.
+Cost per agent and step ($): generator fuel cost, storage throughput cost, and energy bought
+from (or sold to) the operator network at the price. Safety (soft limits): voltage outside
+0.95-1.05 pu on its buses (pu, summed), line and connection-transformer loading above 100 %
+(fraction, summed), state of charge outside [soc_min, soc_max]. Reward = -(cost + penalty ·
+safety), or the mean with ``share_reward``. Hard limits are physics, not safety: a device
+delivers only what it can (storage within the energy it holds and its rating, generators
+within P, Q, apparent power and power factor, renewables at their available power), and the
+delivered power is what enters the power flow and the cost.
 
 Two modes, one physics:
 
@@ -37,8 +40,10 @@ Two modes, one physics:
   power-flow results; each controller computes its own observation and cost from its results
   and its devices and reports them. Every message published in a step is consumed in that step.
 
-Actions outside the action space are clipped and flagged in ``infos[a]['action_clipped']``;
-NaN or a wrong shape raises ``ValueError``. A power flow that does not converge never raises:
+Actions outside the action space are clipped and flagged in ``infos[a]['action_clipped']`` (an
+action equal to the space's float32 bound is inside); an action the devices cannot deliver
+is flagged in ``infos[a]['action_limited']``, with ``infos[a]['delivered_action']`` what they
+delivered, in the action's layout. NaN or a wrong shape raises ``ValueError``. A power flow that does not converge never raises:
 every agent gets ``convergence_failure_reward`` and ``convergence_failure_safety``, and the
 network part of its observation keeps the last converged values.
 

@@ -18,6 +18,7 @@ from heron.core.policies import Policy
 from heron.scheduling import ScheduleConfig
 from powergrid.envs import MultiAgentMicrogrids
 from powergrid.envs.batched import BatchedMicrogrids
+from powergrid.setups import load_setup
 
 TOL = 1e-9
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -152,3 +153,28 @@ def test_event_driven_storage_holds_its_energy_window(episode, interval):
         assert np.all((s.soc >= -TOL) & (s.soc <= 1 + TOL))
         assert np.all(np.where(s.soc <= TOL, s.p >= 0, True)) and np.all(np.where(s.soc >= 1 - TOL, s.p <= 0, True))
         check_generators(env.generators)
+
+
+@pytest.mark.parametrize("centralized", [True, False])
+@SETTINGS
+@given(taps=st.lists(st.tuples(st.integers(-40, 40), st.integers(-9, 9)), min_size=1, max_size=6))
+def test_tap_changer_and_capacitor_bank_stay_within_their_ranges(centralized, taps):
+    """Discrete devices: any whole-number command lands on a position the device has."""
+    env = with_discrete_devices(centralized)
+    env.reset(options={"day": 0})
+    oltc, cap = env.agent_dict["MG1"].devices["MG1_oltc"], env.agent_dict["MG1"].devices["MG1_cap"]
+    for tap, step in taps:
+        _, _, _, _, infos = env.step({"MG1": {"c": np.zeros(3), "d": np.array([tap, step])}, "MG2": np.zeros(3), "MG3": np.zeros(3)})
+        assert oltc.tap_min <= oltc.tap_pos <= oltc.tap_max and 0 <= cap.step <= cap.max_step
+        assert env.backend.trafo_tap[oltc.element] == oltc.tap_pos
+        assert env.backend.shunt_q[cap.element] == pytest.approx(-cap.q_step_mvar * cap.step)
+        inside = 0 <= tap <= oltc.tap_max - oltc.tap_min and 0 <= step <= cap.max_step
+        assert infos["MG1"]["action_clipped"] == (not inside)
+
+
+@functools.lru_cache(maxsize=None)
+def with_discrete_devices(centralized: bool) -> MultiAgentMicrogrids:
+    microgrids = load_setup("ieee34_ieee13")["microgrid_configs"]
+    microgrids[0]["devices"] += [{"type": "Transformer", "name": "MG1_oltc", "tap_min": -8, "tap_max": 8},
+                                 {"type": "Shunt", "name": "MG1_cap", "bus": "675", "q_step_mvar": 0.05, "max_step": 4}]
+    return MultiAgentMicrogrids({"train": False, "centralized": centralized, "microgrid_configs": microgrids})

@@ -156,6 +156,9 @@ def microgrid(**device_overrides):
     ({"ess": {"capacity": -1.0}}, r"device 'MG1_ess': capacity must be positive"),
     ({"gen": {"p_min": 0.5, "p_max": 0.3}}, r"device 'MG1_gen': needs 0 <= p_min <= p_max"),
     ({"ess": {"soc_max": 1.2}}, r"device 'MG1_ess': needs 0 <= soc_min <= soc_max <= 1"),
+    ({"ess": {"capacity": 0.0}}, r"device 'MG1_ess': capacity must be positive"),
+    ({"gen": {"p_min": 0.2, "s_max": 0.1}}, r"device 'MG1_gen': needs p_min <= s_max"),
+    ({"gen": {"q_min": 0.05}}, r"device 'MG1_gen': needs q_min <= 0 <= q_max"),
 ])
 def test_impossible_device_parameters_name_the_device(overrides, match):
     with pytest.raises(ValueError, match=match):
