@@ -103,3 +103,14 @@ def test_import_powergrid_envs(benchmark):
 
     benchmark.pedantic(fresh_import, rounds=5, warmup_rounds=1)
     benchmark.extra_info["import_s_median"] = float(np.median(seconds[1:]))
+
+
+@pytest.mark.benchmark(group="powergrid: distributed over centralized, interleaved rounds")
+def test_distributed_over_centralized_interleaved(benchmark):
+    """20 rounds of 200 centralized then 200 distributed steps (see ``interleaved.py``); the
+    benchmark times the whole measurement, extra_info has the medians and the median ratio
+    (target <= 1.5)."""
+    from interleaved import interleaved
+
+    result = benchmark.pedantic(interleaved, rounds=1, iterations=1)
+    benchmark.extra_info.update(result)

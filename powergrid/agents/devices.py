@@ -17,19 +17,20 @@ from heron.core.action import Action
 from heron.core.features import FeatureProvider, State
 from heron.messaging.base import Message, MessageType
 from heron.messaging.channels import ChannelManager
-from powergrid.agents.fleets import (GeneratorFleet, RenewableFleet, ScalarMath, StorageFleet, generator_cost,
-                                     generator_marginal_cost, generator_output, math_for, require, storage_cost,
-                                     storage_power, storage_soc, storage_violation)
+from powergrid.agents.fleets import (GeneratorFleet, RenewableFleet, StorageFleet, generator_cost, generator_marginal_cost,
+                                     generator_output, on_arrays, require, storage_cost, storage_power, storage_soc, storage_violation)
 
 __all__ = ["DeviceState", "DeviceAgent", "Generator", "ESS", "Storage", "Renewable", "Grid", "Transformer", "Shunt",
-           "exchange_cost"]
+           "exchange_cost", "exchange_costs"]
 
 
-def exchange_cost(p_import_mw: Any, price: Any, sell_price_ratio: float, dt_h: float) -> Any:
+def exchange_cost(p_import_mw: float, price: float, sell_price_ratio: float, dt_h: float) -> float:
     """Cost of energy exchanged with the upstream grid: imports (positive) bought at ``price``,
-    exports sold at ``sell_price_ratio`` × price."""
-    p = p_import_mw if type(p_import_mw) is float else np.asarray(p_import_mw)
-    return math_for(p).where(p > 0.0, p, p * sell_price_ratio) * price * dt_h
+    exports sold at ``sell_price_ratio`` × price. ``exchange_costs`` is its twin on arrays."""
+    return (p_import_mw if p_import_mw > 0.0 else p_import_mw * sell_price_ratio) * price * dt_h
+
+
+exchange_costs = on_arrays(exchange_cost, 4)
 
 
 _state_update_channel = functools.lru_cache(maxsize=64)(ChannelManager.state_update_channel)  # spelled once per env
@@ -162,7 +163,7 @@ class Generator(_FleetDevice):
     def _execute_local_action(self, action: np.ndarray) -> None:
         i, f = self.index, self.fleet
         p, q = action.tolist()
-        f.p[i], f.q[i] = generator_output(ScalarMath, p, q, f.p_min.item(i), f.p_max.item(i), f.q_min.item(i), f.q_max.item(i),
+        f.p[i], f.q[i] = generator_output(p, q, f.p_min.item(i), f.p_max.item(i), f.q_min.item(i), f.q_max.item(i),
                                           f.s_max.item(i), f.q_slope.item(i), f.q_idle.item(i))
         self.update_cost_safety()
         self._publish_state_updates()
@@ -197,16 +198,16 @@ class ESS(_FleetDevice):
         i, f = self.index, self.fleet
         command = min(max(action.item(0), f.p_min.item(i)), f.p_max.item(i))
         soc, capacity, eff_ch, eff_dis = f.soc.item(i), f.capacity.item(i), f.eff_ch.item(i), f.eff_dis.item(i)
-        p = storage_power(ScalarMath, command, soc, capacity, eff_ch, eff_dis, self.dt_h)
+        p = storage_power(command, soc, capacity, eff_ch, eff_dis, self.dt_h)
         f.p_set[i], f.p[i] = command, p
-        f.soc[i] = storage_soc(ScalarMath, soc, p, capacity, eff_ch, eff_dis, self.dt_h)
+        f.soc[i] = storage_soc(soc, p, capacity, eff_ch, eff_dis, self.dt_h)
         self.update_cost_safety()
         self._publish_state_updates()
 
     def update_cost_safety(self) -> None:
         i, f = self.index, self.fleet
-        self.cost = storage_cost(ScalarMath, f.p.item(i), f.cost_per_mwh.item(i), self.dt_h)
-        self.safety = storage_violation(ScalarMath, f.soc.item(i), f.soc_min.item(i), f.soc_max.item(i))
+        self.cost = storage_cost(f.p.item(i), f.cost_per_mwh.item(i), self.dt_h)
+        self.safety = storage_violation(f.soc.item(i), f.soc_min.item(i), f.soc_max.item(i))
 
     def state_update(self) -> dict[str, float]:
         i, f = self.index, self.fleet
@@ -247,7 +248,7 @@ class Grid(DeviceAgent):
 
     def energy_cost(self, p_import_mw: float | np.ndarray, price: float | np.ndarray, dt_h: float) -> Any:
         """Bought at ``price``, sold at ``sell_price_ratio`` × price."""
-        return exchange_cost(p_import_mw, price, self.sell_price_ratio, dt_h)
+        return (exchange_cost if type(p_import_mw) is float else exchange_costs)(p_import_mw, price, self.sell_price_ratio, dt_h)
 
 
 class Transformer(DeviceAgent):

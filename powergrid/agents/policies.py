@@ -9,7 +9,7 @@ import numpy as np
 from heron.core.observation import Observation
 from heron.core.policies import Policy
 from powergrid.agents.devices import ESS, Generator, Shunt, Transformer
-from powergrid.agents.fleets import ScalarMath, generator_output
+from powergrid.agents.fleets import generator_output
 from powergrid.agents.grid_agent import NETWORK_FIELDS, GridAgent
 from powergrid.envs.safety import V_MAX, V_MIN
 
@@ -69,7 +69,7 @@ class RuleBasedPolicy(Policy):
                 p_min, p_max, q_min, q_max, s_max, q_slope, q_idle, a, b = params
                 p = (p_max if price > b else p_min) if a == 0.0 else (price - b) / (2.0 * a)
                 q = q_min if near_high else q_max if low else 0.0
-                action += generator_output(ScalarMath, p, q, p_min, p_max, q_min, q_max, s_max, q_slope, q_idle)
+                action += generator_output(p, q, p_min, p_max, q_min, q_max, s_max, q_slope, q_idle)
             else:
                 p_min, p_max, capacity, soc_min, soc_max, eff_ch, eff_dis, at = params
                 soc = float(vec[at])

@@ -77,7 +77,7 @@ from heron.protocols.base import HorizontalProtocol
 from heron.protocols.horizontal import P2PTradingProtocol
 from heron.protocols.vertical import setpoint_layout
 from heron.scheduling.events import Event, EventType
-from powergrid.agents.devices import ESS, Generator, Renewable, Shunt, Transformer, exchange_cost
+from powergrid.agents.devices import ESS, Generator, Renewable, Shunt, Transformer, exchange_cost, exchange_costs
 from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet
 from powergrid.agents.grid_agent import GridAgent
 from powergrid.envs.safety import network_violation, overload, voltage_violation
@@ -829,8 +829,9 @@ class NetworkedGridEnv(HeronEnv):
                 delta[k] = r["payment"] * self.dt_h - float(self._grid_cost(r["adjustment"], self._price))
         return delta
 
-    def _grid_cost(self, p_import: np.ndarray | float, price: float) -> Any:
-        return exchange_cost(p_import, price, self.config["sell_price_ratio"], self.dt_h)
+    def _grid_cost(self, p_import: np.ndarray | float, price: Any) -> Any:
+        cost = exchange_costs if type(p_import) is np.ndarray else exchange_cost
+        return cost(p_import, price, self.config["sell_price_ratio"], self.dt_h)
 
     def _reward_and_safety(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-agent cost and safety; sums over each agent's devices, buses and lines are products
