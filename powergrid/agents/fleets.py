@@ -135,13 +135,20 @@ class _Fleet:
     def _load(self, i: int, cfg: Mapping[str, Any]) -> None:
         raise NotImplementedError
 
+    def copy(self) -> "_Fleet":
+        """A fleet sharing these parameters with its own copy of the state."""
+        return self._with_state(np.copy)
+
     def batched(self, num_envs: int) -> "_Fleet":
         """A fleet sharing these parameters whose state has a leading axis of ``num_envs`` copies."""
-        copy = object.__new__(type(self))
-        copy.__dict__.update(self.__dict__)
+        return self._with_state(lambda values: np.tile(values, (num_envs, 1)))
+
+    def _with_state(self, make: Any) -> "_Fleet":
+        fleet = object.__new__(type(self))
+        fleet.__dict__.update(self.__dict__)
         for key in self.STATE:
-            setattr(copy, key, np.tile(getattr(self, key), (num_envs, 1)))
-        return copy
+            setattr(fleet, key, make(getattr(self, key)))
+        return fleet
 
 
 class GeneratorFleet(_Fleet):

@@ -6,17 +6,13 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from heron.agents.coordinator_agent import CoordinatorAgent
-from powergrid.agents.devices import ESS, DeviceAgent, Generator, Renewable, Shunt, Transformer
+from powergrid.agents.devices import DeviceAgent
+from powergrid.agents.registry import observed_fields
 
 __all__ = ["GridAgent", "PowerGridAgent", "NETWORK_FIELDS"]
 
 #: Network quantities every microgrid observes after its device states, then its bus voltages.
 NETWORK_FIELDS = ("load_p", "p_import", "price", "hour_sin", "hour_cos")
-#: Device fields in MW or Mvar, observed in per unit of the microgrid's base power.
-POWER_FIELDS = ("P_MW", "Q_MVAR")
-#: The unit of every other observed quantity.
-UNITS = {"soc": "fraction of capacity", "tap_pos": "tap position", "step": "capacitor steps switched in",
-         "price": "$/MWh", "hour_sin": "sin(2 pi hour/24)", "hour_cos": "cos(2 pi hour/24)", "vm": "pu"}
 
 
 class GridAgent(CoordinatorAgent):
@@ -53,37 +49,13 @@ class GridAgent(CoordinatorAgent):
         cached = self.__dict__.get("_fields_cache")
         if cached is not None and cached[0] == len(self.devices):
             return cached[1]
-        out = []
-        for did, dev in self.devices.items():
-            if isinstance(dev, Generator):
-                out += [(did, "P_MW"), (did, "Q_MVAR")]
-            elif isinstance(dev, ESS):
-                out += [(did, "P_MW"), (did, "soc")]
-            elif isinstance(dev, Renewable):
-                out.append((did, "P_MW"))
-            elif isinstance(dev, Transformer):
-                out.append((did, "tap_pos"))
-            elif isinstance(dev, Shunt):
-                out.append((did, "step"))
-        fields = [(did, field, field in POWER_FIELDS) for did, field in out]
+        fields = [(did, field, power) for did, dev in self.devices.items() for field, power in observed_fields(dev.kind)]
         self._fields_cache = (len(self.devices), fields)
         return fields
 
     @property
     def observation_dim(self) -> int:
         return len(self._observed_fields()) + len(NETWORK_FIELDS) + self.n_buses
-
-    def observation_layout(self, bus_names: list[str]) -> list[tuple[str, str]]:
-        """(name, unit) of every observation entry, in order; ``bus_names`` are the microgrid's
-        buses. Powers are per unit of ``base_power``: MW (or Mvar) / base_power MVA, positive
-        ``P_MW`` injects for generators and renewables and charges storage; ``p_import`` is
-        positive when the microgrid buys from the operator network."""
-        if len(bus_names) != self.n_buses:
-            raise ValueError(f"agent {self.agent_id!r}: needs {self.n_buses} bus names, got {len(bus_names)}")
-        per_unit = f"pu of {self.base_power:g} MVA"
-        layout = [(f"{did}.{field}", per_unit if power else UNITS[field]) for did, field, power in self._observed_fields()]
-        layout += [(field, per_unit if field in ("load_p", "p_import") else UNITS[field]) for field in NETWORK_FIELDS]
-        return layout + [(f"{bus}.vm", UNITS["vm"]) for bus in bus_names]
 
     def observation_from(self, device_states: Mapping[str, Mapping[str, float]], network: Mapping[str, Any]) -> np.ndarray:
         """The observation vector from what the devices reported and the network results

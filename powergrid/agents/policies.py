@@ -2,8 +2,6 @@
 the baselines (``powergrid.baselines``)."""
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from heron.core.observation import Observation
@@ -11,7 +9,7 @@ from heron.core.policies import Policy
 from powergrid.agents.devices import ESS, Generator, Shunt, Transformer
 from powergrid.agents.fleets import generator_output
 from powergrid.agents.grid_agent import NETWORK_FIELDS, GridAgent
-from powergrid.envs.safety import V_MAX, V_MIN
+from powergrid.core.safety import V_MAX, V_MIN
 
 __all__ = ["RuleBasedPolicy"]
 

@@ -27,7 +27,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from powergrid.envs.networked_grid_env import NetworkedGridEnv
-from powergrid.envs.safety import V_MAX, V_MIN
+from powergrid.core.safety import V_MAX, V_MIN
 
 __all__ = ["Schedule", "plan_day", "SEGMENTS", "POLYGON_SIDES"]
 

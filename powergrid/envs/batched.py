@@ -27,7 +27,9 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from powergrid.envs.multi_agent_microgrids import MultiAgentMicrogrids
-from powergrid.envs.networked_grid_env import NetworkedGridEnv, clip_actions, reset_options
+from powergrid.core.actions import flags_by_agent, gather_batch, rewards
+from powergrid.core.config import reset_options
+from powergrid.envs.networked_grid_env import NetworkedGridEnv
 
 __all__ = ["BatchedMicrogrids", "MicrogridsVectorEnv"]
 
@@ -58,20 +60,17 @@ class BatchedMicrogrids:
         self.agents = list(self.possible_agents)
         self.observation_spaces, self.action_spaces = env.observation_spaces, env.action_spaces
         self.max_episode_steps = env.max_episode_steps
-        env._batch_state(B)
-        self._env = env
+        self.core = env.core.batched(B)
+        self.layout = layout = env.layout
         n = len(self.possible_agents)
-        self._offsets = env._action_offsets
-        self._low, self._high = env._action_low, env._action_high
-        self._discrete = env._discrete_positions
-        self._raw = np.zeros((B, int(self._offsets[-1])))
+        self._raw = np.zeros((B, int(layout.action_offsets[-1])))
         self._flat = np.zeros_like(self._raw)
         self._all = np.ones(B, bool)
         self._rngs: list[np.random.Generator] | None = None
-        dims = [env.observation_spaces[a].shape[0] for a in self.possible_agents]
+        dims = [len(x) for x in layout.obs_layout]
         obs_offsets = np.concatenate([[0], np.cumsum(dims)])
-        self._obs_index = np.concatenate(env._obs_index)
-        self._obs_scale = np.concatenate(env._obs_scale)
+        self._obs_index = np.concatenate(layout.obs_index)
+        self._obs_scale = np.concatenate(layout.obs_scale)
         self.obs_array = np.zeros((B, int(obs_offsets[-1])), np.float32)
         self.final_obs_array = np.zeros_like(self.obs_array)
         self.reward_array = np.zeros((B, n), np.float32)
@@ -79,7 +78,7 @@ class BatchedMicrogrids:
         self.final_observations = {a: self.final_obs_array[:, obs_offsets[k]:obs_offsets[k + 1]]
                                    for k, a in enumerate(self.possible_agents)}
         self.rewards = {a: self.reward_array[:, k] for k, a in enumerate(self.possible_agents)}
-        self._no_termination = np.zeros(B, bool)
+        self.never_terminated = np.zeros(B, bool)
 
     # ------------------------------------------------------------------ spaces
     def observation_space(self, agent: str) -> spaces.Space:
@@ -92,7 +91,7 @@ class BatchedMicrogrids:
     @property
     def backend(self):
         """The batched power flow (``fallback_solves`` counts the copies it passed on)."""
-        return self._env.backend
+        return self.core.backend
 
     # -------------------------------------------------------------------- API
     def reset(self, seed: int | list[int] | None = None, options: dict | None = None):
@@ -105,95 +104,52 @@ class BatchedMicrogrids:
             self._rngs = [np.random.default_rng(s) for s in seeds]
         elif self._rngs is None:
             self._rngs = [np.random.default_rng() for _ in range(B)]
-        env = self._env
-        env._start_episodes(self._all, self._rngs, reset_options(options))
-        env._set_profiles()
-        env._push_devices()
-        env._solve(self._all)
-        self._write_observations()
+        core = self.core
+        core.start_episode(None, reset_options(options), rows=self._all, rngs=self._rngs)
+        self._first_solve(self._all)
         return self.observations, {}
 
     def step(self, actions: Mapping[str, Any] | np.ndarray):
-        env = self._env
+        core = self.core
         if self._rngs is None:
             raise RuntimeError("step() needs running episodes: call reset() first")
-        flat, clipped = self._gather_actions(actions)
-        env._t += 1
-        env._apply_actions(flat)
-        delivered = env._delivered_actions(flat)
-        limited = np.logical_or.reduceat(delivered != flat, self._offsets[:-1], axis=1)
-        cost, safety, converged = env._solve_and_score()
-        safety = self._write_rewards(cost, safety, converged)
+        flat, clipped = gather_batch(actions, self.possible_agents, self.layout, self._raw, self._flat)
+        core.t += 1
+        core.apply_actions(flat)
+        delivered = core.delivered_actions(flat)
+        limited = flags_by_agent(delivered != flat, self.layout.action_bounds[-1])
+        core.advance_profiles()
+        core.push_devices()
+        converged = core.solve()
+        cost, safety = core.score()
+        reward, safety = rewards(cost, safety, converged, self.config)
+        self.reward_array[:] = reward
         self._write_observations()
-        truncated = env._t >= self.max_episode_steps
+        truncated = core.t >= self.max_episode_steps
         infos: dict[str, Any] = {"cost": cost, "safety": safety, "converged": converged.copy(), "action_clipped": clipped,
                                  "action_limited": limited, "delivered_action": delivered}
         if truncated.any():
             np.copyto(self.final_obs_array, self.obs_array)
-            env._start_episodes(truncated, self._rngs, {})
-            env._set_profiles()
-            env._push_devices()
-            env._solve(truncated)
-            self._write_observations()
+            core.start_episode(None, {}, rows=truncated, rngs=self._rngs)
+            self._first_solve(truncated)
             infos["final_obs"], infos["_final_obs"] = self.final_observations, truncated
-        terminations = {a: self._no_termination for a in self.possible_agents}
+        terminations = {a: self.never_terminated for a in self.possible_agents}
         truncations = {a: truncated for a in self.possible_agents}
         return self.observations, self.rewards, terminations, truncations, infos
+
+    def _first_solve(self, rows: np.ndarray) -> None:
+        """The first hour of the episodes the copies in ``rows`` just started, and their observations."""
+        core = self.core
+        core.advance_profiles()
+        core.push_devices()
+        core.solve(rows)
+        self._write_observations()
 
     def close(self) -> None:
         """Nothing to release."""
 
-    # -------------------------------------------------------------- internals
-    def _gather_actions(self, actions: Mapping[str, Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Validated, clipped ``(B, total_dim)`` actions and ``(B, n_agents)`` clip flags."""
-        B, raw, offsets = self.num_envs, self._raw, self._offsets
-        if isinstance(actions, Mapping):
-            missing = [a for a in self.possible_agents if a not in actions]
-            extra = [a for a in actions if a not in self.possible_agents]
-            if missing or extra:
-                raise ValueError(f"actions must have one entry per agent {self.possible_agents}; missing {missing}, unexpected {extra}")
-            for k, agent in enumerate(self.possible_agents):
-                value = np.asarray(actions[agent], dtype=np.float64)
-                dim = offsets[k + 1] - offsets[k]
-                if value.shape == (B,) and dim == 1:
-                    value = value[:, None]
-                if value.shape != (B, dim):
-                    raise ValueError(f"agent {agent!r}: actions have shape {value.shape}, expected ({B}, {dim})")
-                raw[:, offsets[k]:offsets[k + 1]] = value
-        else:
-            value = np.asarray(actions, dtype=np.float64)
-            dims = np.diff(offsets)
-            if value.ndim == 3 and value.shape[:2] == (B, len(dims)) and np.all(dims == value.shape[2]):
-                raw[:] = value.reshape(B, -1)
-            elif value.shape == raw.shape:
-                raw[:] = value
-            else:
-                same = f" or ({B}, {len(dims)}, {dims[0]})" if np.all(dims == dims[0]) else ""
-                raise ValueError(f"actions have shape {value.shape}; expected a dict of ({B}, act_dim) arrays, "
-                                 f"({B}, {raw.shape[1]}){same}")
-        if not np.isfinite(raw).all():
-            copies, columns = np.nonzero(~np.isfinite(raw))
-            agents = sorted({self.possible_agents[int(np.searchsorted(offsets, c, side='right')) - 1] for c in columns})
-            raise ValueError(f"actions contain NaN or inf: copies {sorted(set(copies.tolist()))[:10]}, agents {agents}")
-        if self._discrete.size:
-            d = raw[:, self._discrete]
-            if np.any(d != np.round(d)):
-                raise ValueError(f"discrete action entries (columns {self._discrete.tolist()}) must be whole numbers")
-        return clip_actions(raw, self._env._action_bounds, out=self._flat)
-
-    def _write_rewards(self, cost: np.ndarray, safety: np.ndarray, converged: np.ndarray) -> np.ndarray:
-        """Rewards as the single env computes them; returns the safety reported in ``infos``."""
-        cfg = self.config
-        ok = converged[:, None]
-        reward = np.where(ok, -(cost + cfg["penalty"] * safety), float(cfg["convergence_failure_reward"]))
-        if cfg["share_reward"]:
-            reward = np.broadcast_to(reward.mean(axis=1, keepdims=True), reward.shape)
-        self.reward_array[:] = reward
-        return np.where(ok, safety, safety + cfg["convergence_failure_safety"])
-
     def _write_observations(self) -> None:
-        source = self._env._observation_source()
-        np.multiply(source[:, self._obs_index], self._obs_scale, out=self.obs_array)
+        np.multiply(self.core.observation_source()[:, self._obs_index], self._obs_scale, out=self.obs_array)
 
 
 class MicrogridsVectorEnv(gym.vector.VectorEnv):
@@ -221,17 +177,18 @@ class MicrogridsVectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"other_policies must name agents other than the controlled one; got {sorted(other_policies or {})}, agents {agents}")
         self.batch, self.agent_id, self.num_envs = batch, agent_id, batch.num_envs
         self.other_policies = dict(other_policies or {})
-        offsets = batch._offsets
+        offsets = batch.layout.action_offsets
         k = agents.index(agent_id) if agent_id is not None else None
         self._columns = slice(0, int(offsets[-1])) if k is None else slice(int(offsets[k]), int(offsets[k + 1]))
-        low, high = batch._low[self._columns], batch._high[self._columns]
+        low, high = batch.layout.action_low[self._columns], batch.layout.action_high[self._columns]
         self.single_action_space = spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
         obs_dim = batch.obs_array.shape[1] if k is None else batch.observations[agent_id].shape[1]
         self.single_observation_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self._round = batch._discrete[(batch._discrete >= self._columns.start) & (batch._discrete < self._columns.stop)]
-        self._joint = np.clip(np.zeros(offsets[-1]), batch._low, batch._high) * np.ones((self.num_envs, 1))
+        discrete = batch.layout.discrete_positions
+        self._round = discrete[(discrete >= self._columns.start) & (discrete < self._columns.stop)]
+        self._joint = np.clip(np.zeros(offsets[-1]), batch.layout.action_low, batch.layout.action_high) * np.ones((self.num_envs, 1))
         self._reward = np.zeros(self.num_envs, np.float32)
 
     def _obs(self) -> np.ndarray:
@@ -251,9 +208,10 @@ class MicrogridsVectorEnv(gym.vector.VectorEnv):
         joint[:, cols] = value
         if self._round.size:
             joint[:, self._round] = np.round(joint[:, self._round])
+        offsets = batch.layout.action_offsets
         for agent, policy in self.other_policies.items():
             k = batch.possible_agents.index(agent)
-            joint[:, batch._offsets[k]:batch._offsets[k + 1]] = policy(batch.observations[agent])
+            joint[:, offsets[k]:offsets[k + 1]] = policy(batch.observations[agent])
         _, rewards, _, truncations, infos = batch.step(joint)
         if self.agent_id is None:
             np.sum(batch.reward_array, axis=1, out=self._reward)
@@ -264,7 +222,7 @@ class MicrogridsVectorEnv(gym.vector.VectorEnv):
         if "final_obs" in infos:
             final = batch.final_obs_array if self.agent_id is None else infos["final_obs"][self.agent_id]
             infos = {**infos, "final_obs": final}
-        return self._obs(), reward, batch._no_termination, truncated, infos
+        return self._obs(), reward, batch.never_terminated, truncated, infos
 
     def close(self, **kwargs: Any) -> None:
         self.batch.close()

@@ -86,10 +86,11 @@ def single_action(env, agent, flat_row):
 def random_actions(batch, rng, B):
     actions = {}
     for k, agent in enumerate(batch.possible_agents):
-        lo, hi = batch._offsets[k], batch._offsets[k + 1]
-        low, high = batch._low[lo:hi], batch._high[lo:hi]
+        lo, hi = batch.layout.action_offsets[k], batch.layout.action_offsets[k + 1]
+        low, high = batch.layout.action_low[lo:hi], batch.layout.action_high[lo:hi]
         value = rng.uniform(low - 0.2 * (high - low), high + 0.2 * (high - low), size=(B, hi - lo))  # some clipped
-        discrete = batch._discrete[(batch._discrete >= lo) & (batch._discrete < hi)] - lo
+        positions = batch.layout.discrete_positions
+        discrete = positions[(positions >= lo) & (positions < hi)] - lo
         value[:, discrete] = rng.integers(low[discrete], high[discrete] + 1, size=(B, discrete.size))
         actions[agent] = value
     return actions
@@ -171,7 +172,7 @@ def test_bad_batched_input_names_the_problem():
     with pytest.raises(ValueError, match=r"missing \['MG3'\]"):
         batch.step({"MG1": good["MG1"], "MG2": good["MG2"]})
     bad = {**good, "MG3": np.array([[0.0, 0.0, 0.0], [0.0, np.nan, 0.0]])}
-    with pytest.raises(ValueError, match=r"NaN or inf: copies \[1\], agents \['MG3'\]"):
+    with pytest.raises(ValueError, match=r"copies \[1\], agent\(s\) \['MG3'\]: action contains NaN or inf"):
         batch.step(bad)
     with pytest.raises(ValueError, match=r"expected a dict of \(2, act_dim\) arrays, \(2, 9\) or \(2, 3, 3\)"):
         batch.step(np.zeros((2, 8)))
@@ -179,7 +180,7 @@ def test_bad_batched_input_names_the_problem():
         batch.reset(seed=[1, 2, 3])
     discrete = BatchedMicrogrids(1, {"microgrid_configs": with_discrete_devices()})
     discrete.reset(seed=0)
-    actions = {a: np.zeros((1, discrete._offsets[k + 1] - discrete._offsets[k])) for k, a in enumerate(discrete.possible_agents)}
+    actions = {a: np.zeros((1, discrete.layout.action_offsets[k + 1] - discrete.layout.action_offsets[k])) for k, a in enumerate(discrete.possible_agents)}
     actions["MG1"][0, -1] = 0.5
     with pytest.raises(ValueError, match="whole numbers"):
         discrete.step(actions)
@@ -220,7 +221,7 @@ def test_vector_env_joint_control_sums_rewards_and_follows_other_policies():
     calls = []
     led = MicrogridsVectorEnv(2, agent_id="MG1", other_policies={"MG2": lambda o: calls.append(o.shape) or np.full((2, 3), 0.1)})
     led.reset(seed=0)
-    led.step(np.zeros((2, 3)))
-    assert calls == [(2, 25)] and led.batch._flat[0, 3] == pytest.approx(0.1)
+    *_, infos = led.step(np.zeros((2, 3)))
+    assert calls == [(2, 25)] and infos["delivered_action"][0, 3] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="agent_id 'MG9'"):
         MicrogridsVectorEnv(2, agent_id="MG9")

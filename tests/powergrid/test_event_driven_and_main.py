@@ -34,7 +34,7 @@ def test_event_driven_periodic_env_updates_and_profiles_follow_the_clock():
     env = event_env(interval=900.0)
     env.run_event_driven(2 * 3600.0)
     assert env.event_totals["power_flows"] == 8  # every 15 minutes
-    assert env._hour == env._start_hour + 2
+    assert env.core.hour == env.core.start_hour + 2
 
 
 def test_event_driven_is_reproducible():

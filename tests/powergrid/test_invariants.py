@@ -97,7 +97,7 @@ def test_the_batched_env_conserves_energy_and_respects_limits(episode, copies):
     day, actions = episode
     batch = make_batch(copies)
     batch.reset(seed=day, options={"day": day})
-    env = batch._env
+    env = batch.core
     for flat in actions:
         soc_before = env.storage.soc.copy()
         joint = np.tile(flat, (copies, 1)) * np.linspace(1.0, -1.0, copies)[:, None]  # each copy its own action

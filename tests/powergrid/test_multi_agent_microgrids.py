@@ -77,13 +77,13 @@ def test_train_picks_random_days_test_walks_days():
     starts = set()
     for seed in range(5):
         train.reset(seed=seed)
-        starts.add(train._start_hour)
+        starts.add(train.core.start_hour)
     assert len(starts) > 1
     test = MultiAgentMicrogrids({"train": False})
     hours = []
     for _ in range(3):
         test.reset()
-        hours.append(test._start_hour)
+        hours.append(test.core.start_hour)
     assert hours == [0, 24, 48]
 
 
@@ -292,7 +292,7 @@ def test_tap_changer_and_capacitor_bank_in_both_modes():
     actions = {"MG1": {"c": np.zeros(3), "d": np.array([12, 3])}, "MG2": np.zeros(3), "MG3": np.zeros(3)}
     oc, rc, *_ = central.step(actions)
     od, rd, *_ = distributed.step(actions)
-    assert central.backend.trafo_tap[central._mg_trafo[0]] == 4  # tap_min + 12
+    assert central.backend.trafo_tap[central.layout.mg_trafo[0]] == 4  # tap_min + 12
     cap = central.agent_dict["MG1"].devices["MG1_cap"]
     assert central.backend.shunt_q[cap.element] == pytest.approx(-0.15)
     np.testing.assert_array_equal(oc["MG1"], od["MG1"])
@@ -315,6 +315,6 @@ def test_grid_device_prices_exchange_like_the_env():
     assert grid.energy_cost(0.2, 50.0, 1.0) == pytest.approx(10.0)
     assert grid.energy_cost(-0.2, 50.0, 1.0) == pytest.approx(-5.0)
     env = MultiAgentMicrogrids({"sell_price_ratio": 0.5})
-    np.testing.assert_allclose(env._grid_cost(np.array([0.2, -0.2]), 50.0), [10.0, -5.0])
+    np.testing.assert_allclose(env.core.grid_cost(np.array([0.2, -0.2]), 50.0), [10.0, -5.0])
     with pytest.raises(ValueError, match="sell_price_ratio"):
         Grid("bad", sell_price_ratio=2.0)

@@ -116,7 +116,7 @@ def test_the_batched_env_delivers_what_the_single_env_does():
     joint[0, 2] = -0.15
     for _ in range(4):
         _, rewards, _, _, infos = batch.step(joint)
-    assert batch._env.storage.soc[0, 0] == pytest.approx(0.0, abs=1e-12)
+    assert batch.core.storage.soc[0, 0] == pytest.approx(0.0, abs=1e-12)
     assert infos["action_limited"][0, 0] and not infos["action_limited"][1].any()
     assert infos["delivered_action"][0, 2] == 0.0 and rewards["MG1"][0] < rewards["MG1"][1]
 

@@ -1,0 +1,111 @@
+"""The env's config: its keys, their defaults, and the checks that name what is wrong.
+
+Keys (unknown ones raise ``ValueError`` listing the valid ones): ``centralized``,
+``message_broker`` (``'in_memory'``, a MessageBroker or None), ``max_episode_steps``, ``train``
+(random days of the train split, else consecutive days of the test split), ``share_reward``,
+``penalty``, ``convergence_failure_reward``, ``convergence_failure_safety``, ``env_id``,
+``setup`` (embedded setup, default ``ieee34_ieee13``), ``dataset_path`` (your own profiles: a
+pickle in the earlier format or ``.npz``), ``dso_config`` (overrides for the operator network),
+``microgrid_configs`` (``{name, connection_bus, load_area, renew_area, base_power, load_scale,
+devices}``; device types and their keys in :mod:`powergrid.agents.registry`),
+``sell_price_ratio`` (export price over import price), ``power_flow_backend``
+(``'lightsim2grid'`` or ``'pandapower'``) and ``env_update_interval`` (event-driven mode:
+seconds between power flows, or None for a power flow at every device action effect).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from heron.messaging.base import MessageBroker
+
+__all__ = ["DEFAULTS", "MICROGRID_KEYS", "DSO_KEYS", "validated_config", "checked_dict", "reset_options"]
+
+MICROGRID_KEYS = {"name", "network", "connection_bus", "load_area", "renew_area", "base_power", "load_scale", "devices"}
+DSO_KEYS = {"network", "name", "load_scale", "load_area", "price_area", "vm_pu", "regulator_taps"}
+
+DEFAULTS: dict[str, Any] = {
+    "centralized": True,
+    "message_broker": "in_memory",
+    "max_episode_steps": 24,
+    "train": True,
+    "share_reward": False,
+    "penalty": 10.0,
+    "convergence_failure_reward": -200.0,
+    "convergence_failure_safety": 20.0,
+    "env_id": None,
+    "setup": "ieee34_ieee13",
+    "dataset_path": None,
+    "dso_config": None,
+    "microgrid_configs": None,
+    "sell_price_ratio": 1.0,
+    "power_flow_backend": "lightsim2grid",
+    "env_update_interval": None,
+}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
+
+
+def validated_config(config: Mapping[str, Any] | None, defaults: Mapping[str, Any] = DEFAULTS) -> dict[str, Any]:
+    """``defaults`` updated with ``config``, every value checked; errors name the key."""
+    if config is not None and not isinstance(config, Mapping):
+        raise ValueError(f"config must be a dict or None, got {type(config).__name__}")
+    config = dict(config or {})
+    unknown = sorted(set(config) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown}; valid keys: {sorted(defaults)}")
+    cfg = {**defaults, **config}
+    for key in ("centralized", "train", "share_reward"):
+        if not isinstance(cfg[key], (bool, np.bool_)):
+            raise ValueError(f"config {key!r} must be True or False, got {cfg[key]!r}")
+    steps = cfg["max_episode_steps"]
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"config 'max_episode_steps' must be a positive integer, got {steps!r}")
+    for key in ("penalty", "convergence_failure_reward", "convergence_failure_safety"):
+        if not _is_number(cfg[key]) or not math.isfinite(cfg[key]):
+            raise ValueError(f"config {key!r} must be a finite number, got {cfg[key]!r}")
+    if cfg["penalty"] < 0:
+        raise ValueError(f"config 'penalty' must be >= 0, got {cfg['penalty']!r}")
+    broker = cfg["message_broker"]
+    if not (broker is None or broker == "in_memory" or isinstance(broker, MessageBroker)):
+        raise ValueError(f"config 'message_broker' must be 'in_memory', a MessageBroker or None, got {broker!r}")
+    if cfg["env_id"] is not None and (not isinstance(cfg["env_id"], str) or not cfg["env_id"]):
+        raise ValueError(f"config 'env_id' must be a non-empty string or None, got {cfg['env_id']!r}")
+    interval = cfg["env_update_interval"]
+    if interval is not None and (not _is_number(interval) or not (math.isfinite(interval) and interval > 0)):
+        raise ValueError("config 'env_update_interval' must be None (a power flow at every action effect) or a "
+                         f"positive number of seconds, got {interval!r}")
+    ratio = cfg["sell_price_ratio"]
+    if not _is_number(ratio) or not 0.0 <= ratio <= 1.0:
+        raise ValueError(f"config 'sell_price_ratio' must be in [0, 1], got {ratio!r}")
+    if not isinstance(cfg["setup"], str):
+        raise ValueError(f"config 'setup' must be a setup name, got {cfg['setup']!r}")
+    return cfg
+
+
+def checked_dict(value: Any, what: str, allowed: set[str]) -> dict[str, Any]:
+    """``value`` as a dict (None is empty) with only ``allowed`` keys; errors name ``what``."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what} must be a dict, got {value!r}")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise ValueError(f"{what}: unknown key(s) {unknown}; valid keys: {sorted(allowed)}")
+    return dict(value)
+
+
+def reset_options(options: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """``reset``'s options, which must be a dict. The env reads ``day`` (the index of the day the
+    episode starts on) and ignores other keys, as PettingZoo expects: its API test resets with
+    options of its own."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ValueError(f"reset options must be a dict, got {options!r}")
+    return options

@@ -1,0 +1,136 @@
+"""Every index map of the step, compiled once from a :class:`~powergrid.core.model.GridModel`.
+
+The flat action is the agents' actions side by side; each agent's action is its devices'
+continuous entries in device order, then their discrete entries (the setpoint protocol's
+split, :func:`heron.protocols.vertical.setpoint_layout`). The observation of every agent is a
+gather from one source vector (see ``OBSERVATION_SOURCE``) times a scale (powers in per unit of
+the microgrid's base power). Sums over an agent's devices, buses and lines are products with
+0/1 ownership matrices, which work over a batch axis too.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from powergrid.agents.registry import DEVICE_TYPES
+from powergrid.core.model import DeviceSpec, GridModel
+
+__all__ = ["Layout", "OBSERVATION_SOURCE", "action_bounds", "UNITS"]
+
+#: The blocks of the observation source vector, in order (n = agents, N = buses of the net).
+OBSERVATION_SOURCE = ("gen_p", "gen_q", "ess_p", "ess_soc", "ren_p", "load_p (n)", "p_import (n)", "price", "hour_sin",
+                      "hour_cos", "vm (N)", "discrete settings")
+#: Units of the observed quantities that are not powers (powers are per unit of base power).
+UNITS = {"soc": "fraction of capacity", "tap_pos": "tap position", "step": "capacitor steps switched in",
+         "price": "$/MWh", "hour_sin": "sin(2 pi hour/24)", "hour_cos": "cos(2 pi hour/24)", "vm": "pu"}
+_KINDS = {t.kind: t for t in DEVICE_TYPES.values()}
+
+
+def action_bounds(low: np.ndarray, high: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, ...]:
+    """What :func:`powergrid.core.actions.clip_actions` needs: the bounds, and the bounds a value
+    must cross to be flagged. The spaces hold their bounds as float32, which round away from
+    the float64 limits by up to 1e-8: an action equal to the space's own ``low`` or ``high`` is
+    inside, not clipped."""
+    flag_low = np.minimum(low, low.astype(np.float32).astype(np.float64))
+    flag_high = np.maximum(high, high.astype(np.float32).astype(np.float64))
+    return low, high, flag_low, flag_high, np.asarray(offsets[:-1])
+
+
+class Layout:
+    """Action positions, ownership, observation gathers and discrete devices of a model."""
+
+    def __init__(self, model: GridModel) -> None:
+        g, s, r = model.generators, model.storage, model.renewables
+        mgs, n = model.microgrids, len(model.microgrids)
+        self.agent_ids = model.agent_ids
+        # -------- actions
+        self.gen_owner, self.ess_owner, self.ren_owner = (np.zeros(f.size, dtype=np.int64) for f in (g, s, r))
+        self.gen_p_pos, self.gen_q_pos, self.ess_p_pos = (np.zeros(size, dtype=np.int64) for size in (g.size, g.size, s.size))
+        self.gen_ids, self.ess_ids = [""] * g.size, [""] * s.size
+        self.discrete: list[tuple[DeviceSpec, int]] = []  # (tap changer or capacitor bank, position in the flat action)
+        low, high, offsets = [], [], [0]
+        for k, mg in enumerate(mgs):
+            start = offsets[-1]
+            c_low, c_high, d_high, c_at = [], [], [], start
+            d_at = start + sum(_KINDS[d.kind].action_c for d in mg.devices)
+            for dev in mg.devices:
+                i = dev.row
+                if dev.kind == "generator":
+                    self.gen_owner[i], self.gen_ids[i] = k, dev.name
+                    self.gen_p_pos[i], self.gen_q_pos[i] = c_at, c_at + 1
+                    c_low += [g.p_min[i], g.q_min[i]]
+                    c_high += [g.p_max[i], g.q_max[i]]
+                elif dev.kind == "storage":
+                    self.ess_owner[i], self.ess_ids[i] = k, dev.name
+                    self.ess_p_pos[i] = c_at
+                    c_low.append(s.p_min[i])
+                    c_high.append(s.p_max[i])
+                elif dev.kind in ("solar", "wind"):
+                    self.ren_owner[i] = k
+                else:
+                    self.discrete.append((dev, d_at))
+                    p = dev.params
+                    d_high.append(p["tap_max"] - p["tap_min"] if dev.kind == "oltc" else p["max_step"])
+                    d_at += 1
+                c_at += _KINDS[dev.kind].action_c
+            low += c_low + [0.0] * len(d_high)
+            high += c_high + d_high
+            offsets.append(d_at)
+        self.action_offsets = np.array(offsets, dtype=np.int64)
+        self.action_low, self.action_high = np.array(low, dtype=float), np.array(high, dtype=float)
+        self.action_bounds = action_bounds(self.action_low, self.action_high, self.action_offsets)
+        self.disc_pos = np.array([pos for _, pos in self.discrete], dtype=np.int64)
+        self.discrete_positions = self.disc_pos
+        self.setpoint_pos = np.concatenate([self.gen_p_pos, self.gen_q_pos, self.ess_p_pos, self.disc_pos])
+        is_tap = [d.kind == "oltc" for d, _ in self.discrete]
+        self.disc_is_tap = np.array(is_tap, dtype=bool)
+        self.disc_element = np.array([d.row for d, _ in self.discrete], dtype=np.int64)
+        self.disc_offset = np.array([d.params["tap_min"] if t else 0 for (d, _), t in zip(self.discrete, is_tap)], dtype=float)
+        self.disc_q_step = np.array([d.params["q_step_mvar"] for (d, _), t in zip(self.discrete, is_tap) if not t], dtype=float)
+        self.disc_initial = np.array([d.params["tap_pos" if t else "step"] for (d, _), t in zip(self.discrete, is_tap)], dtype=float)
+        # -------- ownership
+        net = model.net
+        self.mg_trafo = np.array([mg.trafo for mg in mgs], dtype=np.int64)
+        self.mg_bus = np.concatenate([mg.bus_positions for mg in mgs])
+        self.mg_bus_owner = np.concatenate([np.full(len(mg.bus_positions), k) for k, mg in enumerate(mgs)])
+        self.mg_line = np.concatenate([mg.line_positions for mg in mgs])
+        self.mg_line_owner = np.concatenate([np.full(len(mg.line_positions), k) for k, mg in enumerate(mgs)])
+        bus_owner = np.full(len(net.bus), n, dtype=np.int64)  # n: the operator's own
+        bus_owner[self.mg_bus] = self.mg_bus_owner
+        self.load_owner = bus_owner[net.bus.index.get_indexer(net.load.bus)]
+        one_hot = lambda owner: (np.asarray(owner)[:, None] == np.arange(n)).astype(float)  # noqa: E731
+        self.owners = {"gen": one_hot(self.gen_owner), "ess": one_hot(self.ess_owner), "bus": one_hot(self.mg_bus_owner),
+                       "line": one_hot(self.mg_line_owner), "load": one_hot(self.load_owner)}
+        self.renewables_of = [[(d.name, d.row) for d in mg.devices if d.kind in ("solar", "wind")] for mg in mgs]
+        self._observations(model)
+
+    def _observations(self, model: GridModel) -> None:
+        """Per agent: gather positions into the source vector, scales, and (name, unit) of each entry."""
+        g, s, r, mgs, n = model.generators, model.storage, model.renewables, model.microgrids, len(model.microgrids)
+        base = {"gen_p": 0, "gen_q": g.size, "ess_p": 2 * g.size, "ess_soc": 2 * g.size + s.size, "ren_p": 2 * g.size + 2 * s.size}
+        base["load_p"] = base["ren_p"] + r.size
+        base["p_import"] = base["load_p"] + n
+        base["price"] = base["p_import"] + n
+        base["vm"] = base["price"] + 3
+        base["discrete"] = base["vm"] + len(model.net.bus)
+        discrete_row = {d.name: i for i, (d, _) in enumerate(self.discrete)}
+        fields = {"generator": (("P_MW", "gen_p"), ("Q_MVAR", "gen_q")), "storage": (("P_MW", "ess_p"), ("soc", "ess_soc")),
+                  "solar": (("P_MW", "ren_p"),), "wind": (("P_MW", "ren_p"),)}
+        bus_names = model.net.bus.name.to_numpy()
+        self.obs_index, self.obs_scale, self.obs_layout = [], [], []
+        for k, mg in enumerate(mgs):
+            idx, scale, layout = [], [], []
+            inv, per_unit = 1.0 / mg.base_power, f"pu of {mg.base_power:g} MVA"
+            for dev in mg.devices:
+                for (field, power), (_, block) in zip(_KINDS[dev.kind].observed, fields.get(dev.kind, ((None, "discrete"),))):
+                    idx.append(base[block] + (discrete_row[dev.name] if block == "discrete" else dev.row))
+                    scale.append(inv if power else 1.0)
+                    layout.append((f"{dev.name}.{field}", per_unit if power else UNITS[field]))
+            idx += [base["load_p"] + k, base["p_import"] + k, base["price"], base["price"] + 1, base["price"] + 2]
+            scale += [inv, inv, 1.0, 1.0, 1.0]
+            layout += [("load_p", per_unit), ("p_import", per_unit)] + [(f, UNITS[f]) for f in ("price", "hour_sin", "hour_cos")]
+            idx += list(base["vm"] + mg.bus_positions)
+            scale += [1.0] * len(mg.bus_positions)
+            layout += [(f"{name}.vm", UNITS["vm"]) for name in bus_names[mg.bus_positions]]
+            self.obs_index.append(np.array(idx, dtype=np.int64))
+            self.obs_scale.append(np.array(scale))
+            self.obs_layout.append(layout)

@@ -1,0 +1,199 @@
+"""The grid model: built once from a config, then only read.
+
+``GridModel.build(config)`` makes the fused pandapower net (the operator feeder with each
+microgrid on its own transformer), the device fleets (parameters and initial state, one row
+per device), each microgrid's place in the net, and the load, renewable and price profiles as
+one array per split. :class:`~powergrid.core.layout.Layout` then compiles every index map the
+step uses. Running the model (state that changes) is :class:`~powergrid.core.step.GridCore`'s.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandapower as pp
+
+from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet
+from powergrid.agents.registry import device_type
+from powergrid.core.config import DSO_KEYS, MICROGRID_KEYS, checked_dict
+from powergrid.networks._feeder import require_name
+from powergrid.networks.compose import attach_ieee13_microgrid, build_operator_network
+from powergrid.setups.loader import load_dataset, load_setup
+
+__all__ = ["GridModel", "Microgrid", "DeviceSpec"]
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """One device of a microgrid: its kind (registry), its row in its fleet (or, for a tap
+    changer or capacitor bank, its element in the net) and its discrete parameters."""
+
+    kind: str
+    row: int
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Microgrid:
+    """A microgrid's place in the fused net: its buses and lines (contiguous blocks), its
+    connection transformer, its base power (MVA) and its devices in config order."""
+
+    name: str
+    buses: slice
+    lines: slice
+    trafo: int
+    base_power: float
+    devices: list[DeviceSpec]
+
+    @property
+    def bus_positions(self) -> np.ndarray:
+        return np.arange(self.buses.start, self.buses.stop)
+
+    @property
+    def line_positions(self) -> np.ndarray:
+        return np.arange(self.lines.start, self.lines.stop)
+
+
+class GridModel:
+    """The net, the fleets, the microgrids and the profiles of one config (see the module doc)."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = config
+        setup = load_setup(config["setup"])
+        self.dataset = load_dataset(config["dataset_path"] or setup["dataset_path"])
+        self.series: list[tuple[str, str]] = []  # (kind, area) of each profile column
+        dso, microgrids = self._merged(setup)
+        options = {"regulator_taps": tuple(dso["regulator_taps"])} if "regulator_taps" in dso else {}
+        self.net, self.operator_buses = build_operator_network(dso.get("network", "IEEE34"), dso.get("name", "DSO"),
+                                                               float(dso.get("load_scale", 1.0)), float(dso.get("vm_pu", 1.05)),
+                                                               **options)
+        load_series = [self._column("load", dso["load_area"])] * len(self.net.load)
+        self.price_series = self._column("price", dso["price_area"])
+        self.microgrids: list[Microgrid] = []
+        configs: dict[str, list[dict[str, Any]]] = {"generator": [], "storage": [], "renewable": []}
+        for k, raw in enumerate(microgrids):
+            first_load = len(self.net.load)
+            mg = self._add_microgrid(k, raw, configs)
+            load_series += [self._column("load", raw["load_area"])] * (len(self.net.load) - first_load)
+            self.microgrids.append(mg)
+        self.generators = GeneratorFleet(configs["generator"])
+        self.storage = StorageFleet(configs["storage"])
+        self.renewables = RenewableFleet(configs["renewable"])
+        for fleet, cfgs in ((self.generators, configs["generator"]), (self.storage, configs["storage"]),
+                            (self.renewables, configs["renewable"])):
+            fleet.element[:] = [c["_element"] for c in cfgs]
+            fleet.bus[:] = [c["_bus"] for c in cfgs]
+        self.renewable_series = np.array([self._column(c["_source"], c["_area"]) for c in configs["renewable"]], dtype=np.int64)
+        self.load_series = np.array(load_series, dtype=np.int64)
+        self.profiles = {split: np.ascontiguousarray(np.stack([self.dataset[split][kind][area] for kind, area in self.series], axis=1))
+                         for split in ("train", "test")}
+
+    @classmethod
+    def build(cls, config: Mapping[str, Any]) -> "GridModel":
+        """The model of a validated config (:func:`powergrid.core.config.validated_config`)."""
+        return cls(config)
+
+    @property
+    def agent_ids(self) -> list[str]:
+        return [mg.name for mg in self.microgrids]
+
+    # ------------------------------------------------------------------ build
+    def _merged(self, setup: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+        """The operator network's config (the setup's, with the user's overrides) and the microgrids."""
+        cfg = self.config
+        dso, user_dso = dict(setup["dso_config"]), checked_dict(cfg["dso_config"], "config 'dso_config'", DSO_KEYS)
+        if user_dso.get("network", dso.get("network")) != dso.get("network"):
+            dso.pop("regulator_taps", None)  # the setup's taps belong to the setup's own feeder
+        dso.update(user_dso)
+        microgrids = cfg["microgrid_configs"] if cfg["microgrid_configs"] is not None else setup["microgrid_configs"]
+        if not isinstance(microgrids, (list, tuple)) or not microgrids:
+            raise ValueError(f"config 'microgrid_configs' must be a non-empty list, got {microgrids!r}")
+        return dso, microgrids
+
+    def _column(self, kind: str, area: str) -> int:
+        """The profile column of ``kind`` in ``area`` (added on first use); both splits must have it."""
+        for split in ("train", "test"):
+            if area not in self.dataset[split][kind]:
+                raise ValueError(f"the dataset has no {kind} profile for area {area!r} in {split!r}; it has {sorted(self.dataset[split][kind])}")
+        if (kind, area) not in self.series:
+            self.series.append((kind, area))
+        return self.series.index((kind, area))
+
+    def _add_microgrid(self, k: int, raw: Any, configs: dict[str, list[dict[str, Any]]]) -> Microgrid:
+        mg = checked_dict(raw, f"config 'microgrid_configs[{k}]'", MICROGRID_KEYS)
+        for key in ("name", "connection_bus", "load_area", "renew_area", "devices"):
+            if key not in mg:
+                raise ValueError(f"microgrid_configs[{k}] is missing {key!r}")
+        name = mg["name"]
+        require_name(name, f"microgrid_configs[{k}]: name (the agent id)")
+        if name in {m.name for m in self.microgrids}:
+            raise ValueError(f"two microgrids are named {name!r}")
+        if mg.get("network", "IEEE13") != "IEEE13":
+            raise ValueError(f"microgrid {name!r}: network must be 'IEEE13', got {mg['network']!r}")
+        connection = str(mg["connection_bus"])
+        if connection not in self.operator_buses:
+            raise ValueError(f"microgrid {name!r}: connection_bus {connection!r} is not a node of the operator network; "
+                             f"nodes: {sorted(self.operator_buses)}")
+        net = self.net
+        first_bus, first_line = len(net.bus), len(net.line)
+        buses, trafo = attach_ieee13_microgrid(net, self.operator_buses[connection], name, float(mg.get("load_scale", 1.0)))
+        spec = Microgrid(name, slice(first_bus, len(net.bus)), slice(first_line, len(net.line)), trafo,
+                         float(mg.get("base_power", 1.0)), [])
+        if not isinstance(mg["devices"], (list, tuple)):
+            raise ValueError(f"microgrid {name!r}: devices must be a list, got {mg['devices']!r}")
+        for dev in mg["devices"]:
+            spec.devices.append(self._add_device(spec, buses, mg, dev, configs))
+        return spec
+
+    def _add_device(self, mg: Microgrid, buses: Mapping[str, int], raw: Mapping[str, Any], dev: Any,
+                    configs: dict[str, list[dict[str, Any]]]) -> DeviceSpec:
+        if not isinstance(dev, Mapping) or "type" not in dev or "name" not in dev:
+            raise ValueError(f"microgrid {mg.name!r}: each device needs 'type' and 'name', got {dev!r}")
+        kind = device_type(dev["type"], dev["name"]).kind
+        cfg = device_type(dev["type"]).checked(dev, f"microgrid {mg.name!r}")
+        node = str(dev.get("bus", "650"))
+        if node not in buses:
+            raise ValueError(f"device {dev['name']!r}: bus {node!r} is not a node of {mg.name}; nodes: {sorted(buses)}")
+        name, net = str(dev["name"]), self.net
+        cfg["name"], cfg["_bus"] = name, buses[node]
+        if kind == "oltc":
+            return DeviceSpec(kind, mg.trafo, name, self._tap_changer(mg, name, dev))
+        if kind == "shunt":
+            params = {"q_step_mvar": float(dev.get("q_step_mvar", 0.05)), "max_step": int(dev.get("max_step", 4)),
+                      "step": int(dev.get("step", 0))}
+            if not (params["q_step_mvar"] > 0 and params["max_step"] >= 1 and 0 <= params["step"] <= params["max_step"]):
+                raise ValueError(f"device {name!r}: needs q_step_mvar > 0, max_step >= 1, 0 <= step <= max_step, got {dev!r}")
+            element = pp.create_shunt(net, buses[node], q_mvar=-params["q_step_mvar"], p_mw=0.0, step=params["step"],
+                                      max_step=params["max_step"], name=name)
+            return DeviceSpec(kind, element, name, params)
+        if kind == "generator":
+            probe = GeneratorFleet([cfg])  # validates before the net is touched
+            cfg["_element"] = pp.create_sgen(net, buses[node], p_mw=float(probe.p[0]), q_mvar=0.0, name=name)
+            rows = configs["generator"]
+        elif kind == "storage":
+            probe = StorageFleet([cfg])
+            cfg["_element"] = pp.create_storage(net, buses[node], p_mw=0.0, max_e_mwh=float(probe.capacity[0]), name=name)
+            rows = configs["storage"]
+        else:  # solar, wind
+            RenewableFleet([cfg])
+            cfg["_element"] = pp.create_sgen(net, buses[node], p_mw=0.0, q_mvar=0.0, name=name, type=kind)
+            cfg["_source"], cfg["_area"] = kind, raw["renew_area"]
+            self._column(kind, raw["renew_area"])
+            rows = configs["renewable"]
+        rows.append(cfg)
+        return DeviceSpec(kind, len(rows) - 1, name)
+
+    def _tap_changer(self, mg: Microgrid, name: str, dev: Mapping[str, Any]) -> dict[str, int]:
+        """The microgrid's connection transformer becomes an on-load tap changer."""
+        if any(d.kind == "oltc" for d in mg.devices):
+            raise ValueError(f"device {name!r}: microgrid {mg.name!r} has one connection transformer and already an OLTC")
+        params = {"tap_min": int(dev.get("tap_min", -8)), "tap_max": int(dev.get("tap_max", 8)), "tap_pos": int(dev.get("tap_pos", 0))}
+        step = float(dev.get("tap_step_percent", 0.625))
+        if not (params["tap_min"] <= params["tap_pos"] <= params["tap_max"]) or not 0.0 < step <= 5.0:
+            raise ValueError(f"device {name!r}: needs tap_min <= tap_pos <= tap_max and 0 < tap_step_percent <= 5, got {dev!r}")
+        for column, value in (("tap_side", "hv"), ("tap_neutral", 0), ("tap_min", params["tap_min"]), ("tap_max", params["tap_max"]),
+                              ("tap_step_percent", step), ("tap_pos", params["tap_pos"]), ("tap_changer_type", "Ratio")):
+            self.net.trafo.loc[mg.trafo, column] = value
+        return params

@@ -1,0 +1,259 @@
+"""The step core: the running state of a model and the functions of one step, over a batch axis.
+
+``GridCore(model, layout, backend)`` runs one copy; ``core.batched(B)`` runs B copies in
+lockstep with the same functions, written over leading axes (``x[idx]`` for one copy,
+``x[:, idx]`` for a batch). One centralized step is::
+
+    core.apply_actions(flat)            # agent actions -> device setpoints (what devices deliver)
+    core.advance_profiles()             # loads, renewables and price of the hour
+    core.push_devices()                 # delivered injections -> the power-flow backend
+    converged = core.solve()            # one AC power flow (B copies: one Numba kernel call)
+    cost, safety = core.score()         # per agent
+    source = core.observation_source()  # every observed number; agents gather from it
+
+The single env, the batched env and the event-driven driver all call these; distributed mode
+replaces ``apply_actions`` and ``push_devices`` by the messages the sites exchange.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from powergrid.agents.devices import exchange_cost, exchange_costs
+from powergrid.core.layout import Layout
+from powergrid.core.model import GridModel
+from powergrid.core.safety import overload, voltage_violation
+from powergrid.powerflow.base import PowerFlowBackend
+
+__all__ = ["GridCore"]
+
+
+class GridCore:
+    """State (fleets, discrete settings, last converged results, clock) and the step functions."""
+
+    dt_h = 1.0  # hours per step: the profiles are hourly
+
+    def __init__(self, model: GridModel, layout: Layout, backend: PowerFlowBackend, num_envs: int | None = None) -> None:
+        self.model, self.layout, self.backend, self.num_envs = model, layout, backend, num_envs
+        batch = () if num_envs is None else (num_envs,)
+        fleets = (model.generators, model.storage, model.renewables)
+        self.generators, self.storage, self.renewables = (f.batched(num_envs) if num_envs else f.copy() for f in fleets)
+        self.discrete = np.tile(layout.disc_initial, batch + (1,)) if batch else layout.disc_initial.copy()
+        net = model.net
+        self.results = {"vm": np.ones(batch + (len(net.bus),)), "p_import": np.zeros(batch + (len(model.microgrids),)),
+                        "line": np.zeros(batch + (len(net.line),)), "trafo": np.zeros(batch + (len(net.trafo),))}
+        self.t, self.start_hour, self.episode = (np.zeros(batch, np.int64) if batch else 0 for _ in range(3))
+        self.split = "train" if model.config["train"] else "test"
+        self.hour, self.price = 0, 0.0
+        self.sell_price_ratio = float(model.config["sell_price_ratio"])
+        self.load_base_p = backend.initial["load_p"].copy()
+        self.load_base_q = backend.initial["load_q"].copy()
+        self._at = self._index_keys(batched=bool(batch))
+
+    def batched(self, num_envs: int) -> "GridCore":
+        """A core of ``num_envs`` copies of this model, solved together by the batched Newton
+        backend (this core's backend solves the copies the kernel gives up on)."""
+        from powergrid.powerflow.batched import BatchedNewtonBackend
+
+        backend = BatchedNewtonBackend(self.model.net, int(num_envs), fallback=self.backend, angles=False)  # no step reads angles
+        return GridCore(self.model, self.layout, backend, int(num_envs))
+
+    def _index_keys(self, batched: bool) -> dict[str, Any]:
+        """The step's gathers and scatters: ``x[idx]`` for one env, ``x[:, idx]`` for a batch
+        (``x[..., idx]`` would serve both, at about a microsecond a use)."""
+        lead = (slice(None),) if batched else ()
+        lay, m = self.layout, self.model
+        G, S = m.generators.size, m.storage.size
+        parts = {"setpoints": lay.setpoint_pos, "gen_p": slice(0, G), "gen_q": slice(G, 2 * G), "ess_p": slice(2 * G, 2 * G + S),
+                 "discrete": slice(2 * G + S, None), "gen": m.generators.element, "ess": m.storage.element,
+                 "ren": m.renewables.element, "load_series": m.load_series, "ren_series": m.renewable_series,
+                 "price": m.price_series, "mg_trafo": lay.mg_trafo, "mg_bus": lay.mg_bus, "mg_line": lay.mg_line,
+                 "taps": lay.disc_is_tap, "shunts": ~lay.disc_is_tap, "tap_element": lay.disc_element[lay.disc_is_tap],
+                 "shunt_element": lay.disc_element[~lay.disc_is_tap], "column": None, "gen_p_pos": lay.gen_p_pos,
+                 "gen_q_pos": lay.gen_q_pos, "ess_p_pos": lay.ess_p_pos}
+        return {name: lead + (idx,) for name, idx in parts.items()}
+
+    # -------------------------------------------------------------- episodes
+    def days(self) -> int:
+        """How many days an episode can start on in the current split."""
+        hours = self.model.profiles[self.split].shape[0]
+        steps = self.model.config["max_episode_steps"]
+        days = (hours - steps - 1) // 24 + 1
+        if days < 1:
+            raise ValueError(f"the dataset's {hours} hours are too few for episodes of {steps} steps")
+        return days
+
+    def pick_day(self, rng: np.random.Generator, episode: int, options: Mapping[str, Any]) -> int:
+        """The day an episode starts: ``options['day']``, a random train day, or the next test day."""
+        days = self.days()
+        if "day" in options:
+            day = int(options["day"])
+            if not 0 <= day < days:
+                raise ValueError(f"options['day'] must be in [0, {days}), got {options['day']!r}")
+            return day
+        return int(rng.integers(0, days)) if self.split == "train" else episode % days
+
+    def start_episode(self, rng: np.random.Generator, options: Mapping[str, Any], rows: Any = None,
+                      rngs: list[np.random.Generator] | None = None) -> None:
+        """Devices back to their initial state, the clock to the start of the picked day; for a
+        batch, the copies in ``rows`` (a mask), each drawing from ``rngs[b]``."""
+        if self.num_envs is None:
+            self.start_hour = 24 * self.pick_day(rng, self.episode, options)
+            self.episode += 1
+            self.t = 0
+            rows = slice(None)
+        else:
+            for b in np.flatnonzero(rows):
+                self.start_hour[b] = 24 * self.pick_day(rngs[b], int(self.episode[b]), options)
+                self.episode[b] += 1
+            self.t[rows] = 0
+        self.storage.reset(rows)
+        self.generators.reset(rows)
+        self.discrete[rows] = self.layout.disc_initial
+        self.backend.reset() if self.num_envs is None else self.backend.reset(rows)
+
+    # ------------------------------------------------------------------ step
+    def apply_actions(self, flat: np.ndarray) -> None:
+        """Agent actions to device setpoints: one gather with the setpoint protocol's layout;
+        the fleets keep what their devices deliver."""
+        at = self._at
+        setpoints = flat[at["setpoints"]]
+        self.generators.dispatch(slice(None), setpoints[at["gen_p"]], setpoints[at["gen_q"]])
+        self.storage.dispatch(slice(None), setpoints[at["ess_p"]], self.dt_h)
+        if self.layout.discrete:
+            self.discrete[...] = self.layout.disc_offset + setpoints[at["discrete"]]
+
+    def delivered_actions(self, commanded: np.ndarray) -> np.ndarray:
+        """``commanded`` (flat, clipped) with what the devices delivered at their setpoints."""
+        at, delivered = self._at, commanded.copy()
+        delivered[at["gen_p_pos"]], delivered[at["gen_q_pos"]] = self.generators.p, self.generators.q
+        delivered[at["ess_p_pos"]] = self.storage.p
+        return delivered
+
+    def advance_profiles(self) -> None:
+        """Loads, renewable output and price of the current hour (nature's part, every mode)."""
+        self.hour = self.start_hour + self.t
+        column = self.model.profiles[self.split][self.hour]
+        b, at = self.backend, self._at
+        load = column[at["load_series"]]
+        np.multiply(self.load_base_p, load, out=b.load_p)
+        np.multiply(self.load_base_q, load, out=b.load_q)
+        np.multiply(self.renewables.p_max, column[at["ren_series"]], out=self.renewables.p)
+        b.sgen_p[at["ren"]] = self.renewables.p
+        self.price = column[at["price"]]
+
+    def push_devices(self) -> None:
+        """The fleets' injections and the discrete settings into the power-flow backend."""
+        b, at = self.backend, self._at
+        b.sgen_p[at["gen"]] = self.generators.p
+        b.sgen_q[at["gen"]] = self.generators.q
+        b.storage_p[at["ess"]] = self.storage.p
+        if self.layout.discrete:
+            self.push_discrete(self.discrete)
+
+    def push_discrete(self, values: np.ndarray) -> None:
+        """Tap positions and capacitor steps (the layout's discrete order) into the backend."""
+        b, at = self.backend, self._at
+        b.trafo_tap[at["tap_element"]] = values[at["taps"]]
+        b.shunt_q[at["shunt_element"]] = -self.layout.disc_q_step * values[at["shunts"]]
+
+    def solve(self, rows: np.ndarray | None = None) -> Any:
+        """Solve (a batch: the copies in ``rows``); the converged results are kept in ``results``
+        (a copy that does not converge keeps its last converged ones)."""
+        result = self.backend.solve() if rows is None else self.backend.solve(rows)
+        ok = result.converged if rows is None else result.converged & rows
+        keep, mg_trafo = self.results, self._at["mg_trafo"]
+        if ok is True or (ok is not False and ok.all()):
+            keep["vm"][:] = result.vm_pu
+            keep["p_import"][:] = result.trafo_p_hv_mw[mg_trafo]
+            keep["line"][:] = result.line_loading_percent
+            keep["trafo"][:] = result.trafo_loading_percent
+        elif ok is not False and ok.any():
+            where = ok[..., None]
+            np.copyto(keep["vm"], result.vm_pu, where=where)
+            np.copyto(keep["p_import"], result.trafo_p_hv_mw[mg_trafo], where=where)
+            np.copyto(keep["line"], result.line_loading_percent, where=where)
+            np.copyto(keep["trafo"], result.trafo_loading_percent, where=where)
+        return result.converged
+
+    def grid_cost(self, p_import: Any, price: Any) -> Any:
+        """Energy bought at the price, sold at ``sell_price_ratio`` × price (arrays or one number)."""
+        cost = exchange_costs if type(p_import) is np.ndarray else exchange_cost
+        return cost(p_import, price, self.sell_price_ratio, self.dt_h)
+
+    def score(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-agent cost and safety of the step (see the env's module doc for the terms)."""
+        keep, dt, own, at = self.results, self.dt_h, self.layout.owners, self._at
+        dot = np.dot
+        cost = dot(self.generators.cost(slice(None), dt), own["gen"]) + dot(self.storage.cost(slice(None), dt), own["ess"])
+        cost += self.grid_cost(keep["p_import"], self.price[at["column"]])
+        safety = dot(voltage_violation(keep["vm"][at["mg_bus"]]), own["bus"])
+        safety += dot(overload(keep["line"][at["mg_line"]]), own["line"])
+        safety += overload(keep["trafo"][at["mg_trafo"]])
+        safety += dot(self.storage.violation(slice(None)), own["ess"])
+        return cost, safety
+
+    def hour_angle(self) -> Any:
+        """The hour of day as an angle: observations carry its sine and cosine."""
+        return (2.0 * math.pi / 24.0) * (self.hour % 24)
+
+    def observation_source(self) -> np.ndarray:
+        """Every number an observation is gathered from (``layout.OBSERVATION_SOURCE``)."""
+        angle = self.hour_angle()
+        sin, cos = np.sin(angle), np.cos(angle)
+        g, s, keep, column = self.generators, self.storage, self.results, self._at["column"]
+        return np.concatenate([g.p, g.q, s.p, s.soc, self.renewables.p, np.dot(self.backend.load_p, self.layout.owners["load"]),
+                               keep["p_import"], self.price[column], sin[column], cos[column], keep["vm"], self.discrete], axis=-1)
+
+    def observations(self) -> list[np.ndarray]:
+        """Each agent's observation (one copy), float32, in agent order."""
+        source = self.observation_source()
+        return [(source[idx] * scale).astype(np.float32) for idx, scale in zip(self.layout.obs_index, self.layout.obs_scale)]
+
+    # ---------------------------------------------------------------- market
+    def marginal_costs(self) -> np.ndarray:
+        """Each agent's generator marginal cost (mean over its generators; the price if none)."""
+        owner, n = self.layout.gen_owner, len(self.model.microgrids)
+        count = np.bincount(owner, minlength=n)
+        total = np.bincount(owner, self.generators.marginal_cost(slice(None)), minlength=n)
+        return np.where(count > 0, total / np.maximum(count, 1), self.price)
+
+    # -------------------------------------------------------------- planning
+    def actions_from_setpoints(self, gen_p: np.ndarray, gen_q: np.ndarray, ess_p: np.ndarray) -> list[np.ndarray]:
+        """Each agent's action (agent order) commanding these device setpoints (fleet row order);
+        tap changers and capacitor banks hold their settings."""
+        lay = self.layout
+        flat = np.clip(np.zeros(int(lay.action_offsets[-1])), lay.action_low, lay.action_high)
+        flat[lay.gen_p_pos], flat[lay.gen_q_pos], flat[lay.ess_p_pos] = gen_p, gen_q, ess_p
+        if lay.discrete:
+            flat[lay.disc_pos] = self.discrete - lay.disc_offset
+        return [flat[lo:hi].copy() for lo, hi in zip(lay.action_offsets[:-1], lay.action_offsets[1:])]
+
+    def what_if(self, t: int, gen_p: np.ndarray, gen_q: np.ndarray, ess_p: np.ndarray) -> dict[str, Any] | None:
+        """The network at step ``t`` of this episode (its loads, renewables and price) with these
+        device injections (fleet row order; storage positive charging), leaving the episode as
+        it was: what a planner with perfect foresight sees. ``None`` if the power flow does not
+        converge, else ``price``, each microgrid's ``p_import`` (MW), and ``vm`` (pu) of the
+        microgrids' buses with ``vm_owner``, the agent index of each."""
+        if self.num_envs is not None:
+            raise RuntimeError("what_if runs on a single copy, not on a batch")
+        horizon = self.model.profiles[self.split].shape[0] - self.start_hour
+        if not 0 <= int(t) < horizon:
+            raise ValueError(f"step t must be in [0, {horizon}) for this episode, got {t!r}")
+        b, at, now = self.backend, self._at, self.t
+        try:
+            self.t = int(t)
+            self.advance_profiles()
+            b.sgen_p[at["gen"]], b.sgen_q[at["gen"]], b.storage_p[at["ess"]] = gen_p, gen_q, ess_p
+            result = b.solve()
+            out = None if not result.converged else {
+                "price": float(self.price), "p_import": result.trafo_p_hv_mw[at["mg_trafo"]].copy(),
+                "vm": result.vm_pu[at["mg_bus"]].copy(), "vm_owner": self.layout.mg_bus_owner.copy()}
+        finally:
+            self.t = now
+            self.advance_profiles()
+            self.push_devices()
+        return out

@@ -1,0 +1,122 @@
+"""Distributed mode: the whole message flow of one step, in one place.
+
+The env and the sites (:class:`~powergrid.agents.site.Site`: a microgrid controller with its
+devices) share nothing but the broker. One step:
+
+1. the env publishes each microgrid's action on ``action_channel('environment', MG)``;
+2. each site reads it, sets its devices (each publishes its state update on the env's
+   state-update channel) and reports its action on ``info_channel(MG, 'environment')``;
+3. the env reads the state updates, writes them into the power flow, solves, and publishes
+   each microgrid's results on its result channel (``power_flow_result_channel``);
+4. each site reads its results, computes its observation, cost and safety, and reports them
+   on the env's evaluation channel;
+5. with a P2P protocol, the sites bid and ask by message and the env clears the market.
+
+Every message published in a step is consumed in that step.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from heron.agents.proxy import ENVIRONMENT_ID
+from heron.messaging.base import Message, MessageBroker, MessageType
+from heron.messaging.channels import ChannelManager
+from heron.protocols.horizontal import P2PTradingProtocol
+from powergrid.agents.site import EVALUATION_KIND, Site
+from powergrid.core.step import GridCore
+
+__all__ = ["Exchange", "settle"]
+
+
+def settle(core: GridCore, agent_ids: Sequence[str], results: Mapping[str, Mapping[str, float]]) -> np.ndarray:
+    """Cost change of each agent whose energy was traded with peers instead of the grid."""
+    delta = np.zeros(len(agent_ids))
+    for k, agent_id in enumerate(agent_ids):
+        r = results[agent_id]
+        if r["adjustment"]:
+            delta[k] = r["payment"] * core.dt_h - float(core.grid_cost(float(r["adjustment"]), float(core.price)))
+    return delta
+
+
+class Exchange:
+    """The env's side of the exchange with ``sites`` (agent id -> Site) over ``broker``."""
+
+    def __init__(self, core: GridCore, sites: Mapping[str, Site], broker: MessageBroker, env_id: str,
+                 protocol: P2PTradingProtocol | None = None) -> None:
+        self.core, self.sites, self.broker, self.env_id, self.protocol = core, dict(sites), broker, env_id, protocol
+        self.agent_ids = list(self.sites)
+        lay = core.layout
+        self._commands = [ChannelManager.action_channel(ENVIRONMENT_ID, a, env_id) for a in self.agent_ids]
+        self._reports = [ChannelManager.info_channel(a, ENVIRONMENT_ID, env_id) for a in self.agent_ids]
+        self._results = [ChannelManager.power_flow_result_channel(env_id, a) for a in self.agent_ids]
+        self._state_updates = ChannelManager.state_update_channel(env_id)
+        self._evaluations = ChannelManager.custom_channel(EVALUATION_KIND, env_id, ENVIRONMENT_ID)
+        self._discrete_keys = [(d.name, "tap_pos" if d.kind == "oltc" else "step") for d, _ in lay.discrete]
+        self._slices = list(zip(lay.action_offsets[:-1], lay.action_offsets[1:]))
+
+    def step(self, flat: np.ndarray, timestamp: float) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, bool, np.ndarray]:
+        """One distributed step for the (validated, clipped) flat action: each agent's
+        observation, cost, safety, whether the power flow converged, and the delivered action."""
+        broker, env, t = self.broker, self.env_id, timestamp
+        for agent_id, channel, (lo, hi) in zip(self.agent_ids, self._commands, self._slices):  # 1. commands
+            broker.publish(channel, Message(env, ENVIRONMENT_ID, agent_id, t, MessageType.ACTION, {"setpoint": flat[lo:hi]}))
+        for site, channel in zip(self.sites.values(), self._reports):  # 2. sites act and report their actions
+            site.act(t)
+            broker.consume(channel, ENVIRONMENT_ID, env)
+        updates = {m.sender_id: m.payload for m in broker.consume(self._state_updates, ENVIRONMENT_ID, env)}
+        delivered = self.apply_state_updates(updates, flat)  # 3. the power flow, and each site's results
+        self.core.advance_profiles()
+        converged = bool(self.core.solve())
+        for agent_id, channel, payload in zip(self.agent_ids, self._results, self.result_payloads(converged)):
+            broker.publish(channel, Message(env, ENVIRONMENT_ID, agent_id, t, MessageType.RESULT, payload))
+        for site in self.sites.values():  # 4. sites evaluate and report
+            site.report(t)
+        evaluations = {m.sender_id: m.payload for m in broker.consume(self._evaluations, ENVIRONMENT_ID, env)}
+        ordered = [evaluations[a] for a in self.agent_ids]
+        cost = np.array([e["cost"] for e in ordered])
+        safety = np.array([e["safety"] for e in ordered])
+        if self.protocol is not None:  # 5. peers bid and ask by message; the env clears the market
+            states = {a: {"net_demand": e["p_import"], "marginal_cost": e["marginal_cost"]} for a, e in zip(self.agent_ids, ordered)}
+            results, _ = self.protocol.coordinate_distributed(broker, states, env_id=env, coordinator_id=ENVIRONMENT_ID,
+                                                              context={"timestamp": t})
+            cost = cost + settle(self.core, self.agent_ids, results)
+        return [e["obs"] for e in ordered], cost, safety, converged, delivered
+
+    def apply_state_updates(self, updates: Mapping[str, Mapping[str, float]], commanded: np.ndarray) -> np.ndarray:
+        """What the devices reported, into the power flow's injections; returns the actions as
+        delivered (``commanded`` with the reported powers)."""
+        core, lay = self.core, self.core.layout
+        try:
+            gen, ess = [updates[d] for d in lay.gen_ids], [updates[d] for d in lay.ess_ids]
+            discrete = [updates[name][key] for name, key in self._discrete_keys]
+        except KeyError as missing:
+            raise ValueError(f"device {missing.args[0]!r} published no state update this step") from None
+        b, model = core.backend, core.model
+        gen_p, gen_q, ess_p = [u["P_MW"] for u in gen], [u["Q_MVAR"] for u in gen], [u["P_MW"] for u in ess]
+        b.sgen_p[model.generators.element], b.sgen_q[model.generators.element] = gen_p, gen_q
+        b.storage_p[model.storage.element] = ess_p
+        if discrete:
+            core.discrete[:] = discrete
+            core.push_discrete(core.discrete)
+        delivered = commanded.copy()
+        delivered[lay.gen_p_pos], delivered[lay.gen_q_pos], delivered[lay.ess_p_pos] = gen_p, gen_q, ess_p
+        return delivered
+
+    def result_payloads(self, converged: bool) -> list[dict[str, Any]]:
+        """Each microgrid's results, in agent order: its buses' voltages, its lines' and
+        connection transformer's loading, its import and load, the price and hour, and its
+        renewables' output (which follows the weather, so the env measures it)."""
+        core = self.core
+        keep, lay = core.results, core.layout
+        angle = core.hour_angle()  # one env: a Python number
+        sin, cos, price = math.sin(angle), math.cos(angle), float(core.price)
+        load_p = np.dot(core.backend.load_p, lay.owners["load"]).tolist()
+        p_import, trafo, renewable_p = keep["p_import"].tolist(), keep["trafo"].tolist(), core.renewables.p.tolist()
+        return [{"converged": converged, "vm_pu": keep["vm"][mg.buses].copy(), "line_loading": keep["line"][mg.lines].copy(),
+                 "trafo_loading": trafo[mg.trafo], "p_import": p_import[k], "load_p": load_p[k], "price": price,
+                 "hour_sin": sin, "hour_cos": cos, "device_states": {name: {"P_MW": renewable_p[row]} for name, row in renewables}}
+                for k, (mg, renewables) in enumerate(zip(core.model.microgrids, lay.renewables_of))]
