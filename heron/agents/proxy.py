@@ -87,10 +87,14 @@ class Proxy:
         }
 
     # ----------------------------------------------------------------- acting
-    def step(self, global_state: Mapping[str, Any] | None = None) -> np.ndarray:
-        """One distributed step, synchronously (``step_distributed`` is its awaitable form)."""
+    def step(self, global_state: Mapping[str, Any] | None = None, report: bool = True, refresh: bool = True) -> np.ndarray:
+        """One distributed step, synchronously (``step_distributed`` is its awaitable form).
+        With ``report=False`` the action is not published: the caller reports it later, in a
+        message of its own (``last_action``); with ``refresh=False`` the cached network state is
+        not refreshed first (the caller knows nothing new was published)."""
         agent = self.actual_agent
-        self.refresh_network_state()
+        if refresh:
+            self.refresh_network_state()
         setpoint = agent.receive_commands(self.upstream_id)
         obs = None
         if setpoint is None and agent.policy is not None:  # only a deciding agent needs to observe
@@ -105,11 +109,12 @@ class Proxy:
             action = agent.action.vector()  # nothing new to do: hold the last setpoint
         else:
             action = agent.act(obs, upstream_action=setpoint)
-        payload = {**agent.report(), "action": action.tolist(), "network": dict(self.network_state)}
-        self.broker.publish(
-            self.report_channel,
-            Message(self.env_id, agent.agent_id, self.upstream_id, agent.timestamp, MessageType.ACTION, payload),
-        )
+        if report:
+            payload = {**agent.report(), "action": action.tolist(), "network": dict(self.network_state)}
+            self.broker.publish(
+                self.report_channel,
+                Message(self.env_id, agent.agent_id, self.upstream_id, agent.timestamp, MessageType.ACTION, payload),
+            )
         self.last_action = action
         return action
 

@@ -83,6 +83,7 @@ class DeviceAgent(FieldAgent):
         self.cost = 0.0
         self.safety = 0.0
         self.publishes_state = False
+        self.published: dict[str, float] | None = None  # the last state update it published (its controller reads it too)
 
     @property
     def current_time(self) -> float:
@@ -115,8 +116,9 @@ class DeviceAgent(FieldAgent):
         broker = self.broker
         if broker is not None and (self.distributed or self.publishes_state):
             env_id = self._env_id
+            self.published = update = self.state_update()
             broker.publish(_state_update_channel(env_id),
-                           Message(env_id, self.agent_id, "environment", self.timestamp, MessageType.STATE_UPDATE, self.state_update()))
+                           Message(env_id, self.agent_id, "environment", self.timestamp, MessageType.STATE_UPDATE, update))
 
 
 class _FleetDevice(DeviceAgent):
@@ -156,6 +158,8 @@ class Generator(_FleetDevice):
         i = int(index)
         action = Action(dim_c=2, range=([fleet.p_min[i], fleet.q_min[i]], [fleet.p_max[i], fleet.q_max[i]]))
         super().__init__(agent_id, fleet, i, bus, action=action, **kwargs)
+        self._limits = tuple(getattr(fleet, k).item(i) for k in ("p_min", "p_max", "q_min", "q_max", "s_max", "q_slope", "q_idle"))
+        self._cost = (fleet.cost_a.item(i), fleet.cost_b.item(i), fleet.cost_c.item(i))  # parameters: fixed once built
 
     def _sync_state(self) -> None:
         self._write_state(P_MW=self.fleet.p[self.index], Q_MVAR=self.fleet.q[self.index])
@@ -163,22 +167,22 @@ class Generator(_FleetDevice):
     def _execute_local_action(self, action: np.ndarray) -> None:
         i, f = self.index, self.fleet
         p, q = action.tolist()
-        f.p[i], f.q[i] = generator_output(p, q, f.p_min.item(i), f.p_max.item(i), f.q_min.item(i), f.q_max.item(i),
-                                          f.s_max.item(i), f.q_slope.item(i), f.q_idle.item(i))
+        f.p[i], f.q[i] = generator_output(p, q, *self._limits)
         self.update_cost_safety()
         self._publish_state_updates()
 
     def update_cost_safety(self) -> None:
         """Fuel cost; no safety term: its P, Q, S and power-factor limits are physics (enforced)."""
-        i, f = self.index, self.fleet
-        self.cost = generator_cost(f.p.item(i), f.cost_a.item(i), f.cost_b.item(i), f.cost_c.item(i), self.dt_h)
+        a, b, c = self._cost
+        self.cost = generator_cost(self.fleet.p.item(self.index), a, b, c, self.dt_h)
         self.safety = 0.0
 
     def state_update(self) -> dict[str, float]:
         i, f = self.index, self.fleet
         p = f.p.item(i)
+        a, b, _ = self._cost
         return {"P_MW": p, "Q_MVAR": f.q.item(i), "cost": self.cost, "safety": self.safety,
-                "marginal_cost": generator_marginal_cost(p, f.cost_a.item(i), f.cost_b.item(i))}
+                "marginal_cost": generator_marginal_cost(p, a, b)}
 
 
 class ESS(_FleetDevice):
@@ -190,14 +194,17 @@ class ESS(_FleetDevice):
         i = int(index)
         super().__init__(agent_id, fleet, i, bus, action=Action(dim_c=1, range=(fleet.p_min[i], fleet.p_max[i])),
                          state=power_state(agent_id, soc=float(fleet.soc[i])), **kwargs)
+        self._limits = tuple(getattr(fleet, k).item(i) for k in ("p_min", "p_max", "capacity", "eff_ch", "eff_dis"))
+        self._soft = tuple(getattr(fleet, k).item(i) for k in ("cost_per_mwh", "soc_min", "soc_max"))  # fixed once built
 
     def _sync_state(self) -> None:
         self._write_state(P_MW=self.fleet.p[self.index], soc=self.fleet.soc[self.index])
 
     def _execute_local_action(self, action: np.ndarray) -> None:
         i, f = self.index, self.fleet
-        command = min(max(action.item(0), f.p_min.item(i)), f.p_max.item(i))
-        soc, capacity, eff_ch, eff_dis = f.soc.item(i), f.capacity.item(i), f.eff_ch.item(i), f.eff_dis.item(i)
+        p_min, p_max, capacity, eff_ch, eff_dis = self._limits
+        command = min(max(action.item(0), p_min), p_max)
+        soc = f.soc.item(i)
         p = storage_power(command, soc, capacity, eff_ch, eff_dis, self.dt_h)
         f.p_set[i], f.p[i] = command, p
         f.soc[i] = storage_soc(soc, p, capacity, eff_ch, eff_dis, self.dt_h)
@@ -206,8 +213,9 @@ class ESS(_FleetDevice):
 
     def update_cost_safety(self) -> None:
         i, f = self.index, self.fleet
-        self.cost = storage_cost(f.p.item(i), f.cost_per_mwh.item(i), self.dt_h)
-        self.safety = storage_violation(f.soc.item(i), f.soc_min.item(i), f.soc_max.item(i))
+        wear, soc_min, soc_max = self._soft
+        self.cost = storage_cost(f.p.item(i), wear, self.dt_h)
+        self.safety = storage_violation(f.soc.item(i), soc_min, soc_max)
 
     def state_update(self) -> dict[str, float]:
         i, f = self.index, self.fleet

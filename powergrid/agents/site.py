@@ -2,9 +2,9 @@
 
 Everything a site learns arrives as messages; everything it computes is its own: it reads
 the command for its controller, sets its devices over its local bus (they publish their state
-updates), reports its action; later it reads the network results published for it, computes
-its observation, cost and safety from them and its devices' reports, and reports those. The
-env's side of the exchange is :mod:`powergrid.envs.exchange`.
+updates); later it reads the network results published for it, computes its observation, cost
+and safety from them and its devices' reports, and reports those with its action, once a step,
+on ``info_channel(site, 'environment')``. The env's side is :mod:`powergrid.envs.exchange`.
 """
 from __future__ import annotations
 
@@ -14,15 +14,11 @@ import numpy as np
 
 from heron.agents.proxy import ENVIRONMENT_ID, Proxy
 from heron.messaging.base import Message, MessageBroker, MessageType
-from heron.messaging.channels import ChannelManager
 from powergrid.agents.devices import exchange_cost
 from powergrid.agents.grid_agent import GridAgent
 from powergrid.core.safety import network_violation
 
-__all__ = ["Site", "EVALUATION_KIND"]
-
-#: The channel kind on which sites report their evaluation to the env.
-EVALUATION_KIND = "evaluation"
+__all__ = ["Site"]
 
 
 class Site:
@@ -35,16 +31,15 @@ class Site:
         self.proxy = Proxy(f"{agent.agent_id}_proxy", agent, broker, upstream_id=ENVIRONMENT_ID, env_id=env_id)
         for device in agent.devices.values():  # a device without an action (renewables) has nothing to report
             device.broker, device.publishes_state = broker, bool(device.action.dim)
-        self.evaluation_channel = ChannelManager.custom_channel(EVALUATION_KIND, env_id, ENVIRONMENT_ID)
         network_violation(np.ones(1), np.ones(1), 0.0)  # load the kernel now, not in the first step
 
     def act(self, timestamp: float) -> np.ndarray:
-        """Read the controller's command, set the devices, report the action upstream."""
+        """Read the controller's command and set the devices (reported with the evaluation)."""
         agent = self.agent
         agent.timestamp = timestamp
         for device in agent.devices.values():
             device.timestamp = timestamp
-        return self.proxy.step()
+        return self.proxy.step(report=False, refresh=False)  # results come later in the step; evaluate reads them
 
     def evaluate(self) -> tuple[np.ndarray, float, float, float, dict[str, Any]]:
         """From the latest network results and the devices' reports: the observation, cost,
@@ -57,7 +52,7 @@ class Site:
         cost = exchange_cost(network["p_import"], network["price"], self.sell_price_ratio, self.dt_h)
         states, safety, marginal = {}, 0.0, []
         for d, device in agent.devices.items():
-            state = states[d] = measured[d] if d in measured else device.report()
+            state = states[d] = measured[d] if d in measured else device.published or device.report()
             cost += state.get("cost", 0.0)
             safety += state.get("safety", 0.0)
             if "marginal_cost" in state:
@@ -67,8 +62,10 @@ class Site:
         return agent.observation_from(states, network), cost, safety, mean_marginal, network
 
     def report(self, timestamp: float) -> None:
-        """Evaluate and report to the env: observation, cost, safety, import, marginal cost."""
+        """Evaluate and report to the env: the action, observation, cost, safety, import and
+        marginal cost."""
         obs, cost, safety, marginal, network = self.evaluate()
-        payload = {"obs": obs, "cost": cost, "safety": safety, "p_import": network["p_import"], "marginal_cost": marginal}
-        self.broker.publish(self.evaluation_channel,
+        payload = {"action": self.proxy.last_action, "obs": obs, "cost": cost, "safety": safety, "p_import": network["p_import"],
+                   "marginal_cost": marginal}
+        self.broker.publish(self.proxy.report_channel,
                             Message(self.env_id, self.agent.agent_id, ENVIRONMENT_ID, timestamp, MessageType.INFO, payload))

@@ -4,12 +4,12 @@ The env and the sites (:class:`~powergrid.agents.site.Site`: a microgrid control
 devices) share nothing but the broker. One step:
 
 1. the env publishes each microgrid's action on ``action_channel('environment', MG)``;
-2. each site reads it, sets its devices (each publishes its state update on the env's
-   state-update channel) and reports its action on ``info_channel(MG, 'environment')``;
+2. each site reads it and sets its devices (each publishes its state update on the env's
+   state-update channel);
 3. the env reads the state updates, writes them into the power flow, solves, and publishes
    each microgrid's results on its result channel (``power_flow_result_channel``);
 4. each site reads its results, computes its observation, cost and safety, and reports them
-   on the env's evaluation channel;
+   with its action on ``info_channel(MG, 'environment')``;
 5. with a P2P protocol, the sites bid and ask by message and the env clears the market.
 
 Every message published in a step is consumed in that step.
@@ -26,7 +26,7 @@ from heron.agents.proxy import ENVIRONMENT_ID
 from heron.messaging.base import Message, MessageBroker, MessageType
 from heron.messaging.channels import ChannelManager
 from heron.protocols.horizontal import P2PTradingProtocol
-from powergrid.agents.site import EVALUATION_KIND, Site
+from powergrid.agents.site import Site
 from powergrid.core.step import GridCore
 
 __all__ = ["Exchange", "settle"]
@@ -54,7 +54,6 @@ class Exchange:
         self._reports = [ChannelManager.info_channel(a, ENVIRONMENT_ID, env_id) for a in self.agent_ids]
         self._results = [ChannelManager.power_flow_result_channel(env_id, a) for a in self.agent_ids]
         self._state_updates = ChannelManager.state_update_channel(env_id)
-        self._evaluations = ChannelManager.custom_channel(EVALUATION_KIND, env_id, ENVIRONMENT_ID)
         self._discrete_keys = [(d.name, "tap_pos" if d.kind == "oltc" else "step") for d, _ in lay.discrete]
         self._slices = list(zip(lay.action_offsets[:-1], lay.action_offsets[1:]))
 
@@ -64,19 +63,21 @@ class Exchange:
         broker, env, t = self.broker, self.env_id, timestamp
         for agent_id, channel, (lo, hi) in zip(self.agent_ids, self._commands, self._slices):  # 1. commands
             broker.publish(channel, Message(env, ENVIRONMENT_ID, agent_id, t, MessageType.ACTION, {"setpoint": flat[lo:hi]}))
-        for site, channel in zip(self.sites.values(), self._reports):  # 2. sites act and report their actions
+        for site in self.sites.values():  # 2. sites set their devices
             site.act(t)
-            broker.consume(channel, ENVIRONMENT_ID, env)
         updates = {m.sender_id: m.payload for m in broker.consume(self._state_updates, ENVIRONMENT_ID, env)}
         delivered = self.apply_state_updates(updates, flat)  # 3. the power flow, and each site's results
         self.core.advance_profiles()
         converged = bool(self.core.solve())
         for agent_id, channel, payload in zip(self.agent_ids, self._results, self.result_payloads(converged)):
             broker.publish(channel, Message(env, ENVIRONMENT_ID, agent_id, t, MessageType.RESULT, payload))
-        for site in self.sites.values():  # 4. sites evaluate and report
+        ordered = []
+        for agent_id, site, channel in zip(self.agent_ids, self.sites.values(), self._reports):  # 4. sites report
             site.report(t)
-        evaluations = {m.sender_id: m.payload for m in broker.consume(self._evaluations, ENVIRONMENT_ID, env)}
-        ordered = [evaluations[a] for a in self.agent_ids]
+            reports = broker.consume(channel, ENVIRONMENT_ID, env)
+            if len(reports) != 1:
+                raise ValueError(f"site {agent_id!r} sent {len(reports)} reports this step, expected one")
+            ordered.append(reports[0].payload)
         cost = np.array([e["cost"] for e in ordered])
         safety = np.array([e["safety"] for e in ordered])
         if self.protocol is not None:  # 5. peers bid and ask by message; the env clears the market

@@ -11,8 +11,8 @@ from powergrid.envs.batched import BatchedMicrogrids, MicrogridsVectorEnv
 from powergrid.networks import IEEE13Bus
 from powergrid.powerflow import LightSimBackend
 from powergrid.powerflow.batched import BatchedNewtonBackend
-from tests.powergrid.test_multi_agent_microgrids import with_discrete_devices
-from tests.powergrid.test_powerflow import NETWORKS, with_devices
+from tests.powergrid.envs.test_multi_agent_microgrids import with_discrete_devices
+from tests.powergrid.powerflow.test_powerflow import NETWORKS, with_devices
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 
