@@ -1,205 +1,21 @@
 """Batched AC power flow: one Numba Newton-Raphson kernel solves many copies of one network.
 
-The model is pandapower's own (its ``ppc``: branch admittances, bus shunts), so the equations
-are the ones ``runpp`` and lightsim2grid solve, with the same test: every power mismatch below
-``tol``. The slack is the external grid; every other bus is PQ. Newton runs on the current
-mismatch ``Ybus V - conj(S / V)`` in rectangular coordinates (V = e + jf): no trigonometry,
-and the Jacobian is Ybus itself plus a 2×2 term per bus on the diagonal. It is a sparse matrix
-of 2×2 blocks with the pattern of Ybus. It is factorized by block LU in a fixed elimination order (minimum degree,
-found once; a radial feeder has no fill-in), with every update ``J[i,j] -= L[i,k] U[k,j]``
-listed in advance: the numeric factorization is a flat loop of 2×2 products.
-
-Per copy the kernel takes its own injections, tap ratios and shunt steps, starts from its own
-last voltages, and reports its own convergence. Branch and transformer results follow
-pandapower's definitions (loading by current; transformers at the larger of hv and lv).
+The model (:mod:`powergrid.powerflow.nr_model`) is pandapower's own; this module is the kernel:
+per copy it takes its own injections, tap ratios and shunt steps, starts from its own last
+voltages, and reports its own convergence. See the model module for the method.
 """
 from __future__ import annotations
 
-import copy
-import warnings
-from typing import NamedTuple
-
 import numpy as np
-import pandapower as pp
 from numba import njit
+
+from powergrid.powerflow.nr_model import LANES, NRModel, build_model
 
 __all__ = ["NRModel", "build_model", "solve_batch"]
 
-LANES = 4  # copies in lockstep (8 measured no faster)
 # Reordering and contraction for the lane loops; NaN and inf stay honoured, since a diverging
 # copy is detected by them.
 FAST = {"nsz", "arcp", "contract", "reassoc"}
-
-
-class NRModel(NamedTuple):
-    """Everything the kernel needs about the network, as flat arrays (internal bus order)."""
-
-    base_mva: float
-    y_indptr: np.ndarray      # CSR pattern of Ybus over all buses
-    y_indices: np.ndarray
-    y_fixed: np.ndarray       # Ybus values without transformers and switchable shunts
-    diag: np.ndarray          # position of Y[i, i] in the CSR values
-    br_from: np.ndarray       # per branch (lines, then transformers, pandapower's order)
-    br_to: np.ndarray
-    y_ff: np.ndarray          # branch admittances at the construction taps
-    y_ft: np.ndarray
-    y_tf: np.ndarray
-    y_tt: np.ndarray
-    at_ff: np.ndarray         # positions of the four branch terms in the CSR values
-    at_ft: np.ndarray
-    at_tf: np.ndarray
-    at_tt: np.ndarray
-    line_branch: np.ndarray   # branch of each net.line row
-    trafo_branch: np.ndarray  # branch of each net.trafo row
-    line_scale: np.ndarray    # |I| (pu) -> loading % per line end, from and to
-    trafo_scale: np.ndarray   # |I| (pu) -> loading % per transformer end, hv and lv
-    load_bus: np.ndarray
-    sgen_bus: np.ndarray
-    storage_bus: np.ndarray
-    shunt_bus: np.ndarray
-    slack: int
-    v_slack: complex
-    pq: np.ndarray            # bus of each unknown, in elimination order
-    j_slot: np.ndarray        # Jacobian block of each Ybus entry (-1: slack row or column)
-    n_slots: int
-    low_ptr: np.ndarray       # per pivot k: rows i > k with a block (i, k)
-    low_row: np.ndarray
-    low_slot: np.ndarray
-    up_slot: np.ndarray       # per pivot k: the block (k, i) for the same i (symmetric pattern)
-    op_ptr: np.ndarray        # per pivot k: updates J[ij] -= J[ik] @ J[kj]
-    op_ij: np.ndarray
-    op_ik: np.ndarray
-    op_kj: np.ndarray
-    bus_order: np.ndarray     # internal bus of each net.bus row
-
-
-def _ppc_of(net: pp.pandapowerNet):
-    """pandapower's internal model of ``net`` (with switchable shunts at zero), and its lookups."""
-    work = copy.deepcopy(net)
-    if len(work.shunt):
-        work.shunt["q_mvar"] = 0.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            pp.runpp(work, calculate_voltage_angles=True, numba=False)
-        except pp.LoadflowNotConverged:
-            pass  # the model is built before the solve; only its arrays are used
-    return work._ppc, work._pd2ppc_lookups
-
-
-def _elimination_order(neighbours: list[set[int]]) -> tuple[list[int], list[list[int]]]:
-    """Minimum-degree elimination: the order, and each pivot's later neighbours (fill included)."""
-    adjacency = [set(s) for s in neighbours]
-    alive = set(range(len(adjacency)))
-    order, later = [], []
-    while alive:
-        k = min(alive, key=lambda v: (len(adjacency[v]), v))
-        around = adjacency[k]
-        order.append(k)
-        later.append(sorted(around))
-        for i in around:
-            adjacency[i] |= around - {i}
-            adjacency[i].discard(k)
-        alive.remove(k)
-    return order, later
-
-
-def build_model(net: pp.pandapowerNet) -> NRModel:
-    """Compile ``net`` once: Ybus pattern and values, branch terms, block-LU structure."""
-    from pandapower.pypower.idx_brch import F_BUS, T_BUS
-    from pandapower.pypower.idx_bus import BASE_KV, BS, GS
-    from pandapower.pypower.makeYbus import branch_vectors
-
-    if len(net.ext_grid) != 1:
-        raise ValueError(f"net {net.name!r}: the batched solver needs exactly one ext_grid (the slack), got {len(net.ext_grid)}")
-    ppc, lookups = _ppc_of(net)
-    bus, branch, base = ppc["bus"], ppc["branch"], float(ppc["baseMVA"])
-    nb, nbr = len(bus), len(branch)
-    bus_order = lookups["bus"][net.bus.index.to_numpy()].astype(np.int64)
-    ranges = lookups.get("branch", {})
-    line_branch = np.arange(*ranges["line"], dtype=np.int64) if "line" in ranges else np.zeros(0, np.int64)
-    trafo_branch = np.arange(*ranges["trafo"], dtype=np.int64) if "trafo" in ranges else np.zeros(0, np.int64)
-    if len(line_branch) != len(net.line) or len(trafo_branch) != len(net.trafo):
-        raise ValueError(f"net {net.name!r}: branches in the model do not match the line and trafo tables")
-    f = branch[:, F_BUS].real.astype(np.int64)
-    t = branch[:, T_BUS].real.astype(np.int64)
-    y_tt, y_ff, y_ft, y_tf = branch_vectors(branch, nbr)
-
-    # Ybus pattern: the diagonal and every branch's two off-diagonal entries
-    rows = np.concatenate([np.arange(nb), f, t])
-    cols = np.concatenate([np.arange(nb), t, f])
-    pattern = sorted(set(zip(rows.tolist(), cols.tolist())))
-    indptr = np.zeros(nb + 1, np.int64)
-    for r, _ in pattern:
-        indptr[r + 1] += 1
-    indptr = np.cumsum(indptr)
-    indices = np.array([c for _, c in pattern], np.int64)
-    where = {rc: k for k, rc in enumerate(pattern)}
-    at = lambda a, b: np.array([where[(int(x), int(y))] for x, y in zip(a, b)], np.int64)  # noqa: E731
-    at_ff, at_ft, at_tf, at_tt = at(f, f), at(f, t), at(t, f), at(t, t)
-    diag = at(np.arange(nb), np.arange(nb))
-
-    # fixed values: lines and bus shunts; transformers are added per copy with their taps
-    y_fixed = np.zeros(len(pattern), np.complex128)
-    np.add.at(y_fixed, diag, (bus[:, GS] + 1j * bus[:, BS]) / base)
-    fixed = np.setdiff1d(np.arange(nbr), trafo_branch)
-    for terms, position in ((y_ff, at_ff), (y_ft, at_ft), (y_tf, at_tf), (y_tt, at_tt)):
-        np.add.at(y_fixed, position[fixed], terms[fixed])
-
-    # unknowns and the block-LU structure
-    slack = int(lookups["bus"][int(net.ext_grid.bus.iloc[0])])
-    others = [i for i in range(nb) if i != slack]
-    var = {b: k for k, b in enumerate(others)}
-    neighbours = [set() for _ in others]
-    for r, c in pattern:
-        if r != c and r != slack and c != slack:
-            neighbours[var[r]].add(var[c])
-    order, later = _elimination_order(neighbours)
-    position = {v: p for p, v in enumerate(order)}
-    pq = np.array([others[v] for v in order], np.int64)
-    later = [[position[v] for v in vs] for vs in later]
-    slots: dict[tuple[int, int], int] = {(p, p): p for p in range(len(order))}
-    for p, after in enumerate(later):
-        for q in after:
-            slots.setdefault((q, p), len(slots))
-            slots.setdefault((p, q), len(slots))
-    low_ptr, low_row, low_slot, up_slot = [0], [], [], []
-    op_ptr, op_ij, op_ik, op_kj = [0], [], [], []
-    for p, after in enumerate(later):
-        for q in after:
-            low_row.append(q)
-            low_slot.append(slots[(q, p)])
-            up_slot.append(slots[(p, q)])
-            for r in after:
-                op_ij.append(slots[(q, r)])
-                op_ik.append(slots[(q, p)])
-                op_kj.append(slots[(p, r)])
-        low_ptr.append(len(low_row))
-        op_ptr.append(len(op_ij))
-    bus_var = {b: position[var[b]] for b in others}
-    j_slot = np.array([slots[(bus_var[r], bus_var[c])] if r != slack and c != slack else -1 for r, c in pattern], np.int64)
-
-    # results: |I| in pu -> loading in percent, as pandapower defines it
-    base_kv = bus[:, BASE_KV].real
-    rating = (net.line.max_i_ka * net.line.df * net.line.parallel).to_numpy(float)
-    line_scale = np.stack([base / (np.sqrt(3.0) * base_kv[f[line_branch]]), base / (np.sqrt(3.0) * base_kv[t[line_branch]])], 1)
-    line_scale *= 100.0 / rating[:, None] if len(rating) else 1.0
-    sn = (net.trafo.sn_mva * net.trafo.parallel).to_numpy(float)
-    trafo_scale = np.stack([net.trafo.vn_hv_kv.to_numpy(float) / base_kv[f[trafo_branch]],
-                            net.trafo.vn_lv_kv.to_numpy(float) / base_kv[t[trafo_branch]]], 1)
-    trafo_scale *= base * 100.0 / sn[:, None] if len(sn) else 1.0
-
-    element_bus = lambda table: lookups["bus"][net[table].bus.to_numpy()].astype(np.int64) if len(net[table]) else np.zeros(0, np.int64)  # noqa: E731
-    ext = net.ext_grid.iloc[0]
-    v_slack = complex(float(ext.vm_pu) * np.exp(1j * np.deg2rad(float(ext.va_degree))))
-    as_int = lambda x: np.asarray(x, np.int64)  # noqa: E731
-    return NRModel(
-        base, indptr, indices, y_fixed, diag, f, t, y_ff.astype(np.complex128), y_ft.astype(np.complex128),
-        y_tf.astype(np.complex128), y_tt.astype(np.complex128), at_ff, at_ft, at_tf, at_tt, line_branch, trafo_branch,
-        np.ascontiguousarray(line_scale.reshape(-1, 2)), np.ascontiguousarray(trafo_scale.reshape(-1, 2)),
-        element_bus("load"), element_bus("sgen"), element_bus("storage"), element_bus("shunt"), slack, v_slack, pq, j_slot,
-        len(slots), as_int(low_ptr), as_int(low_row), as_int(low_slot), as_int(up_slot), as_int(op_ptr), as_int(op_ij),
-        as_int(op_ik), as_int(op_kj), bus_order)
 
 
 # ----------------------------------------------------------------------------- kernel
