@@ -9,8 +9,9 @@ pickle in the earlier format or ``.npz``), ``dso_config`` (overrides for the ope
 ``microgrid_configs`` (``{name, connection_bus, load_area, renew_area, base_power, load_scale,
 devices}``; device types and their keys in :mod:`powergrid.agents.registry`),
 ``sell_price_ratio`` (export price over import price), ``power_flow_backend``
-(``'lightsim2grid'`` or ``'pandapower'``) and ``env_update_interval`` (event-driven mode:
-seconds between power flows, or None for a power flow at every device action effect).
+(``'lightsim2grid'`` or ``'pandapower'``), ``env_update_interval`` (event-driven mode:
+seconds between power flows, or None for a power flow at every device action effect) and
+``description`` (free text, as ``load_setup`` returns it; the env does not read it).
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "sell_price_ratio": 1.0,
     "power_flow_backend": "lightsim2grid",
     "env_update_interval": None,
+    "description": None,
 }
 
 
@@ -83,6 +85,8 @@ def validated_config(config: Mapping[str, Any] | None, defaults: Mapping[str, An
     ratio = cfg["sell_price_ratio"]
     if not _is_number(ratio) or not 0.0 <= ratio <= 1.0:
         raise ValueError(f"config 'sell_price_ratio' must be in [0, 1], got {ratio!r}")
+    if cfg["description"] is not None and not isinstance(cfg["description"], str):
+        raise ValueError(f"config 'description' must be text or None, got {cfg['description']!r}")
     if not isinstance(cfg["setup"], str):
         raise ValueError(f"config 'setup' must be a setup name, got {cfg['setup']!r}")
     return cfg

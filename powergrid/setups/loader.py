@@ -39,10 +39,13 @@ def _read_setup(name: str) -> dict[str, Any]:
 def load_dataset(path: str | Path) -> dict[str, dict[str, dict[str, np.ndarray]]]:
     """``{'train'|'test': {'load'|'solar'|'wind'|'price': {area: float64 array}}}``.
 
-    Reads the shipped ``.npz`` or a pickle in the earlier format (same nesting); a missing
-    split or kind, or an empty or non-numeric profile, raises ``ValueError`` naming it.
+    Reads the shipped ``.npz`` or a pickle in the earlier format (same nesting). A path that
+    does not exist raises ``FileNotFoundError``; a missing split or kind, or an empty or
+    non-numeric profile, raises ``ValueError`` naming it.
     """
     p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"dataset_path {str(path)!r} does not exist")
     if not p.is_file():
         raise ValueError(f"dataset_path {str(path)!r} is not a file")
     stat = p.stat()

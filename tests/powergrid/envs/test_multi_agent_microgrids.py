@@ -318,3 +318,23 @@ def test_grid_device_prices_exchange_like_the_env():
     np.testing.assert_allclose(env.core.grid_cost(np.array([0.2, -0.2]), 50.0), [10.0, -5.0])
     with pytest.raises(ValueError, match="sell_price_ratio"):
         Grid("bad", sell_price_ratio=2.0)
+
+
+def test_a_loaded_setup_is_a_valid_config():
+    """``load_setup``'s output (with its ``description``) was rejected as an unknown key."""
+    loaded = MultiAgentMicrogrids(load_setup("ieee34_ieee13"))
+    default = MultiAgentMicrogrids()
+    a, _ = loaded.reset(seed=0)
+    b, _ = default.reset(seed=0)
+    for agent in default.possible_agents:
+        np.testing.assert_array_equal(a[agent], b[agent])
+    with pytest.raises(ValueError, match="'description' must be text"):
+        MultiAgentMicrogrids({"description": 5})
+
+
+def test_a_missing_dataset_raises_file_not_found_naming_it(tmp_path):
+    missing = tmp_path / "nope.pkl"
+    with pytest.raises(FileNotFoundError, match="nope.pkl"):
+        load_dataset(missing)
+    with pytest.raises(FileNotFoundError, match="nope.pkl"):
+        MultiAgentMicrogrids({"dataset_path": str(missing)})
