@@ -13,7 +13,7 @@ to the env's own backend). Copies restart on their own when their episode ends, 
 step (Gymnasium's ``SAME_STEP`` autoreset): the returned observation is the new episode's
 first, and ``infos['final_obs']`` holds the last one where ``infos['_final_obs']`` is set.
 Observations and rewards are written into preallocated float32 arrays that every call returns
-again: copy what you keep. Copy ``b`` behaves as a single env reset with seed ``seed + b``.
+again: copy what you keep; terminations and truncations are fresh arrays every step. Copy ``b`` behaves as a single env reset with seed ``seed + b``.
 """
 from __future__ import annotations
 
@@ -78,7 +78,6 @@ class BatchedMicrogrids:
         self.final_observations = {a: self.final_obs_array[:, obs_offsets[k]:obs_offsets[k + 1]]
                                    for k, a in enumerate(self.possible_agents)}
         self.rewards = {a: self.reward_array[:, k] for k, a in enumerate(self.possible_agents)}
-        self.never_terminated = np.zeros(B, bool)
 
     # ------------------------------------------------------------------ spaces
     def observation_space(self, agent: str) -> spaces.Space:
@@ -133,8 +132,8 @@ class BatchedMicrogrids:
             core.start_episode(None, {}, rows=truncated, rngs=self._rngs)
             self._first_solve(truncated)
             infos["final_obs"], infos["_final_obs"] = self.final_observations, truncated
-        terminations = {a: self.never_terminated for a in self.possible_agents}
-        truncations = {a: truncated for a in self.possible_agents}
+        terminations = {a: np.zeros(self.num_envs, bool) for a in self.possible_agents}  # fresh: the caller's to change
+        truncations = {a: truncated.copy() for a in self.possible_agents}
         return self.observations, self.rewards, terminations, truncations, infos
 
     def _first_solve(self, rows: np.ndarray) -> None:
@@ -222,7 +221,7 @@ class MicrogridsVectorEnv(gym.vector.VectorEnv):
         if "final_obs" in infos:
             final = batch.final_obs_array if self.agent_id is None else infos["final_obs"][self.agent_id]
             infos = {**infos, "final_obs": final}
-        return self._obs(), reward, batch.never_terminated, truncated, infos
+        return self._obs(), reward, np.zeros(self.num_envs, bool), truncated, infos
 
     def close(self, **kwargs: Any) -> None:
         self.batch.close()

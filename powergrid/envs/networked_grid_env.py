@@ -176,6 +176,8 @@ class NetworkedGridEnv(EventDrivenGrid, HeronEnv):
 
     # ------------------------------------------------------------- PettingZoo
     def reset(self, seed: int | None = None, options: dict | None = None):
+        if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}")
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         elif not hasattr(self, "_rng"):
@@ -189,8 +191,8 @@ class NetworkedGridEnv(EventDrivenGrid, HeronEnv):
             self.message_broker.clear_environment(self.env_id)
         core.advance_profiles()
         core.push_devices()
-        core.solve()
-        return self._observations(), {a: {} for a in self.agents}
+        converged = bool(core.solve())  # if not, the network part of the observations is the model's flat start
+        return self._observations(), {a: {"converged": converged} for a in self.agents}
 
     def step(self, actions: Mapping[str, Any]):
         if not self.agents or not self._started:

@@ -225,3 +225,17 @@ def test_vector_env_joint_control_sums_rewards_and_follows_other_policies():
     assert calls == [(2, 25)] and infos["delivered_action"][0, 3] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="agent_id 'MG9'"):
         MicrogridsVectorEnv(2, agent_id="MG9")
+
+
+def test_returned_flags_are_the_callers_to_change():
+    """``done = term; done |= trunc`` on what step returned must not corrupt later steps."""
+    batch = BatchedMicrogrids(2)
+    batch.reset(seed=0)
+    zeros = np.zeros((2, 9))
+    for _ in range(batch.max_episode_steps):
+        _, _, term, trunc, _ = batch.step(zeros)
+        done = term["MG1"]
+        done |= trunc["MG1"]
+    assert done.all()
+    _, _, term, trunc, _ = batch.step(zeros)
+    assert not term["MG1"].any() and not trunc["MG1"].any()

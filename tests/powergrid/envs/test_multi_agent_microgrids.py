@@ -338,3 +338,21 @@ def test_a_missing_dataset_raises_file_not_found_naming_it(tmp_path):
         load_dataset(missing)
     with pytest.raises(FileNotFoundError, match="nope.pkl"):
         MultiAgentMicrogrids({"dataset_path": str(missing)})
+
+
+@pytest.mark.parametrize("centralized", [True, False])
+def test_a_power_flow_that_fails_at_reset_is_reported(centralized):
+    cfg = load_setup("ieee34_ieee13")["microgrid_configs"]
+    for mg in cfg:
+        mg["load_scale"] = 40.0
+    env = MultiAgentMicrogrids({"microgrid_configs": cfg, "centralized": centralized})
+    _, infos = env.reset(seed=0)
+    assert all(i == {"converged": False} for i in infos.values())
+    _, infos = MultiAgentMicrogrids({"centralized": centralized}).reset(seed=0)
+    assert all(i == {"converged": True} for i in infos.values())
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "7", True])
+def test_a_bad_seed_is_named(env, seed):
+    with pytest.raises(ValueError, match="seed must be None or a non-negative integer"):
+        env.reset(seed=seed)
