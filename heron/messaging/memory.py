@@ -64,9 +64,21 @@ class InMemoryBroker(MessageBroker):
     ``publish`` accepts a :class:`Message` or a plain dict payload; a dict is sent as a
     broadcast from ``'anonymous'`` in the channel's environment. Subscribed callbacks run
     synchronously after the message is queued (outside the lock, so they may publish).
+
+    A reader is known from its first ``consume`` of a channel, even before anything was
+    published on it: broadcasts wait for every known reader. Each queue holds at most
+    ``max_pending`` messages (default 100,000); a publish beyond that raises ``ValueError``
+    naming the channel and the recipient, rather than growing without bound behind a reader
+    that never reads. ``pending_by_queue()`` gives every queue's depth.
     """
 
-    def __init__(self) -> None:
+    #: How many messages one queue (a recipient's, or a channel's broadcast log) may hold.
+    DEFAULT_MAX_PENDING = 100_000
+
+    def __init__(self, max_pending: int = DEFAULT_MAX_PENDING) -> None:
+        if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending < 1:
+            raise ValueError(f"max_pending must be a positive integer, got {max_pending!r}")
+        self.max_pending = max_pending
         self._channels: dict[str, _Channel] = {}
         self._lock = threading.Lock()
 
@@ -105,12 +117,16 @@ class InMemoryBroker(MessageBroker):
                 log = ch.broadcast.get(env_id)
                 if log is None:
                     log = ch.broadcast[env_id] = _BroadcastLog()
+                if len(log.messages) >= self.max_pending:
+                    self._full(channel, "broadcast", len(log.messages))
                 log.messages.append(message)
         else:  # one atomic append: no lock needed (see the class docstring)
             key = (env_id, message.recipient_id)
             queue = ch.direct.get(key)
             if queue is None:
                 queue = ch.direct.setdefault(key, deque())
+            if len(queue) >= self.max_pending:
+                self._full(channel, f"recipient {message.recipient_id!r}", len(queue))
             queue.append(message)
         if ch.subscribers:
             for callback in ch.subscribers:
@@ -124,8 +140,8 @@ class InMemoryBroker(MessageBroker):
         ``env_id`` defaults to the channel's own env (or ``'default'``). ``clear=False`` peeks.
         """
         ch = self._channels.get(channel)
-        if ch is None:
-            return []
+        if ch is None:  # nothing published yet: make the channel, so this reader is known
+            ch = self._channel(channel)
         env = env_id if env_id is not None else ch.default_env
         queue = ch.direct.get((env, recipient_id))
         direct = (_drain(queue) if clear else list(queue)) if queue else []
@@ -177,6 +193,23 @@ class InMemoryBroker(MessageBroker):
         """Messages still held (queued or not yet read by every known reader)."""
         with self._lock:
             return sum(ch.size(env_id) for ch in self._channels.values())
+
+    def pending_by_queue(self, env_id: str | None = None) -> dict[tuple[str, str, str], int]:
+        """Depth of every non-empty queue: (channel, env, recipient or '*' for a broadcast log) -> messages."""
+        with self._lock:
+            out = {}
+            for name, ch in self._channels.items():
+                for (env, recipient), queue in list(ch.direct.items()):
+                    if queue and env_id in (None, env):
+                        out[(name, env, recipient)] = len(queue)
+                for env, log in ch.broadcast.items():
+                    if log.messages and env_id in (None, env):
+                        out[(name, env, BROADCAST)] = len(log.messages)
+            return out
+
+    def _full(self, channel: str, queue: str, depth: int) -> None:
+        raise ValueError(f"channel {channel!r}, {queue}: {depth} messages pending, the most one queue holds "
+                         f"(max_pending={self.max_pending}); is its reader consuming?")
 
     def close(self) -> None:
         with self._lock:

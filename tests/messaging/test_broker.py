@@ -1,4 +1,5 @@
 import threading
+import time
 
 import pytest
 
@@ -191,3 +192,57 @@ def test_consume_does_not_scan_other_recipients():
     assert b.pending_count() == 20000
     queues = b._channels["c"].direct
     assert not queues[("e", "me")] and sum(len(q) for q in queues.values()) == 20000
+
+
+def test_a_reader_that_came_before_the_first_broadcast_gets_it():
+    """A first consume on a channel nobody has published on yet registers the reader; before,
+    a faster reader then trimmed the log of what the early one had never read."""
+    broker = InMemoryBroker()
+    assert broker.consume("news", "early") == []
+    broker.publish("news", {"n": 1})
+    assert [m.payload for m in broker.consume("news", "fast")] == [{"n": 1}]
+    assert [m.payload for m in broker.consume("news", "early")] == [{"n": 1}]
+
+
+def test_early_readers_lose_nothing_under_threads():
+    broker = InMemoryBroker()
+    readers, count = [f"r{i}" for i in range(4)], 2000
+    received = {r: [] for r in readers}
+    started = threading.Barrier(len(readers) + 1)
+
+    def read(name):
+        broker.consume("feed", name)  # registered before anything is published
+        started.wait()
+        deadline = time.monotonic() + 20
+        while len(received[name]) < count and time.monotonic() < deadline:
+            received[name] += [m.payload["n"] for m in broker.consume("feed", name)]
+
+    threads = [threading.Thread(target=read, args=(r,), daemon=True) for r in readers]
+    for t in threads:
+        t.start()
+    started.wait()
+    for n in range(count):
+        broker.publish("feed", {"n": n})
+    for t in threads:
+        t.join(timeout=25)
+    assert all(received[r] == list(range(count)) for r in readers)
+
+
+def test_queues_are_bounded_and_their_depth_is_readable():
+    broker = InMemoryBroker(max_pending=3)
+    msg = lambda n: Message("e1", "a", "b", float(n), "action", {"n": n})  # noqa: E731
+    for n in range(3):
+        broker.publish("env_e1__action__a_to_b", msg(n))
+    with pytest.raises(ValueError, match=r"channel 'env_e1__action__a_to_b', recipient 'b': 3 messages pending, .*max_pending=3"):
+        broker.publish("env_e1__action__a_to_b", msg(3))
+    assert broker.pending_by_queue() == {("env_e1__action__a_to_b", "e1", "b"): 3}
+    broker.consume("env_e1__action__a_to_b", "b", "e1")
+    broker.publish("env_e1__action__a_to_b", msg(4))  # room again
+    broker.consume("feed", "slow")
+    for n in range(3):
+        broker.publish("feed", {"n": n})
+    with pytest.raises(ValueError, match=r"channel 'feed', broadcast: 3 messages pending"):
+        broker.publish("feed", {"n": 3})
+    assert InMemoryBroker().max_pending == 100_000
+    with pytest.raises(ValueError, match="max_pending"):
+        InMemoryBroker(max_pending=0)
