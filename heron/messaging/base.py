@@ -65,10 +65,15 @@ class Message:
             for name, value in (("env_id", env_id), ("sender_id", sender_id), ("recipient_id", recipient_id)):
                 if not isinstance(value, str) or not value:
                     raise ValueError(f"message {name} must be a non-empty string, got {value!r}")
-        try:
-            time = float(timestamp)
-        except (TypeError, ValueError):
+        if type(timestamp) is float:
+            time = timestamp
+        elif isinstance(timestamp, (bool, str, bytes)):  # float() would take them, a clock would not
             time = math.nan
+        else:
+            try:
+                time = float(timestamp)
+            except (TypeError, ValueError, OverflowError):
+                time = math.nan
         if not math.isfinite(time):  # brokers order messages by it
             raise ValueError(f"message timestamp must be a finite number, got {timestamp!r}")
         self.env_id = env_id

@@ -56,6 +56,8 @@ class ChannelManager:
     @staticmethod
     def env_of(channel: str) -> str | None:
         """The env id a channel name carries, or None for a channel outside the convention."""
+        if not isinstance(channel, str):
+            raise ValueError(f"channel must be a string, got {channel!r}")
         if not channel.startswith("env_"):
             return None
         env_id, sep, _ = channel[4:].partition("__")

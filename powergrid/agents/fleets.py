@@ -37,6 +37,8 @@ def _number(cfg: Mapping[str, Any], key: str, default: float | None = None) -> f
     name = cfg.get("name", "?")
     if value is None:
         raise ValueError(f"device {name!r}: missing parameter {key!r}")
+    if isinstance(value, (bool, np.bool_, str)):
+        raise ValueError(f"device {name!r}: {key} must be a number, got {value!r}")
     try:
         value = float(value)
     except (TypeError, ValueError):

@@ -67,10 +67,15 @@ def gather_actions(actions: Mapping[str, Any], agent_ids: Sequence[str], live: S
         value = actions[agent_id]
         if isinstance(value, Mapping):  # Dict spaces (mixed continuous/discrete)
             value = np.concatenate([np.ravel(value.get("c", ())), np.ravel(value.get("d", ()))])
-        try:
-            arr = value if type(value) is np.ndarray and value.dtype.kind in "biuf" else np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"agent {agent_id!r}: action must hold numbers, got {value!r}") from None
+        if type(value) is np.ndarray and value.dtype.kind in "biuf":
+            arr = value
+        elif np.iscomplexobj(value):
+            raise ValueError(f"agent {agent_id!r}: action must hold real numbers, got {value!r}")
+        else:
+            try:
+                arr = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"agent {agent_id!r}: action must hold numbers, got {value!r}") from None
         lo, hi = offsets[k], offsets[k + 1]
         if arr.ndim != 1 or arr.shape[0] != hi - lo:
             if arr.size == hi - lo and arr.ndim == 0:
@@ -117,8 +122,12 @@ def rewards(cost: np.ndarray, safety: np.ndarray, converged: Any, config: Mappin
     """Reward = -(cost + penalty · safety) per agent (the last axis); a copy whose power flow did
     not converge gets ``convergence_failure_reward`` and ``convergence_failure_safety`` added to
     its safety; with ``share_reward`` every agent gets the mean. Returns (rewards, safety)."""
-    ok = np.asarray(converged)[..., None]
-    reward = np.where(ok, -(cost + config["penalty"] * safety), float(config["convergence_failure_reward"]))
+    if converged is True:  # one env, the common case: no masks
+        reward = -(cost + config["penalty"] * safety)
+    else:
+        ok = np.asarray(converged)[..., None]
+        reward = np.where(ok, -(cost + config["penalty"] * safety), float(config["convergence_failure_reward"]))
+        safety = np.where(ok, safety, safety + config["convergence_failure_safety"])
     if config["share_reward"]:
         reward = np.broadcast_to(reward.mean(axis=-1, keepdims=True), reward.shape)
-    return reward, np.where(ok, safety, safety + config["convergence_failure_safety"])
+    return reward, safety

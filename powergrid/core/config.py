@@ -16,6 +16,7 @@ seconds between power flows, or None for a power flow at every device action eff
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,6 +86,9 @@ def validated_config(config: Mapping[str, Any] | None, defaults: Mapping[str, An
     ratio = cfg["sell_price_ratio"]
     if not _is_number(ratio) or not 0.0 <= ratio <= 1.0:
         raise ValueError(f"config 'sell_price_ratio' must be in [0, 1], got {ratio!r}")
+    path = cfg["dataset_path"]
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"config 'dataset_path' must be a path to a dataset file or None, got {path!r}")
     if cfg["description"] is not None and not isinstance(cfg["description"], str):
         raise ValueError(f"config 'description' must be text or None, got {cfg['description']!r}")
     if not isinstance(cfg["setup"], str):

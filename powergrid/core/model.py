@@ -8,6 +8,7 @@ step uses. Running the model (state that changes) is :class:`~powergrid.core.ste
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -18,7 +19,7 @@ from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet
 from powergrid.agents.registry import device_type
 from powergrid.core.config import DSO_KEYS, MICROGRID_KEYS, checked_dict
 from powergrid.networks._feeder import require_name
-from powergrid.networks.compose import attach_ieee13_microgrid, build_operator_network
+from powergrid.networks.compose import OPERATOR_BUILDERS, attach_ieee13_microgrid, build_operator_network
 from powergrid.setups.loader import load_dataset, load_setup
 
 __all__ = ["GridModel", "Microgrid", "DeviceSpec"]
@@ -54,6 +55,26 @@ class Microgrid:
     @property
     def line_positions(self) -> np.ndarray:
         return np.arange(self.lines.start, self.lines.stop)
+
+
+def _check_operator(dso: Mapping[str, Any]) -> None:
+    """The operator network's settings, each named when it is wrong."""
+    network = dso.get("network", "IEEE34")
+    if not isinstance(network, str) or network not in OPERATOR_BUILDERS:
+        raise ValueError(f"config 'dso_config': 'network' must be one of {sorted(OPERATOR_BUILDERS)}, got {network!r}")
+    vm_pu = dso.get("vm_pu", 1.05)
+    if not (_real(vm_pu) and 0.5 < vm_pu < 1.5):
+        raise ValueError(f"config 'dso_config': 'vm_pu' must be a number in (0.5, 1.5) (the source voltage, pu), got {vm_pu!r}")
+    scale = dso.get("load_scale", 1.0)
+    if not (_real(scale) and math.isfinite(scale) and scale >= 0):
+        raise ValueError(f"config 'dso_config': 'load_scale' must be a finite number >= 0, got {scale!r}")
+    taps = dso.get("regulator_taps", ())
+    if not isinstance(taps, (list, tuple)) or not all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in taps):
+        raise ValueError(f"config 'dso_config': 'regulator_taps' must be a list of whole numbers, got {taps!r}")
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
 
 
 class GridModel:
@@ -107,6 +128,7 @@ class GridModel:
         if user_dso.get("network", dso.get("network")) != dso.get("network"):
             dso.pop("regulator_taps", None)  # the setup's taps belong to the setup's own feeder
         dso.update(user_dso)
+        _check_operator(dso)
         microgrids = cfg["microgrid_configs"] if cfg["microgrid_configs"] is not None else setup["microgrid_configs"]
         if not isinstance(microgrids, (list, tuple)) or not microgrids:
             raise ValueError(f"config 'microgrid_configs' must be a non-empty list, got {microgrids!r}")

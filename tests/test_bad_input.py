@@ -1,0 +1,66 @@
+"""Bad input is named: the key or argument, the value, and what is allowed; never another
+exception type from deep inside (a TypeError from numpy, an OverflowError from float)."""
+import math
+
+import numpy as np
+import pytest
+
+from heron.messaging import ChannelManager, Message
+from heron.scheduling import ScheduleConfig
+from powergrid.envs import MultiAgentMicrogrids
+from powergrid.setups import load_setup
+
+
+@pytest.mark.parametrize("timestamp", [10 ** 400, True, "7", math.nan])
+def test_message_timestamps(timestamp):
+    with pytest.raises(ValueError, match="timestamp must be a finite number"):
+        Message("e", "a", "b", timestamp, "info", {})
+
+
+def test_channel_env_of_needs_a_name():
+    with pytest.raises(ValueError, match="channel must be a string"):
+        ChannelManager.env_of(None)
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"seed": -1}, "seed must be None or a non-negative integer"),
+    ({"seed": "x"}, "seed must be None or a non-negative integer"),
+    ({"seed": math.inf}, "seed must be None or a non-negative integer"),
+    ({"seed": 2.5}, "seed must be None or a non-negative integer"),
+    ({"tick_interval": "1"}, "tick_interval must be a positive number of seconds"),
+    ({"tick_interval": 10 ** 400}, "tick_interval must be a positive number of seconds"),
+])
+def test_schedule_config_values(changes, match):
+    with pytest.raises(ValueError, match=match):
+        ScheduleConfig(**{"tick_interval": 1.0, **changes})
+
+
+def device_config(**gen):
+    cfg = load_setup("ieee34_ieee13")["microgrid_configs"][:1]
+    cfg[0]["devices"][0].update(gen)
+    return cfg
+
+
+@pytest.mark.parametrize("config, match", [
+    ({"microgrid_configs": device_config(p_mx=5.0)}, r"unknown key\(s\) \['p_mx'\]"),
+    ({"microgrid_configs": device_config(p_max=True)}, "p_max must be a number, got True"),
+    ({"dso_config": {"vm_pu": 0}}, r"'vm_pu' must be a number in \(0.5, 1.5\)"),
+    ({"dso_config": {"vm_pu": float("nan")}}, "'vm_pu' must be a number"),
+    ({"dso_config": {"vm_pu": -1}}, "'vm_pu' must be a number"),
+    ({"dso_config": {"vm_pu": None}}, "'vm_pu' must be a number"),
+    ({"dso_config": {"load_scale": -1}}, "'load_scale' must be a finite number >= 0"),
+    ({"dso_config": {"load_scale": float("nan")}}, "'load_scale' must be a finite number >= 0"),
+    ({"dso_config": {"regulator_taps": 0}}, "'regulator_taps' must be a list of whole numbers"),
+    ({"dso_config": {"network": {}}}, "'network' must be one of"),
+    ({"dataset_path": math.inf}, "'dataset_path' must be a path"),
+])
+def test_env_config_values(config, match):
+    with pytest.raises(ValueError, match=match):
+        MultiAgentMicrogrids(config)
+
+
+def test_complex_actions_are_refused():
+    env = MultiAgentMicrogrids()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="agent 'MG1': action must hold real numbers"):
+        env.step({"MG1": np.array([0.1 + 1j, 0, 0]), "MG2": np.zeros(3), "MG3": np.zeros(3)})
