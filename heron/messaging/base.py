@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import enum
+import gc
 import math
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -157,6 +159,29 @@ class MessageBroker(ABC):
     @abstractmethod
     def get_environment_channels(self, env_id: str) -> list[str]:
         """Channels that currently hold state for ``env_id``."""
+
+    def claim_environment(self, env_id: str, owner: object) -> None:
+        """Reserve ``env_id`` for ``owner`` (an env): a second live owner of the same id on this
+        broker raises ``ValueError``, since both would consume each other's messages. Released
+        when the owner is garbage-collected or calls ``release_environment``."""
+        claims = self.__dict__.setdefault("_claims", {})
+        held = claims.get(env_id)
+        current = held() if held is not None else None
+        if current is not None and current is not owner:
+            del current
+            gc.collect()  # an env dropped but caught in a reference cycle still holds its claim
+            current = held()
+        if current is not None and current is not owner:
+            raise ValueError(f"env_id {env_id!r} is already in use on this broker by another env; give each env its own "
+                             "env_id (or leave it None for a fresh one)")
+        claims[env_id] = weakref.ref(owner)
+
+    def release_environment(self, env_id: str, owner: object) -> None:
+        """Give ``env_id`` back (``owner`` must hold it)."""
+        claims = self.__dict__.get("_claims", {})
+        held = claims.get(env_id)
+        if held is not None and held() is owner:
+            del claims[env_id]
 
     def close(self) -> None:
         """Release transport resources; the in-memory broker holds none."""

@@ -82,6 +82,8 @@ class NetworkedGridEnv(EventDrivenGrid, HeronEnv):
         if broker == "in_memory" or (broker is None and not cfg["centralized"]):
             broker = InMemoryBroker()
         super().__init__(env_id=cfg["env_id"] or uuid.uuid4().hex[:12], message_broker=broker)
+        if broker is not None:
+            broker.claim_environment(self.env_id, self)
         self.centralized = bool(cfg["centralized"])
         self.max_episode_steps = int(cfg["max_episode_steps"])
         self.net = self._build_net()
@@ -233,7 +235,9 @@ class NetworkedGridEnv(EventDrivenGrid, HeronEnv):
         return np.concatenate([obs[a] for a in self.possible_agents] + [self.core.results["vm"].astype(np.float32)])
 
     def close(self) -> None:
-        """Nothing to release: the broker belongs to whoever passed it in."""
+        """Give the env id back to the broker (which belongs to whoever passed it in)."""
+        if self.message_broker is not None:
+            self.message_broker.release_environment(self.env_id, self)
 
     # ------------------------------------------------------------ planning
     def actions_from_setpoints(self, gen_p: np.ndarray, gen_q: np.ndarray, ess_p: np.ndarray) -> dict[str, np.ndarray]:

@@ -356,3 +356,14 @@ def test_a_power_flow_that_fails_at_reset_is_reported(centralized):
 def test_a_bad_seed_is_named(env, seed):
     with pytest.raises(ValueError, match="seed must be None or a non-negative integer"):
         env.reset(seed=seed)
+
+
+def test_two_envs_cannot_share_an_env_id_on_one_broker():
+    broker = InMemoryBroker()
+    first = MultiAgentMicrogrids({"centralized": False, "message_broker": broker, "env_id": "grid"})
+    with pytest.raises(ValueError, match="env_id 'grid' is already in use on this broker"):
+        MultiAgentMicrogrids({"centralized": False, "message_broker": broker, "env_id": "grid"})
+    MultiAgentMicrogrids({"centralized": False, "message_broker": broker, "env_id": "other"})
+    MultiAgentMicrogrids({"centralized": False, "message_broker": InMemoryBroker(), "env_id": "grid"})  # another broker
+    first.close()
+    MultiAgentMicrogrids({"centralized": False, "message_broker": broker, "env_id": "grid"})  # released
