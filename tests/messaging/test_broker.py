@@ -98,9 +98,9 @@ def test_malformed_messages_raise_clearly():
         Message("e", "a", "b", 0.0, "info", [1, 2])
     with pytest.raises(ValueError, match="sender_id"):
         Message("e", "", "b", 0.0, "info", {})
-    for time in (float("nan"), float("inf"), "noon", None):
-        with pytest.raises(ValueError, match=f"message timestamp must be a finite number, got {time!r}"):
-            Message("e", "a", "b", time, "info", {})
+    for stamp in (float("nan"), float("inf"), "noon", None):
+        with pytest.raises(ValueError, match=f"message timestamp must be a finite number, got {stamp!r}"):
+            Message("e", "a", "b", stamp, "info", {})
     with pytest.raises(ValueError, match=r"missing field\(s\) \['payload'\]"):
         Message.from_dict({"env_id": "e", "sender_id": "a", "recipient_id": "b", "timestamp": 0, "message_type": "info"})
     with pytest.raises(ValueError, match="unknown field"):
