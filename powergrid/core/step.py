@@ -86,15 +86,24 @@ class GridCore:
             raise ValueError(f"the dataset's {hours} hours are too few for episodes of {steps} steps")
         return days
 
-    def pick_day(self, rng: np.random.Generator, episode: int, options: Mapping[str, Any]) -> int:
-        """The day an episode starts: ``options['day']``, a random train day, or the next test day."""
+    def pick_day(self, rng: np.random.Generator, episode: int, options: Mapping[str, Any], copy: int = 0) -> int:
+        """The day an episode starts: ``options['day']`` (for a batch, one day or one per copy),
+        a random train day, or the next test day (a batch's copies on consecutive days)."""
         days = self.days()
         if "day" in options:
-            day = int(options["day"])
+            day = options["day"]
+            if self.num_envs is not None and isinstance(day, (list, tuple, np.ndarray)):
+                if len(day) != self.num_envs:
+                    raise ValueError(f"options['day'] must be one day or {self.num_envs} days (one per copy), got {day!r}")
+                day = day[copy]
+            if isinstance(day, (bool, np.bool_)) or not isinstance(day, (int, np.integer)):
+                raise ValueError(f"options['day'] must be a whole number, got {day!r}")
             if not 0 <= day < days:
                 raise ValueError(f"options['day'] must be in [0, {days}), got {options['day']!r}")
-            return day
-        return int(rng.integers(0, days)) if self.split == "train" else episode % days
+            return int(day)
+        if self.split == "train":
+            return int(rng.integers(0, days))
+        return (episode * (self.num_envs or 1) + copy) % days
 
     def start_episode(self, rng: np.random.Generator, options: Mapping[str, Any], rows: Any = None,
                       rngs: list[np.random.Generator] | None = None) -> None:
@@ -107,7 +116,7 @@ class GridCore:
             rows = slice(None)
         else:
             for b in np.flatnonzero(rows):
-                self.start_hour[b] = 24 * self.pick_day(rngs[b], int(self.episode[b]), options)
+                self.start_hour[b] = 24 * self.pick_day(rngs[b], int(self.episode[b]), options, copy=int(b))
                 self.episode[b] += 1
             self.t[rows] = 0
         self.storage.reset(rows)

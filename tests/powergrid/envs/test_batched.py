@@ -107,7 +107,10 @@ def test_batch_matches_independent_single_envs_across_resets(name):
     batch = BatchedMicrogrids(B, config)
     singles = [MultiAgentMicrogrids(config) for _ in range(B)]
     obs, _ = batch.reset(seed=seed)
-    single_obs = [env.reset(seed=seed + b)[0] for b, env in enumerate(singles)]
+    # on the test split copy b plays days b, b + B, ...: each single env is sent to the same days
+    day = (lambda b, k: {"day": b + B * k}) if config and not config.get("train", True) else (lambda b, k: None)
+    single_obs = [env.reset(seed=seed + b, options=day(b, 0))[0] for b, env in enumerate(singles)]
+    episodes = [1] * B
     rng = np.random.default_rng(0)
     resets = 0
     for _ in range(2 * batch.max_episode_steps + 5):
@@ -130,7 +133,8 @@ def test_batch_matches_independent_single_envs_across_resets(name):
                 assert infos["_final_obs"][b]
                 for agent in batch.possible_agents:
                     np.testing.assert_allclose(infos["final_obs"][agent][b], o[agent], atol=1e-6)
-                o, _ = env.reset()
+                o, _ = env.reset(options=day(b, episodes[b]))
+                episodes[b] += 1
             single_obs[b] = o
     assert resets == 2 * B
     assert batch.backend.fallback_solves == 0
@@ -239,3 +243,27 @@ def test_returned_flags_are_the_callers_to_change():
     assert done.all()
     _, _, term, trunc, _ = batch.step(zeros)
     assert not term["MG1"].any() and not trunc["MG1"].any()
+
+
+def test_test_split_copies_spread_over_consecutive_days_and_take_days_of_their_own():
+    batch = BatchedMicrogrids(3, {"train": False})
+    batch.reset(seed=0)
+    assert (batch.core.start_hour // 24).tolist() == [0, 1, 2]  # not every copy on the same day
+    for _ in range(batch.max_episode_steps):
+        batch.step(np.zeros((3, 9)))
+    assert (batch.core.start_hour // 24).tolist() == [3, 4, 5]  # the next days, after the autoreset
+    batch.reset(options={"day": [7, 3, 4]})
+    assert (batch.core.start_hour // 24).tolist() == [7, 3, 4]
+    batch.reset(options={"day": 5})
+    assert (batch.core.start_hour // 24).tolist() == [5, 5, 5]
+    with pytest.raises(ValueError, match=r"options\['day'\] must be one day or 3 days"):
+        batch.reset(options={"day": [1, 2]})
+    with pytest.raises(ValueError, match=r"options\['day'\] must be in \[0, "):
+        batch.reset(options={"day": [1, 2, -1]})
+
+
+@pytest.mark.parametrize("day", [1.5, True, "3"])
+def test_a_day_that_is_not_a_whole_number_is_named(day):
+    env = MultiAgentMicrogrids({"train": False})
+    with pytest.raises(ValueError, match=r"options\['day'\] must be a whole number"):
+        env.reset(options={"day": day})
