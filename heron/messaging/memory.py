@@ -82,6 +82,17 @@ class InMemoryBroker(MessageBroker):
         self._channels: dict[str, _Channel] = {}
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy holds the messages, not the lock nor the claims of the envs of the original."""
+        with self._lock:
+            state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_claims")}
+            state["_channels"] = {name: _copied(ch) for name, ch in self._channels.items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _channel(self, channel: str) -> _Channel:
         ch = self._channels.get(channel)
         if ch is None:
@@ -214,6 +225,17 @@ class InMemoryBroker(MessageBroker):
     def close(self) -> None:
         with self._lock:
             self._channels.clear()
+
+
+def _copied(ch: _Channel) -> _Channel:
+    """A channel with its own queues and logs (subscribers stay those of the original)."""
+    copy = _Channel(ch.name)
+    copy.direct = {key: deque(queue) for key, queue in ch.direct.items()}
+    for env, log in ch.broadcast.items():
+        copy.broadcast[env] = clone = _BroadcastLog()
+        clone.messages, clone.base, clone.cursors = list(log.messages), log.base, dict(log.cursors)
+    copy.subscribers = list(ch.subscribers)
+    return copy
 
 
 def _as_message(ch: _Channel, message: Any) -> Message:

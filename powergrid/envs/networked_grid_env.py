@@ -70,6 +70,7 @@ class NetworkedGridEnv(EventDrivenGrid, HeronEnv):
     """PettingZoo ``ParallelEnv`` over microgrid controllers (see the module doc)."""
 
     metadata = {"name": "networked_grid_v0", "render_modes": []}
+    render_mode = None  # no rendering; vector wrappers (SuperSuit) read it
     DEFAULTS: dict[str, Any] = DEFAULTS
     dt_h = GridCore.dt_h
 
@@ -233,6 +234,12 @@ class NetworkedGridEnv(EventDrivenGrid, HeronEnv):
         """Global state for centralized critics: every agent's observation, then all bus voltages."""
         obs = self._observations()
         return np.concatenate([obs[a] for a in self.possible_agents] + [self.core.results["vm"].astype(np.float32)])
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A copy (pickle or deepcopy) claims its env id on its own copy of the broker."""
+        self.__dict__.update(state)
+        if self.message_broker is not None:
+            self.message_broker.claim_environment(self.env_id, self)
 
     def close(self) -> None:
         """Give the env id back to the broker (which belongs to whoever passed it in)."""

@@ -60,11 +60,33 @@ class LightSimBackend(PowerFlowBackend):
         self._rated_ratio = None
         self._vn_hv = net.trafo.vn_hv_kv.to_numpy(float)
         self._vn_lv = net.trafo.vn_lv_kv.to_numpy(float)
-        setters = {"load_p": self.grid.update_loads_p, "load_q": self.grid.update_loads_q,
-                   "sgen_p": self.grid.update_sgens_p, "storage_p": self.grid.update_storages_p}
-        self._vector_setters = {key: setters[key] for key in self.FLOAT32_INJECTIONS}
-        self._element_setters = {"sgen_q": self.grid.change_q_sgen, "shunt_q": self.grid.change_q_shunt}
+        self._bind_setters()
         self._base_ratio = self._trafo_ratios()
+
+    def _bind_setters(self) -> None:
+        grid = self.grid
+        setters = {"load_p": grid.update_loads_p, "load_q": grid.update_loads_q, "sgen_p": grid.update_sgens_p,
+                   "storage_p": grid.update_storages_p}
+        self._vector_setters = {key: setters[key] for key in self.FLOAT32_INJECTIONS}
+        self._element_setters = {"sgen_q": grid.change_q_sgen, "shunt_q": grid.change_q_shunt}
+
+    def __getstate__(self) -> dict:
+        """A copy (pickle or deepcopy) keeps the model and its injections; its own solver is bound
+        anew in ``__setstate__`` (lightsim2grid's setters are bound to one grid object)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_vector_setters", "_element_setters")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        for key, where in self._block_slices.items():  # a copy breaks views: rebuild them
+            self._block[where] = getattr(self, key)
+            setattr(self, key, self._block[where])
+        self._bind_setters()
+        self._block_pushed[:] = np.inf  # the grid copy is told every injection again
+        for pushed in self._pushed.values():
+            pushed[:] = np.nan
+        for i, ratio in enumerate(self._base_ratio):  # and starts from the untapped ratios
+            self.grid.change_ratio_trafo(i, float(ratio))
+        self._pushed["trafo_tap"][:] = self.initial["trafo_tap"]
 
     @staticmethod
     def _flat_start(net: pp.pandapowerNet) -> np.ndarray:
