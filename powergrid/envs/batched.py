@@ -71,13 +71,22 @@ class BatchedMicrogrids:
         obs_offsets = np.concatenate([[0], np.cumsum(dims)])
         self._obs_index = np.concatenate(layout.obs_index)
         self._obs_scale = np.concatenate(layout.obs_scale)
+        self._obs_offsets = obs_offsets
         self.obs_array = np.zeros((B, int(obs_offsets[-1])), np.float32)
         self.final_obs_array = np.zeros_like(self.obs_array)
         self.reward_array = np.zeros((B, n), np.float32)
-        self.observations = {a: self.obs_array[:, obs_offsets[k]:obs_offsets[k + 1]] for k, a in enumerate(self.possible_agents)}
-        self.final_observations = {a: self.final_obs_array[:, obs_offsets[k]:obs_offsets[k + 1]]
-                                   for k, a in enumerate(self.possible_agents)}
+        self._views()
+
+    def _views(self) -> None:
+        """Per-agent views into the output buffers (a copy of the batch makes them anew)."""
+        cuts = self._obs_offsets
+        self.observations = {a: self.obs_array[:, cuts[k]:cuts[k + 1]] for k, a in enumerate(self.possible_agents)}
+        self.final_observations = {a: self.final_obs_array[:, cuts[k]:cuts[k + 1]] for k, a in enumerate(self.possible_agents)}
         self.rewards = {a: self.reward_array[:, k] for k, a in enumerate(self.possible_agents)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._views()
 
     # ------------------------------------------------------------------ spaces
     def observation_space(self, agent: str) -> spaces.Space:

@@ -36,3 +36,40 @@ def test_a_copy_steps_exactly_as_the_original(centralized, how):
 
 def test_envs_have_a_render_mode_for_vector_wrappers():
     assert MultiAgentMicrogrids().render_mode is None
+
+
+def test_a_batch_copy_steps_exactly_as_the_original():
+    from powergrid.envs.batched import BatchedMicrogrids
+
+    batch = BatchedMicrogrids(3)
+    batch.reset(seed=0)
+    twin = copy.deepcopy(batch)
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        joint = rng.uniform(-0.3, 0.3, (3, 9))
+        o1, r1, *_ = batch.step(joint)
+        o2, r2, *_ = twin.step(joint)
+        for a in batch.possible_agents:
+            np.testing.assert_allclose(o1[a], o2[a], atol=1e-6)
+            np.testing.assert_allclose(r1[a], r2[a], atol=1e-6)
+    assert twin.observations["MG1"].base is twin.obs_array  # views of its own buffers
+
+
+def test_single_agent_views_run_in_subprocesses():
+    import gymnasium as gym
+
+    from powergrid.envs import MultiAgentToSingleAgent
+
+    def make():
+        return MultiAgentToSingleAgent(MultiAgentMicrogrids(), "MG1")
+
+    vec = gym.vector.AsyncVectorEnv([make, make])
+    try:
+        obs, _ = vec.reset(seed=0)
+        obs, rewards, *_ = vec.step(np.zeros((2, 3), np.float32))
+        assert obs.shape == (2, 25) and np.all(np.isfinite(rewards))
+    finally:
+        vec.close()
+    twin = copy.deepcopy(make())
+    twin.reset(seed=0)
+    twin.step(np.zeros(3))
