@@ -47,11 +47,22 @@ def _number(cfg: Mapping[str, Any], key: str, default: float | None = None) -> f
     return value
 
 
-def on_arrays(formula: Any, n_args: int) -> np.ufunc:
+class on_arrays:  # noqa: N801 (used like a function: ``twin = on_arrays(formula, n_args)``)
     """``formula``, compiled by Numba into a numpy ufunc: it broadcasts over fleets and batches
     at about a microsecond a call, where the same steps as numpy expressions cost about half a
-    microsecond each on the fleets' few-element arrays."""
-    return vectorize([f"float64({', '.join(['float64'] * n_args)})"], cache=True)(formula)
+    microsecond each on the fleets' few-element arrays. Built on the first call, not at import:
+    building the ufuncs costs about 0.1 s each even from Numba's cache, which ``import
+    powergrid.envs`` should not pay."""
+
+    def __init__(self, formula: Any, n_args: int) -> None:
+        self.formula, self.n_args, self._ufunc = formula, n_args, None
+
+    def __call__(self, *args: Any) -> Any:
+        ufunc = self._ufunc
+        if ufunc is None:
+            signature = f"float64({', '.join(['float64'] * self.n_args)})"
+            ufunc = self._ufunc = vectorize([signature], cache=True)(self.formula)
+        return ufunc(*args)
 
 
 # ------------------------------------------------------------------ formulas
