@@ -78,9 +78,8 @@ class Layout:
         self.action_offsets = np.array(offsets, dtype=np.int64)
         self.action_low, self.action_high = np.array(low, dtype=float), np.array(high, dtype=float)
         self.action_bounds = action_bounds(self.action_low, self.action_high, self.action_offsets)
-        self.disc_pos = np.array([pos for _, pos in self.discrete], dtype=np.int64)
-        self.discrete_positions = self.disc_pos
-        self.setpoint_pos = np.concatenate([self.gen_p_pos, self.gen_q_pos, self.ess_p_pos, self.disc_pos])
+        self.discrete_positions = np.array([pos for _, pos in self.discrete], dtype=np.int64)
+        self.setpoint_pos = np.concatenate([self.gen_p_pos, self.gen_q_pos, self.ess_p_pos, self.discrete_positions])
         is_tap = [d.kind == "oltc" for d, _ in self.discrete]
         self.disc_is_tap = np.array(is_tap, dtype=bool)
         self.disc_element = np.array([d.row for d, _ in self.discrete], dtype=np.int64)

@@ -238,7 +238,7 @@ class GridCore:
         flat = np.clip(np.zeros(int(lay.action_offsets[-1])), lay.action_low, lay.action_high)
         flat[lay.gen_p_pos], flat[lay.gen_q_pos], flat[lay.ess_p_pos] = gen_p, gen_q, ess_p
         if lay.discrete:
-            flat[lay.disc_pos] = self.discrete - lay.disc_offset
+            flat[lay.discrete_positions] = self.discrete - lay.disc_offset
         return [flat[lo:hi].copy() for lo, hi in zip(lay.action_offsets[:-1], lay.action_offsets[1:])]
 
     def what_if(self, t: int, gen_p: np.ndarray, gen_q: np.ndarray, ess_p: np.ndarray) -> dict[str, Any] | None:
