@@ -198,8 +198,22 @@ class NetworkedGridEnv(EventDrivenGrid, HeronEnv):
         return self._observations(), {a: {"converged": converged} for a in self.agents}
 
     def step(self, actions: Mapping[str, Any]):
+        """One hour. A step that raises (bad input, or an error in a site, the broker or an
+        override) leaves the env as it was: clock, devices, power flow, and no message of the
+        step left in the broker."""
         if not self.agents or not self._started:
             raise RuntimeError("step() needs a running episode: call reset() first")
+        saved = self.core.checkpoint()
+        try:
+            return self._step(actions)
+        except BaseException:
+            self.core.restore(saved)
+            self._write_discrete_devices()
+            if self.exchange is not None:
+                self.message_broker.clear_environment(self.env_id)  # between steps the env has nothing pending
+            raise
+
+    def _step(self, actions: Mapping[str, Any]):
         core = self.core
         flat, clipped = gather_actions(actions, self.possible_agents, self.agents, self.layout, self._flat_action)
         core.t += 1

@@ -69,6 +69,16 @@ class PowerFlowBackend(ABC):
             getattr(self, key)[:] = value
         self._forget_start()
 
+    @property
+    def warm_start(self) -> object:
+        """A copy of the state the next solve starts from; assigning one taken earlier puts it
+        back (a step that fails is undone). A backend that does not say restores a flat start."""
+        return self._start()
+
+    @warm_start.setter
+    def warm_start(self, start: object) -> None:
+        self._set_start(start)
+
     def check_finite(self) -> None:
         """Raise ``ValueError`` naming the first injection or tap position that is NaN or
         infinite: such an input is a bug upstream, not a power flow that failed to converge."""
@@ -83,6 +93,14 @@ class PowerFlowBackend(ABC):
     @abstractmethod
     def _forget_start(self) -> None:
         """Drop the warm-start state."""
+
+    def _start(self) -> object:
+        """A copy of the warm-start state (a backend that does not say restores a flat start)."""
+        return None
+
+    def _set_start(self, start: object) -> None:
+        """Put back a warm-start state taken by ``_start``."""
+        self._forget_start()
 
     @abstractmethod
     def solve(self) -> PowerFlowResult:

@@ -64,6 +64,12 @@ class BatchedNewtonBackend(PowerFlowBackend):
     def _forget_start(self) -> None:
         self._V[:] = self._flat
 
+    def _start(self) -> np.ndarray:
+        return self._V.copy()
+
+    def _set_start(self, start: np.ndarray) -> None:
+        self._V[...] = start
+
     def solve(self, rows: np.ndarray | None = None) -> PowerFlowResult:
         """Solve the copies in ``rows`` (a boolean mask; all by default)."""
         active = self._all if rows is None else rows

@@ -102,6 +102,12 @@ class LightSimBackend(PowerFlowBackend):
     def _forget_start(self) -> None:
         self._V = self._flat.copy()
 
+    def _start(self) -> np.ndarray:
+        return self._V.copy()
+
+    def _set_start(self, start: np.ndarray) -> None:
+        self._V = start.copy()
+
     def _push(self) -> None:
         """Send changed injections. lightsim2grid skips a change below 1e-7 MW (it keeps the old
         value); such an element is moved away first, so the solver always has the exact value."""

@@ -20,6 +20,15 @@ class PandapowerBackend(PowerFlowBackend):
     def _forget_start(self) -> None:
         self._warm = False
 
+    def _start(self) -> object:
+        """runpp starts from the bus results of the last solve (``init="results"``)."""
+        return self.net.res_bus.copy() if self._warm else None
+
+    def _set_start(self, start: object) -> None:
+        self._warm = start is not None
+        if start is not None:
+            self.net.res_bus = start.copy()
+
     def solve(self) -> PowerFlowResult:
         self.check_finite()
         net = self.net

@@ -1,0 +1,74 @@
+"""A step that raises leaves the env as it was: clock, devices, power flow and broker."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from powergrid.envs import MultiAgentMicrogrids
+
+ACTIONS = [{a: np.array([0.2 * np.sin(t + k), 0.05, 0.1 * np.cos(t - k)]) for k, a in enumerate(("MG1", "MG2", "MG3"))}
+           for t in range(6)]
+
+
+def _state(env: MultiAgentMicrogrids) -> dict:
+    core = env.core
+    return {"t": int(core.t), "soc": core.storage.soc.copy(), "gen_p": core.generators.p.copy(), "ess_p": core.storage.p.copy(),
+            "vm": core.results["vm"].copy(), "sgen_p": env.backend.sgen_p.copy(), "storage_p": env.backend.storage_p.copy(),
+            "obs": env.state(), "pending": env.message_broker.pending_count(env.env_id) if env.message_broker else 0}
+
+
+def _same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def _fail_once(obj: object, name: str) -> None:
+    """``obj.name`` raises ``Boom`` on its next call, then works again."""
+    original = getattr(obj, name)
+
+    def failing(*args, **kwargs):
+        setattr(obj, name, original)
+        raise Boom(name)
+
+    setattr(obj, name, failing)
+
+
+@pytest.mark.parametrize("centralized, where", [(True, "score"), (False, "report"), (False, "solve"), (False, "publish")])
+def test_a_step_that_raises_leaves_the_env_as_before_and_the_next_steps_unshifted(centralized, where):
+    cfg = {"centralized": centralized, "train": False}
+    env, reference = MultiAgentMicrogrids(cfg), MultiAgentMicrogrids(cfg)
+    env.reset(seed=1)
+    reference.reset(seed=1)
+    for actions in ACTIONS[:2]:
+        env.step(actions)
+        reference.step(actions)
+    before = _state(env)
+    target = {"score": (env, "_reward_and_safety"), "report": (env.exchange.sites["MG2"] if env.exchange else None, "report"),
+              "solve": (env.core, "solve"), "publish": (env.message_broker, "publish")}[where]
+    if where == "publish":  # fails in the middle of the exchange: the results of MG1 are out, MG2's are not
+        broker, original, count = env.message_broker, env.message_broker.publish, [0]
+
+        def publish(channel, message):
+            count[0] += 1
+            if count[0] == 8:
+                broker.publish = original
+                raise Boom("publish")
+            original(channel, message)
+
+        broker.publish = publish
+    else:
+        _fail_once(*target)
+    with pytest.raises(Boom):
+        env.step(ACTIONS[2])
+    _same(_state(env), before)
+    for actions in ACTIONS[2:]:
+        got, want = env.step(actions), reference.step(actions)
+        for part in (0, 1):  # observations and rewards, exactly
+            for a in want[part]:
+                np.testing.assert_array_equal(got[part][a], want[part][a])
+    assert env.message_broker is None or env.message_broker.pending_count(env.env_id) == 0
