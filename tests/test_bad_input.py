@@ -43,7 +43,7 @@ def device_config(**gen):
 
 @pytest.mark.parametrize("config, match", [
     ({"microgrid_configs": device_config(p_mx=5.0)}, r"unknown key\(s\) \['p_mx'\]"),
-    ({"microgrid_configs": device_config(p_max=True)}, "p_max must be a number, got True"),
+    ({"microgrid_configs": device_config(p_max=True)}, "p_max must be a finite number, got True"),
     ({"dso_config": {"vm_pu": 0}}, r"'vm_pu' must be a number in \(0.5, 1.5\)"),
     ({"dso_config": {"vm_pu": float("nan")}}, "'vm_pu' must be a number"),
     ({"dso_config": {"vm_pu": -1}}, "'vm_pu' must be a number"),
@@ -53,6 +53,20 @@ def device_config(**gen):
     ({"dso_config": {"regulator_taps": 0}}, "'regulator_taps' must be a list of whole numbers"),
     ({"dso_config": {"network": {}}}, "'network' must be one of"),
     ({"dataset_path": math.inf}, "'dataset_path' must be a path"),
+    # found by the fuzz suite (tests/test_fuzz.py): each was a TypeError, OverflowError or
+    # ZeroDivisionError from deep inside, or failed only at reset
+    ({"microgrid_configs": device_config(cost=5.0)}, r"cost must be three numbers \[a, b, c\]"),
+    ({"microgrid_configs": device_config(p_max=10 ** 400)}, "p_max must be a finite number"),
+    ({"dso_config": {"vm_pu": 10 ** 400}}, "'vm_pu' must be a number"),
+    ({"dso_config": {"price_area": []}}, "'price_area' must be text"),
+    ({"dso_config": {"network": np.array([1.0, 2.0])}}, "'network' must be one of"),
+    ({"microgrid_configs": [{**load_setup("ieee34_ieee13")["microgrid_configs"][0], "renew_area": []}]}, "area must be the name"),
+    ({"microgrid_configs": [{**load_setup("ieee34_ieee13")["microgrid_configs"][0], "base_power": 0}]}, "base_power .* > 0"),
+    ({"microgrid_configs": [{**load_setup("ieee34_ieee13")["microgrid_configs"][0], "load_scale": math.nan}]}, "load_scale"),
+    ({"penalty": 10 ** 400}, "'penalty' must be a finite number"),
+    ({"max_episode_steps": 10 ** 6}, "'max_episode_steps' is 1000000"),
+    ({"message_broker": np.array([1.0, 2.0])}, "'message_broker' must be"),
+    ({"power_flow_backend": []}, "'power_flow_backend' must be a backend name"),
 ])
 def test_env_config_values(config, match):
     with pytest.raises(ValueError, match=match):

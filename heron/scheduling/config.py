@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from heron.core.checks import is_finite_number
+
 __all__ = ["JitterType", "ScheduleConfig", "TickConfig", "MIN_INTERVAL_FRACTION", "resolve_timing"]
 
 #: A jittered tick interval never falls below this fraction of its base (keeps time moving).
@@ -38,14 +40,14 @@ class ScheduleConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "jitter_type", _coerce_jitter(self.jitter_type))
-        if not (_is_real(self.tick_interval) and math.isfinite(self.tick_interval) and self.tick_interval > 0):
+        if not (is_finite_number(self.tick_interval) and self.tick_interval > 0):
             raise ValueError(f"tick_interval must be a positive number of seconds, got {self.tick_interval!r}")
         seed = self.seed
         if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}")
         for name in ("obs_delay", "act_delay", "msg_delay", "min_delay", "jitter_ratio"):
             value = getattr(self, name)
-            if not (_is_real(value) and math.isfinite(value) and value >= 0):
+            if not (is_finite_number(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if self.jitter_type == JitterType.UNIFORM and self.jitter_ratio > 1:
             raise ValueError(f"uniform jitter_ratio must be <= 1 (base ± ratio·base), got {self.jitter_ratio!r}")
@@ -114,17 +116,6 @@ def resolve_timing(
     if not isinstance(schedule_config, ScheduleConfig):
         raise ValueError(f"agent {agent_id!r}: schedule_config must be a ScheduleConfig, got {schedule_config!r}")
     return schedule_config
-
-
-def _is_real(value: object) -> bool:
-    """A real number that converts to a float (not a bool, not a string, not 10**400)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.floating, np.integer)):
-        return False
-    try:
-        float(value)
-    except OverflowError:
-        return False
-    return True
 
 
 def _coerce_jitter(value: JitterType | str | int) -> JitterType:

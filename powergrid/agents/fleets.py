@@ -17,6 +17,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from numba import vectorize
 
+from heron.core.checks import finite_number
+
 __all__ = ["GeneratorFleet", "StorageFleet", "RenewableFleet", "require", "generator_cost", "generator_marginal_cost",
            "generator_p", "generator_q", "generator_output", "storage_power", "storage_soc", "storage_cost",
            "storage_violation", "on_arrays", "INSTANT_H"]
@@ -34,17 +36,19 @@ def require(condition: bool, device: str, message: str) -> None:
 
 def _number(cfg: Mapping[str, Any], key: str, default: float | None = None) -> float:
     value = cfg.get(key, default)
-    name = cfg.get("name", "?")
     if value is None:
-        raise ValueError(f"device {name!r}: missing parameter {key!r}")
-    if isinstance(value, (bool, np.bool_, str)):
-        raise ValueError(f"device {name!r}: {key} must be a number, got {value!r}")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"device {name!r}: {key} must be a number, got {value!r}") from None
-    require(np.isfinite(value), name, f"{key} must be finite, got {value!r}")
-    return value
+        raise ValueError(f"device {cfg.get('name', '?')!r}: missing parameter {key!r}")
+    return finite_number(value, f"device {cfg.get('name', '?')!r}: {key}")
+
+
+def _cost_curve(cfg: Mapping[str, Any]) -> tuple[float, float, float]:
+    """A generator's ``cost``: the coefficients (a, b, c) of a·P² + b·P + c."""
+    curve = cfg.get("cost", (0.0, 0.0, 0.0))
+    what = f"device {cfg.get('name', '?')!r}: cost"
+    if not isinstance(curve, (list, tuple, np.ndarray)) or len(curve) != 3:
+        raise ValueError(f"{what} must be three numbers [a, b, c] of a*P^2 + b*P + c ($/h), got {curve!r}")
+    a, b, c = (finite_number(x, what) for x in curve)
+    return a, b, c
 
 
 class on_arrays:  # noqa: N801 (used like a function: ``twin = on_arrays(formula, n_args)``)
@@ -180,7 +184,7 @@ class GeneratorFleet(_Fleet):
         q_min = _number(cfg, "q_min", -q_max)
         s_max = _number(cfg, "s_max", float(np.hypot(p_max, max(abs(q_min), abs(q_max)))))
         pf_min = _number(cfg, "pf_min", 0.0)
-        a, b, c = (float(x) for x in cfg.get("cost", (0.0, 0.0, 0.0)))
+        a, b, c = _cost_curve(cfg)
         require(0.0 <= p_min <= p_max, name, f"needs 0 <= p_min <= p_max, got p_min={p_min}, p_max={p_max}")
         require(q_min <= q_max, name, f"needs q_min <= q_max, got q_min={q_min}, q_max={q_max}")
         require(s_max > 0.0, name, f"s_max must be positive, got {s_max}")

@@ -15,13 +15,13 @@ seconds between power flows, or None for a power flow at every device action eff
 """
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from heron.core.checks import finite_number, is_finite_number
 from heron.messaging.base import MessageBroker
 
 __all__ = ["DEFAULTS", "MICROGRID_KEYS", "DSO_KEYS", "validated_config", "checked_dict", "reset_options"]
@@ -50,10 +50,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
-
-
 def validated_config(config: Mapping[str, Any] | None, defaults: Mapping[str, Any] = DEFAULTS) -> dict[str, Any]:
     """``defaults`` updated with ``config``, every value checked; errors name the key."""
     if config is not None and not isinstance(config, Mapping):
@@ -70,22 +66,19 @@ def validated_config(config: Mapping[str, Any] | None, defaults: Mapping[str, An
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"config 'max_episode_steps' must be a positive integer, got {steps!r}")
     for key in ("penalty", "convergence_failure_reward", "convergence_failure_safety"):
-        if not _is_number(cfg[key]) or not math.isfinite(cfg[key]):
-            raise ValueError(f"config {key!r} must be a finite number, got {cfg[key]!r}")
-    if cfg["penalty"] < 0:
-        raise ValueError(f"config 'penalty' must be >= 0, got {cfg['penalty']!r}")
+        finite_number(cfg[key], f"config {key!r}", minimum=0.0 if key == "penalty" else None)
     broker = cfg["message_broker"]
-    if not (broker is None or broker == "in_memory" or isinstance(broker, MessageBroker)):
+    if not (broker is None or (isinstance(broker, str) and broker == "in_memory") or isinstance(broker, MessageBroker)):
         raise ValueError(f"config 'message_broker' must be 'in_memory', a MessageBroker or None, got {broker!r}")
     if cfg["env_id"] is not None and (not isinstance(cfg["env_id"], str) or not cfg["env_id"]):
         raise ValueError(f"config 'env_id' must be a non-empty string or None, got {cfg['env_id']!r}")
     interval = cfg["env_update_interval"]
-    if interval is not None and (not _is_number(interval) or not (math.isfinite(interval) and interval > 0)):
+    if interval is not None and not (is_finite_number(interval) and interval > 0):
         raise ValueError("config 'env_update_interval' must be None (a power flow at every action effect) or a "
                          f"positive number of seconds, got {interval!r}")
-    ratio = cfg["sell_price_ratio"]
-    if not _is_number(ratio) or not 0.0 <= ratio <= 1.0:
-        raise ValueError(f"config 'sell_price_ratio' must be in [0, 1], got {ratio!r}")
+    finite_number(cfg["sell_price_ratio"], "config 'sell_price_ratio'", minimum=0.0, maximum=1.0)
+    if not isinstance(cfg["power_flow_backend"], str):
+        raise ValueError(f"config 'power_flow_backend' must be a backend name, got {cfg['power_flow_backend']!r}")
     path = cfg["dataset_path"]
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise ValueError(f"config 'dataset_path' must be a path to a dataset file or None, got {path!r}")

@@ -8,13 +8,13 @@ step uses. Running the model (state that changes) is :class:`~powergrid.core.ste
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 import pandapower as pp
 
+from heron.core.checks import finite_number, is_finite_number
 from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet
 from powergrid.agents.registry import device_type
 from powergrid.core.config import DSO_KEYS, MICROGRID_KEYS, checked_dict
@@ -63,18 +63,15 @@ def _check_operator(dso: Mapping[str, Any]) -> None:
     if not isinstance(network, str) or network not in OPERATOR_BUILDERS:
         raise ValueError(f"config 'dso_config': 'network' must be one of {sorted(OPERATOR_BUILDERS)}, got {network!r}")
     vm_pu = dso.get("vm_pu", 1.05)
-    if not (_real(vm_pu) and 0.5 < vm_pu < 1.5):
+    if not (is_finite_number(vm_pu) and 0.5 < vm_pu < 1.5):
         raise ValueError(f"config 'dso_config': 'vm_pu' must be a number in (0.5, 1.5) (the source voltage, pu), got {vm_pu!r}")
-    scale = dso.get("load_scale", 1.0)
-    if not (_real(scale) and math.isfinite(scale) and scale >= 0):
-        raise ValueError(f"config 'dso_config': 'load_scale' must be a finite number >= 0, got {scale!r}")
+    finite_number(dso.get("load_scale", 1.0), "config 'dso_config': 'load_scale'", minimum=0.0)
+    for key in ("name", "load_area", "price_area"):
+        if key in dso and not isinstance(dso[key], str):
+            raise ValueError(f"config 'dso_config': {key!r} must be text, got {dso[key]!r}")
     taps = dso.get("regulator_taps", ())
     if not isinstance(taps, (list, tuple)) or not all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in taps):
         raise ValueError(f"config 'dso_config': 'regulator_taps' must be a list of whole numbers, got {taps!r}")
-
-
-def _real(value: Any) -> bool:
-    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
 
 
 class GridModel:
@@ -125,7 +122,8 @@ class GridModel:
         """The operator network's config (the setup's, with the user's overrides) and the microgrids."""
         cfg = self.config
         dso, user_dso = dict(setup["dso_config"]), checked_dict(cfg["dso_config"], "config 'dso_config'", DSO_KEYS)
-        if user_dso.get("network", dso.get("network")) != dso.get("network"):
+        network = user_dso.get("network", dso.get("network"))
+        if isinstance(network, str) and network != dso.get("network"):
             dso.pop("regulator_taps", None)  # the setup's taps belong to the setup's own feeder
         dso.update(user_dso)
         _check_operator(dso)
@@ -136,6 +134,8 @@ class GridModel:
 
     def _column(self, kind: str, area: str) -> int:
         """The profile column of ``kind`` in ``area`` (added on first use); both splits must have it."""
+        if not isinstance(area, str):
+            raise ValueError(f"a {kind} area must be the name of a dataset area, got {area!r}")
         for split in ("train", "test"):
             if area not in self.dataset[split][kind]:
                 raise ValueError(f"the dataset has no {kind} profile for area {area!r} in {split!r}; it has {sorted(self.dataset[split][kind])}")
@@ -152,17 +152,18 @@ class GridModel:
         require_name(name, f"microgrid_configs[{k}]: name (the agent id)")
         if name in {m.name for m in self.microgrids}:
             raise ValueError(f"two microgrids are named {name!r}")
-        if mg.get("network", "IEEE13") != "IEEE13":
+        if not isinstance(mg.get("network", "IEEE13"), str) or mg.get("network", "IEEE13") != "IEEE13":
             raise ValueError(f"microgrid {name!r}: network must be 'IEEE13', got {mg['network']!r}")
+        base_power = finite_number(mg.get("base_power", 1.0), f"microgrid {name!r}: base_power (MVA)", above=0.0)
+        load_scale = finite_number(mg.get("load_scale", 1.0), f"microgrid {name!r}: load_scale", minimum=0.0)
         connection = str(mg["connection_bus"])
         if connection not in self.operator_buses:
             raise ValueError(f"microgrid {name!r}: connection_bus {connection!r} is not a node of the operator network; "
                              f"nodes: {sorted(self.operator_buses)}")
         net = self.net
         first_bus, first_line = len(net.bus), len(net.line)
-        buses, trafo = attach_ieee13_microgrid(net, self.operator_buses[connection], name, float(mg.get("load_scale", 1.0)))
-        spec = Microgrid(name, slice(first_bus, len(net.bus)), slice(first_line, len(net.line)), trafo,
-                         float(mg.get("base_power", 1.0)), [])
+        buses, trafo = attach_ieee13_microgrid(net, self.operator_buses[connection], name, load_scale)
+        spec = Microgrid(name, slice(first_bus, len(net.bus)), slice(first_line, len(net.line)), trafo, base_power, [])
         if not isinstance(mg["devices"], (list, tuple)):
             raise ValueError(f"microgrid {name!r}: devices must be a list, got {mg['devices']!r}")
         for dev in mg["devices"]:

@@ -52,6 +52,7 @@ class GridCore:
         self.load_base_p = backend.initial["load_p"].copy()
         self.load_base_q = backend.initial["load_q"].copy()
         self._at = self._index_keys(batched=bool(batch))
+        self.days()  # an episode must fit in the data: refused here, not at the first reset
         g, s = self.generators, self.storage
         # the arrays of state a step writes, each changed in place, never rebound (a copy or a
         # pickle keeps them shared); the backend's injections follow from them and the clock
@@ -87,7 +88,8 @@ class GridCore:
         steps = self.model.config["max_episode_steps"]
         days = (hours - steps - 1) // 24 + 1
         if days < 1:
-            raise ValueError(f"the dataset's {hours} hours are too few for episodes of {steps} steps")
+            raise ValueError(f"config 'max_episode_steps' is {steps}: the dataset's {self.split} split has {hours} hours, "
+                             f"too few for one episode")
         return days
 
     def pick_day(self, rng: np.random.Generator, episode: int, options: Mapping[str, Any], copy: int = 0) -> int:
