@@ -73,3 +73,55 @@ def test_single_agent_views_run_in_subprocesses():
     twin = copy.deepcopy(make())
     twin.reset(seed=0)
     twin.step(np.zeros(3))
+
+
+def _lockstep(vec, reference, actions_of, controlled=None, steps=30):
+    """Step a vector env whose copies all play the reference env's days, and the reference,
+    with the same actions (agents not ``controlled`` hold zero); yields both rewards."""
+    rng = np.random.default_rng(5)
+    for _ in range(steps):
+        if not reference.agents:
+            reference.reset()
+        actions = {a: rng.uniform(reference.action_space(a).low, reference.action_space(a).high).astype(np.float32)
+                   if controlled in (None, a) else np.zeros(3, np.float32) for a in reference.possible_agents}
+        _, want, *_ = reference.step(actions)
+        got = vec.step(actions_of(actions))[1]
+        yield got, want
+
+
+@pytest.mark.parametrize("num_cpus", [0, 2], ids=["in_process", "subprocesses"])
+def test_supersuit_vector_wrappers_step_the_same_physics(num_cpus):
+    ss = pytest.importorskip("supersuit")
+    config = {"train": False}  # every copy plays the test days in order, as the reference does
+    vec = ss.concat_vec_envs_v1(ss.pettingzoo_env_to_vec_env_v1(MultiAgentMicrogrids(config)), 2, num_cpus=num_cpus,
+                                base_class="gymnasium")
+    reference = MultiAgentMicrogrids(config)
+    try:
+        vec.reset(seed=0)
+        reference.reset(seed=0)
+        agents = reference.possible_agents
+        for got, want in _lockstep(vec, reference, lambda acts: np.tile(np.stack([acts[a] for a in agents]), (2, 1))):
+            np.testing.assert_allclose(got, np.tile([want[a] for a in agents], 2), rtol=1e-5, atol=1e-5)
+    finally:
+        vec.close()
+
+
+def test_stable_baselines3_subproc_vec_env_with_env_objects():
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    from powergrid.envs import MultiAgentToSingleAgent
+
+    config = {"train": False}
+    env = MultiAgentToSingleAgent(MultiAgentMicrogrids(config), "MG1")
+    vec = SubprocVecEnv([lambda: env, lambda: env])  # the env object itself is pickled into each worker
+    reference = MultiAgentMicrogrids(config)
+    try:
+        vec.seed(0)
+        vec.reset()
+        reference.reset(seed=0)
+        # the view's other agents hold zero, as the reference's do
+        for got, want in _lockstep(vec, reference, lambda acts: np.tile(acts["MG1"], (2, 1)), controlled="MG1"):
+            np.testing.assert_allclose(got, [want["MG1"]] * 2, rtol=1e-5, atol=1e-5)
+    finally:
+        vec.close()
