@@ -78,3 +78,11 @@ def test_complex_actions_are_refused():
     env.reset(seed=0)
     with pytest.raises(ValueError, match="agent 'MG1': action must hold real numbers"):
         env.step({"MG1": np.array([0.1 + 1j, 0, 0]), "MG2": np.zeros(3), "MG3": np.zeros(3)})
+
+
+def test_an_integer_beyond_a_float_is_refused_by_name():
+    """Found by the fuzz suite: an OverflowError from numpy."""
+    env = MultiAgentMicrogrids()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="agent 'MG2': action must hold numbers, got 10"):
+        env.step({"MG1": np.zeros(3), "MG2": 10 ** 400, "MG3": np.zeros(3)})

@@ -20,8 +20,8 @@ from heron.messaging.channels import ChannelManager
 from powergrid.agents.fleets import (GeneratorFleet, RenewableFleet, StorageFleet, generator_cost, generator_marginal_cost,
                                      generator_output, on_arrays, require, storage_cost, storage_power, storage_soc, storage_violation)
 
-__all__ = ["DeviceState", "DeviceAgent", "Generator", "ESS", "Storage", "Renewable", "Grid", "Transformer", "Shunt",
-           "exchange_cost", "exchange_costs"]
+__all__ = ["DeviceState", "DeviceAgent", "FleetDevice", "power_state", "Generator", "ESS", "Storage", "Renewable", "Grid",
+           "Transformer", "Shunt", "exchange_cost", "exchange_costs"]
 
 
 def exchange_cost(p_import_mw: float, price: float, sell_price_ratio: float, dt_h: float) -> float:
@@ -60,6 +60,7 @@ class DeviceState(State):
 
 
 def power_state(owner: str, **extra: float) -> DeviceState:
+    """A device's state: ``P_MW``, ``Q_MVAR`` and ``extra`` values, seen by it and its controller."""
     return DeviceState(owner, [FeatureProvider("power", visibility=["owner", "coordinator"], P_MW=0.0, Q_MVAR=0.0, **extra)])
 
 
@@ -121,8 +122,9 @@ class DeviceAgent(FieldAgent):
                            Message(env_id, self.agent_id, "environment", self.timestamp, MessageType.STATE_UPDATE, update))
 
 
-class _FleetDevice(DeviceAgent):
-    """A built-in device whose numbers live in row ``index`` of ``fleet``. Acting alone, it
+class FleetDevice(DeviceAgent):
+    """A device whose numbers live in row ``index`` of ``fleet`` (every registered device type's
+    agent: the built-in ones and yours, see ``examples/ev_charger.py``). Acting alone, it
     reads its row as Python floats (``array.item(index)``) and applies the fleet's formulas to
     them: the same formulas the fleet applies to all rows at once, without numpy's per-call cost."""
 
@@ -149,7 +151,7 @@ class _FleetDevice(DeviceAgent):
             stored[key][...] = value
 
 
-class Generator(_FleetDevice):
+class Generator(FleetDevice):
     """Dispatchable generator; action [P (MW), Q (Mvar)] within its limits; P_MW injects."""
 
     kind = "generator"
@@ -185,7 +187,7 @@ class Generator(_FleetDevice):
                 "marginal_cost": generator_marginal_cost(p, a, b)}
 
 
-class ESS(_FleetDevice):
+class ESS(FleetDevice):
     """Energy storage; action [P (MW)], positive charges; tracks its state of charge."""
 
     kind = "storage"
@@ -225,7 +227,7 @@ class ESS(_FleetDevice):
 Storage = ESS
 
 
-class Renewable(_FleetDevice):
+class Renewable(FleetDevice):
     """Solar or wind plant: no action; its output follows the area's availability profile."""
 
     kind = "renewable"

@@ -19,9 +19,9 @@ from numba import vectorize
 
 from heron.core.checks import finite_number
 
-__all__ = ["GeneratorFleet", "StorageFleet", "RenewableFleet", "require", "generator_cost", "generator_marginal_cost",
+__all__ = ["Fleet", "GeneratorFleet", "StorageFleet", "RenewableFleet", "require", "generator_cost", "generator_marginal_cost",
            "generator_p", "generator_q", "generator_output", "storage_power", "storage_soc", "storage_cost",
-           "storage_violation", "on_arrays", "INSTANT_H"]
+           "storage_violation", "on_arrays", "parameter", "INSTANT_H"]
 
 #: The duration (hours) an action effect counts for when no time passes (event-driven mode):
 #: short enough that only a unit that is exactly empty or full is limited.
@@ -34,7 +34,8 @@ def require(condition: bool, device: str, message: str) -> None:
         raise ValueError(f"device {device!r}: {message}")
 
 
-def _number(cfg: Mapping[str, Any], key: str, default: float | None = None) -> float:
+def parameter(cfg: Mapping[str, Any], key: str, default: float | None = None) -> float:
+    """A device config's number ``key`` (or ``default``), checked and named when wrong."""
     value = cfg.get(key, default)
     if value is None:
         raise ValueError(f"device {cfg.get('name', '?')!r}: missing parameter {key!r}")
@@ -135,9 +136,31 @@ _storage_soc = on_arrays(storage_soc, 6)
 _storage_violation = on_arrays(storage_violation, 3)
 
 
-class _Fleet:
+class Fleet:
+    """Every device of one type as arrays, one row per device: parameters (``FIELDS``) and the
+    state that changes while running (``STATE``). The grid core drives every type through this
+    surface alone; a device type of your own subclasses it and declares:
+
+    - ``ACTION``: the attributes a controller's continuous action sets, in action order, with
+      ``BOUNDS`` (the attributes holding each entry's low and high);
+    - ``OBSERVED``: ``(name, attribute, is_power)`` of what its controller observes;
+    - ``REPORTS``: ``(state-update key, attribute, backend injection array)`` of what enters the
+      power flow (in distributed mode, read from the device's state update);
+    - ``ELEMENT``: the pandapower table its devices are created in (``create_element``);
+    - ``PROFILE``: whether its output follows an availability profile (``follow``).
+
+    and overrides ``_load`` (one config row), ``act`` and, where it has them, ``cost``,
+    ``violation``, ``hold`` and ``reset``.
+    """
+
     FIELDS: tuple[str, ...] = ()
-    STATE: tuple[str, ...] = ()  # the fields that change while running; the rest are parameters
+    STATE: tuple[str, ...] = ()
+    ACTION: tuple[str, ...] = ()
+    BOUNDS: tuple[tuple[str, str], ...] = ()
+    OBSERVED: tuple[tuple[str, str, bool], ...] = ()
+    REPORTS: tuple[tuple[str, str, str], ...] = ()
+    ELEMENT = "sgen"
+    PROFILE = False
 
     def __init__(self, configs: Sequence[Mapping[str, Any]]) -> None:
         self.names = [str(c["name"]) for c in configs]
@@ -152,15 +175,53 @@ class _Fleet:
     def _load(self, i: int, cfg: Mapping[str, Any]) -> None:
         raise NotImplementedError
 
-    def copy(self) -> "_Fleet":
+    @classmethod
+    def create_element(cls, net: Any, bus: int, name: str, row: "Fleet") -> int:
+        """Add the device (``row``: a one-device fleet of it, checked) to the pandapower net."""
+        import pandapower as pp
+
+        return int(pp.create_sgen(net, bus, p_mw=0.0, q_mvar=0.0, name=name))
+
+    # ---------------------------------------------------------------- the step
+    def action_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Low and high of each device's action, ``(size, len(ACTION))``."""
+        low = np.stack([getattr(self, lo) for lo, _ in self.BOUNDS], axis=-1) if self.BOUNDS else np.zeros((self.size, 0))
+        high = np.stack([getattr(self, hi) for _, hi in self.BOUNDS], axis=-1) if self.BOUNDS else np.zeros((self.size, 0))
+        return low, high
+
+    def act(self, setpoints: np.ndarray, dt_h: float) -> None:
+        """Command ``setpoints`` (``(..., size, len(ACTION))``) for ``dt_h`` hours; the devices
+        deliver what they can, and the ``ACTION`` attributes hold what they delivered."""
+        raise NotImplementedError(f"{type(self).__name__} declares an ACTION but does not implement act")
+
+    def follow(self, availability: np.ndarray) -> None:
+        """Output at this hour's availability (``PROFILE`` fleets)."""
+
+    def hold(self, dt_h: float) -> None:
+        """Go on delivering the last command for ``dt_h`` hours (event-driven mode); only
+        devices with an energy state change."""
+
+    def cost(self, rows: Any, dt_h: float) -> np.ndarray | None:
+        """Each device's cost ($) over ``dt_h`` hours, or None if the type has none."""
+        return None
+
+    def violation(self, rows: Any) -> np.ndarray | None:
+        """Each device's soft-limit violation, or None if the type has none."""
+        return None
+
+    def reset(self, rows: Any = slice(None)) -> None:
+        """Back to the initial state."""
+
+    # ------------------------------------------------------------------ copies
+    def copy(self) -> "Fleet":
         """A fleet sharing these parameters with its own copy of the state."""
         return self._with_state(np.copy)
 
-    def batched(self, num_envs: int) -> "_Fleet":
+    def batched(self, num_envs: int) -> "Fleet":
         """A fleet sharing these parameters whose state has a leading axis of ``num_envs`` copies."""
         return self._with_state(lambda values: np.tile(values, (num_envs, 1)))
 
-    def _with_state(self, make: Any) -> "_Fleet":
+    def _with_state(self, make: Any) -> "Fleet":
         fleet = object.__new__(type(self))
         fleet.__dict__.update(self.__dict__)
         for key in self.STATE:
@@ -168,22 +229,32 @@ class _Fleet:
         return fleet
 
 
-class GeneratorFleet(_Fleet):
+class GeneratorFleet(Fleet):
     """Dispatchable generators: P in [p_min, p_max], Q in [q_min, q_max] (MW, Mvar), apparent
     power limit s_max (MVA), minimum power factor pf_min, cost a·P² + b·P + c per hour."""
 
     FIELDS = ("p_min", "p_max", "q_min", "q_max", "s_max", "pf_min", "cost_a", "cost_b", "cost_c", "q_slope", "q_idle",
               "p", "q")
     STATE = ("p", "q")
+    ACTION = ("p", "q")
+    BOUNDS = (("p_min", "p_max"), ("q_min", "q_max"))
+    OBSERVED = (("P_MW", "p", True), ("Q_MVAR", "q", True))
+    REPORTS = (("P_MW", "p", "sgen_p"), ("Q_MVAR", "q", "sgen_q"))
+
+    @classmethod
+    def create_element(cls, net: Any, bus: int, name: str, row: "Fleet") -> int:
+        import pandapower as pp
+
+        return int(pp.create_sgen(net, bus, p_mw=float(row.p[0]), q_mvar=0.0, name=name))
 
     def _load(self, i: int, cfg: Mapping[str, Any]) -> None:
         name = cfg["name"]
-        p_max = _number(cfg, "p_max")
-        p_min = _number(cfg, "p_min", 0.0)
-        q_max = _number(cfg, "q_max", 0.5 * p_max)
-        q_min = _number(cfg, "q_min", -q_max)
-        s_max = _number(cfg, "s_max", float(np.hypot(p_max, max(abs(q_min), abs(q_max)))))
-        pf_min = _number(cfg, "pf_min", 0.0)
+        p_max = parameter(cfg, "p_max")
+        p_min = parameter(cfg, "p_min", 0.0)
+        q_max = parameter(cfg, "q_max", 0.5 * p_max)
+        q_min = parameter(cfg, "q_min", -q_max)
+        s_max = parameter(cfg, "s_max", float(np.hypot(p_max, max(abs(q_min), abs(q_max)))))
+        pf_min = parameter(cfg, "pf_min", 0.0)
         a, b, c = _cost_curve(cfg)
         require(0.0 <= p_min <= p_max, name, f"needs 0 <= p_min <= p_max, got p_min={p_min}, p_max={p_max}")
         require(q_min <= q_max, name, f"needs q_min <= q_max, got q_min={q_min}, q_max={q_max}")
@@ -204,6 +275,9 @@ class GeneratorFleet(_Fleet):
         p = self.p[rows] = _generator_p(p, self.p_min[rows], self.p_max[rows], s_max)
         self.q[rows] = _generator_q(q, p, self.q_min[rows], self.q_max[rows], s_max, self.q_slope[rows], self.q_idle[rows])
 
+    def act(self, setpoints: np.ndarray, dt_h: float) -> None:
+        self.dispatch(slice(None), setpoints[..., 0], setpoints[..., 1])
+
     def reset(self, rows: Any = slice(None)) -> None:
         """Idle at p_min, no reactive power (always deliverable)."""
         self.p[rows] = self.p_min
@@ -216,23 +290,34 @@ class GeneratorFleet(_Fleet):
         return generator_marginal_cost(self.p[rows], self.cost_a[rows], self.cost_b[rows])
 
 
-class StorageFleet(_Fleet):
+class StorageFleet(Fleet):
     """Energy storage: P in [p_min, p_max] MW (positive charges), capacity in MWh, state of
     charge within [soc_min, soc_max], charge/discharge efficiencies, a throughput cost per MWh."""
 
     FIELDS = ("capacity", "p_min", "p_max", "soc_init", "soc_min", "soc_max", "eff_ch", "eff_dis", "cost_per_mwh", "p", "p_set",
               "soc")
     STATE = ("p", "p_set", "soc")  # p is delivered, p_set commanded
+    ACTION = ("p",)
+    BOUNDS = (("p_min", "p_max"),)
+    OBSERVED = (("P_MW", "p", True), ("soc", "soc", False))
+    REPORTS = (("P_MW", "p", "storage_p"),)
+    ELEMENT = "storage"
+
+    @classmethod
+    def create_element(cls, net: Any, bus: int, name: str, row: "Fleet") -> int:
+        import pandapower as pp
+
+        return int(pp.create_storage(net, bus, p_mw=0.0, max_e_mwh=float(row.capacity[0]), name=name))
 
     def _load(self, i: int, cfg: Mapping[str, Any]) -> None:
         name = cfg["name"]
-        capacity = _number(cfg, "capacity")
-        p_max = _number(cfg, "p_max")
-        p_min = _number(cfg, "p_min", -p_max)
-        soc_min, soc_max = _number(cfg, "soc_min", 0.0), _number(cfg, "soc_max", 1.0)
-        soc_init = _number(cfg, "soc_init", 0.5 * (soc_min + soc_max))
-        eff_ch, eff_dis = _number(cfg, "eff_ch", 0.95), _number(cfg, "eff_dis", 0.95)
-        cost = _number(cfg, "cost_per_mwh", 0.0)
+        capacity = parameter(cfg, "capacity")
+        p_max = parameter(cfg, "p_max")
+        p_min = parameter(cfg, "p_min", -p_max)
+        soc_min, soc_max = parameter(cfg, "soc_min", 0.0), parameter(cfg, "soc_max", 1.0)
+        soc_init = parameter(cfg, "soc_init", 0.5 * (soc_min + soc_max))
+        eff_ch, eff_dis = parameter(cfg, "eff_ch", 0.95), parameter(cfg, "eff_dis", 0.95)
+        cost = parameter(cfg, "cost_per_mwh", 0.0)
         require(capacity > 0.0, name, f"capacity must be positive (MWh), got {capacity}")
         require(p_min <= 0.0 <= p_max, name, f"needs p_min <= 0 <= p_max, got p_min={p_min}, p_max={p_max}")
         require(0.0 <= soc_min <= soc_max <= 1.0, name, f"needs 0 <= soc_min <= soc_max <= 1, got {soc_min}, {soc_max}")
@@ -252,6 +337,12 @@ class StorageFleet(_Fleet):
         self.p[rows] = delivered
         self.soc[rows] = _storage_soc(soc, delivered, capacity, eff_ch, eff_dis, dt_h)
 
+    def act(self, setpoints: np.ndarray, dt_h: float) -> None:
+        self.dispatch(slice(None), setpoints[..., 0], dt_h)
+
+    def hold(self, dt_h: float) -> None:
+        self.dispatch(slice(None), self.p_set.copy(), dt_h)
+
     def cost(self, rows: Any, dt_h: float) -> np.ndarray:
         return storage_cost(self.p[rows], self.cost_per_mwh[rows], dt_h)
 
@@ -264,13 +355,19 @@ class StorageFleet(_Fleet):
         self.p_set[rows] = 0.0
 
 
-class RenewableFleet(_Fleet):
+class RenewableFleet(Fleet):
     """Solar and wind plants: output = rating × the area's availability profile (MW)."""
 
     FIELDS = ("p_max", "p")
     STATE = ("p",)
+    OBSERVED = (("P_MW", "p", True),)
+    REPORTS = (("P_MW", "p", "sgen_p"),)
+    PROFILE = True
 
     def _load(self, i: int, cfg: Mapping[str, Any]) -> None:
-        p_max = _number(cfg, "p_max")
+        p_max = parameter(cfg, "p_max")
         require(p_max >= 0.0, cfg["name"], f"p_max must be >= 0, got {p_max}")
         self.p_max[i] = p_max
+
+    def follow(self, availability: np.ndarray) -> None:
+        np.multiply(self.p_max, availability, out=self.p)

@@ -1,18 +1,25 @@
 """The device types a microgrid config can name, each declared once.
 
 A type says which config names select it (``"Generator"``, ``"DG"``...), which config keys it
-reads (anything else is a typo and raises), how its action is laid out (continuous entries,
-then discrete ones, as the setpoint protocol splits a controller's action), which state fields
-its controller observes (and whether each is a power, observed in per unit of the microgrid's
-base power), and what it reports after acting in distributed mode. The model builder, the
-controllers' observation layout and the env's reading of device reports go through this table.
+reads (anything else is a typo and raises), its fleet (:class:`~powergrid.agents.fleets.Fleet`:
+the arrays and physics, which declare the action layout, the observed fields and what enters
+the power flow), the agent that stands for one device of it, and, for renewables, the dataset
+profile its output follows. The model builder, the layout, the step, the controllers'
+observations and the distributed exchange all go through this table, so a device type of your
+own is one module: its fleet, its agent and a call to :func:`register_device_type`.
+
+Tap changers and capacitor banks are settings of network elements, not devices with a fleet:
+they have ``discrete`` set and a discrete action entry each.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from functools import partial
+from typing import Any, Callable, Mapping
 
-__all__ = ["DeviceType", "DEVICE_TYPES", "device_type", "observed_fields", "COMMON_KEYS"]
+from powergrid.agents.fleets import Fleet, GeneratorFleet, RenewableFleet, StorageFleet
+
+__all__ = ["DeviceType", "DEVICE_TYPES", "device_type", "observed_fields", "register_device_type", "fleet_kinds", "by_kind", "COMMON_KEYS"]
 
 #: Keys every device config may have: what it is, its name, and its bus in the microgrid.
 COMMON_KEYS = frozenset({"type", "name", "bus"})
@@ -20,13 +27,39 @@ COMMON_KEYS = frozenset({"type", "name", "bus"})
 
 @dataclass(frozen=True)
 class DeviceType:
+    """``kind`` names the type; ``fleet_kind`` the fleet its devices share (solar and wind
+    plants share the renewable fleet), ``fleet`` its class and ``agent`` a callable
+    ``agent(name, fleet, row, bus=...)`` making the agent of the device in row ``row``."""
+
     kind: str
     aliases: tuple[str, ...]
     keys: frozenset[str]
-    action_c: int = 0
-    action_d: int = 0
-    observed: tuple[tuple[str, bool], ...] = ()
-    reports: tuple[str, ...] = ()
+    fleet: type[Fleet] | None = None
+    agent: Callable[..., Any] | None = None
+    fleet_kind: str = ""
+    profile: str | None = None
+    discrete: bool = False
+    observed_discrete: tuple[tuple[str, bool], ...] = ()
+
+    @property
+    def action_c(self) -> int:
+        return len(self.fleet.ACTION) if self.fleet else 0
+
+    @property
+    def action_d(self) -> int:
+        return 1 if self.discrete else 0
+
+    @property
+    def observed(self) -> tuple[tuple[str, bool], ...]:
+        """(field, is_power) of what a controller observes of a device of this type."""
+        return tuple((name, power) for name, _, power in self.fleet.OBSERVED) if self.fleet else self.observed_discrete
+
+    @property
+    def reports(self) -> tuple[str, ...]:
+        """The state-update keys whose values enter the power flow (devices with an action)."""
+        if self.discrete:
+            return tuple(name for name, _ in self.observed_discrete)
+        return tuple(key for key, _, _ in self.fleet.REPORTS) if self.fleet and self.fleet.ACTION else ()
 
     def checked(self, config: Mapping[str, Any], where: str) -> dict[str, Any]:
         """``config`` without the common keys; unknown keys raise naming the device."""
@@ -37,26 +70,64 @@ class DeviceType:
         return {k: v for k, v in config.items() if k not in COMMON_KEYS}
 
 
-_TYPES = (
-    DeviceType("generator", ("Generator", "DG"),
-               frozenset({"p_min", "p_max", "q_min", "q_max", "s_max", "pf_min", "cost"}),
-               action_c=2, observed=(("P_MW", True), ("Q_MVAR", True)), reports=("P_MW", "Q_MVAR")),
-    DeviceType("storage", ("ESS", "Storage"),
-               frozenset({"capacity", "p_min", "p_max", "soc_init", "soc_min", "soc_max", "eff_ch", "eff_dis", "cost_per_mwh"}),
-               action_c=1, observed=(("P_MW", True), ("soc", False)), reports=("P_MW",)),
-    DeviceType("solar", ("PV", "Solar"), frozenset({"p_max"}), observed=(("P_MW", True),)),
-    DeviceType("wind", ("Wind",), frozenset({"p_max"}), observed=(("P_MW", True),)),
-    DeviceType("oltc", ("Transformer", "OLTC"), frozenset({"tap_min", "tap_max", "tap_pos", "tap_step_percent"}),
-               action_d=1, observed=(("tap_pos", False),), reports=("tap_pos",)),
-    DeviceType("shunt", ("Shunt",), frozenset({"q_step_mvar", "max_step", "step"}),
-               action_d=1, observed=(("step", False),), reports=("step",)),
-)
+def _built_in() -> tuple[DeviceType, ...]:
+    from powergrid.agents.devices import ESS, Generator, Renewable
+
+    return (
+        DeviceType("generator", ("Generator", "DG"), frozenset({"p_min", "p_max", "q_min", "q_max", "s_max", "pf_min", "cost"}),
+                   GeneratorFleet, Generator),
+        DeviceType("storage", ("ESS", "Storage"),
+                   frozenset({"capacity", "p_min", "p_max", "soc_init", "soc_min", "soc_max", "eff_ch", "eff_dis", "cost_per_mwh"}),
+                   StorageFleet, ESS),
+        DeviceType("solar", ("PV", "Solar"), frozenset({"p_max"}), RenewableFleet, partial(Renewable, source="solar"),
+                   "renewable", profile="solar"),
+        DeviceType("wind", ("Wind",), frozenset({"p_max"}), RenewableFleet, partial(Renewable, source="wind"),
+                   "renewable", profile="wind"),
+        DeviceType("oltc", ("Transformer", "OLTC"), frozenset({"tap_min", "tap_max", "tap_pos", "tap_step_percent"}),
+                   discrete=True, observed_discrete=(("tap_pos", False),)),
+        DeviceType("shunt", ("Shunt",), frozenset({"q_step_mvar", "max_step", "step"}),
+                   discrete=True, observed_discrete=(("step", False),)),
+    )
+
 
 #: Config ``type`` name -> its device type.
-DEVICE_TYPES: dict[str, DeviceType] = {alias: t for t in _TYPES for alias in t.aliases}
-_BY_KIND = {t.kind: t for t in _TYPES}
+DEVICE_TYPES: dict[str, DeviceType] = {}
+_BY_KIND: dict[str, DeviceType] = {}
 #: The agent classes' ``kind`` -> the device type (a renewable agent serves solar and wind).
 _AGENT_KINDS = {"generator": "generator", "storage": "storage", "renewable": "solar", "transformer": "oltc", "shunt": "shunt"}
+
+
+def register_device_type(device_type: DeviceType, agent_kind: str | None = None) -> DeviceType:
+    """Make a device type nameable in configs (its ``aliases``); ``agent_kind`` is the ``kind``
+    attribute of its agent class (defaults to the type's ``kind``), by which controllers know
+    what they observe of its devices. Registering a ``kind`` again replaces it (a module run
+    twice); an alias of another kind raises ``ValueError``. Envs built before keep their types."""
+    if not device_type.discrete and (device_type.fleet is None or device_type.agent is None):
+        raise ValueError(f"device type {device_type.kind!r} needs a fleet class and an agent")
+    taken = sorted(a for a in device_type.aliases if a in DEVICE_TYPES and DEVICE_TYPES[a].kind != device_type.kind)
+    if taken:
+        raise ValueError(f"device type {device_type.kind!r}: name(s) {taken} already name another device type")
+    if not device_type.fleet_kind:
+        object.__setattr__(device_type, "fleet_kind", device_type.kind)
+    for alias in device_type.aliases:
+        DEVICE_TYPES[alias] = device_type
+    _BY_KIND[device_type.kind] = device_type
+    _AGENT_KINDS.setdefault(agent_kind or device_type.kind, device_type.kind)
+    return device_type
+
+
+def fleet_kinds() -> dict[str, type[Fleet]]:
+    """Every fleet kind and its class, in registration order: the order of the model's fleets
+    and of the observation source."""
+    kinds: dict[str, type[Fleet]] = {}
+    for t in _BY_KIND.values():
+        if t.fleet is not None:
+            kinds.setdefault(t.fleet_kind, t.fleet)
+    return kinds
+
+
+def by_kind(kind: str) -> DeviceType:
+    return _BY_KIND[kind]
 
 
 def device_type(name: Any, device: Any = "?") -> DeviceType:
@@ -72,3 +143,7 @@ def observed_fields(agent_kind: str) -> tuple[tuple[str, bool], ...]:
     device type of your own that is not registered)."""
     kind = _AGENT_KINDS.get(agent_kind)
     return _BY_KIND[kind].observed if kind else ()
+
+
+for _type in _built_in():
+    register_device_type(_type)

@@ -69,13 +69,8 @@ def gather_actions(actions: Mapping[str, Any], agent_ids: Sequence[str], live: S
             value = np.concatenate([np.ravel(value.get("c", ())), np.ravel(value.get("d", ()))])
         if type(value) is np.ndarray and value.dtype.kind in "biuf":
             arr = value
-        elif np.iscomplexobj(value):
-            raise ValueError(f"agent {agent_id!r}: action must hold real numbers, got {value!r}")
         else:
-            try:
-                arr = np.asarray(value, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(f"agent {agent_id!r}: action must hold numbers, got {value!r}") from None
+            arr = _numbers(value, f"agent {agent_id!r}: action")
         lo, hi = offsets[k], offsets[k + 1]
         if arr.ndim != 1 or arr.shape[0] != hi - lo:
             if arr.size == hi - lo and arr.ndim == 0:
@@ -85,6 +80,17 @@ def gather_actions(actions: Mapping[str, Any], agent_ids: Sequence[str], live: S
         out[lo:hi] = arr
     _check_values(out, layout, agent_ids)
     return clip_actions(out, layout.action_bounds)
+
+
+def _numbers(value: Any, what: str) -> np.ndarray:
+    """``value`` as float64 numbers; complex values, text, objects and integers beyond a float's
+    range raise ``ValueError`` naming ``what``."""
+    if np.iscomplexobj(value):
+        raise ValueError(f"{what} must hold real numbers, got {value!r}")
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{what} must hold numbers, got {value!r}") from None
 
 
 def gather_batch(actions: Mapping[str, Any] | np.ndarray, agent_ids: Sequence[str], layout: Layout, raw: np.ndarray,
@@ -97,7 +103,7 @@ def gather_batch(actions: Mapping[str, Any] | np.ndarray, agent_ids: Sequence[st
         if missing or extra:
             raise ValueError(f"actions must have one entry per agent {list(agent_ids)}; missing {missing}, unexpected {extra}")
         for k, agent in enumerate(agent_ids):
-            value = np.asarray(actions[agent], dtype=np.float64)
+            value = _numbers(actions[agent], f"agent {agent!r}: actions")
             dim = offsets[k + 1] - offsets[k]
             if value.shape == (B,) and dim == 1:
                 value = value[:, None]
@@ -105,7 +111,7 @@ def gather_batch(actions: Mapping[str, Any] | np.ndarray, agent_ids: Sequence[st
                 raise ValueError(f"agent {agent!r}: actions have shape {value.shape}, expected ({B}, {dim})")
             raw[:, offsets[k]:offsets[k + 1]] = value
     else:
-        value = np.asarray(actions, dtype=np.float64)
+        value = _numbers(actions, "actions")
         dims = np.diff(offsets)
         if value.ndim == 3 and value.shape[:2] == (B, len(dims)) and np.all(dims == value.shape[2]):
             raw[:] = value.reshape(B, -1)

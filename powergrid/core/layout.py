@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from powergrid.agents.registry import DEVICE_TYPES
+from powergrid.agents.registry import by_kind
 from powergrid.core.model import DeviceSpec, GridModel
 
 __all__ = ["Layout", "OBSERVATION_SOURCE", "action_bounds", "UNITS"]
 
 #: The blocks of the observation source vector, in order (n = agents, N = buses of the net).
-OBSERVATION_SOURCE = ("gen_p", "gen_q", "ess_p", "ess_soc", "ren_p", "load_p (n)", "p_import (n)", "price", "hour_sin",
+OBSERVATION_SOURCE = ("each fleet's observed attributes (registry order)", "load_p (n)", "p_import (n)", "price", "hour_sin",
                       "hour_cos", "vm (N)", "discrete settings")
 #: Units of the observed quantities that are not powers (powers are per unit of base power).
 UNITS = {"soc": "fraction of capacity", "tap_pos": "tap position", "step": "capacitor steps switched in",
          "price": "$/MWh", "hour_sin": "sin(2 pi hour/24)", "hour_cos": "cos(2 pi hour/24)", "vm": "pu"}
-_KINDS = {t.kind: t for t in DEVICE_TYPES.values()}
 
 
 def action_bounds(low: np.ndarray, high: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -36,50 +35,48 @@ def action_bounds(low: np.ndarray, high: np.ndarray, offsets: np.ndarray) -> tup
 
 
 class Layout:
-    """Action positions, ownership, observation gathers and discrete devices of a model."""
+    """Action positions, ownership, observation gathers and discrete devices of a model.
+
+    Per fleet kind (``model.fleets``): ``owner[kind]`` (the agent index of each row),
+    ``action_pos[kind]`` (``(rows, len(ACTION))`` positions in the flat action), ``ids[kind]``
+    (device names) and ``owners[kind]`` (0/1 ownership matrix)."""
 
     def __init__(self, model: GridModel) -> None:
-        g, s, r = model.generators, model.storage, model.renewables
-        mgs, n = model.microgrids, len(model.microgrids)
+        fleets, mgs, n = model.fleets, model.microgrids, len(model.microgrids)
         self.agent_ids = model.agent_ids
         # -------- actions
-        self.gen_owner, self.ess_owner, self.ren_owner = (np.zeros(f.size, dtype=np.int64) for f in (g, s, r))
-        self.gen_p_pos, self.gen_q_pos, self.ess_p_pos = (np.zeros(size, dtype=np.int64) for size in (g.size, g.size, s.size))
-        self.gen_ids, self.ess_ids = [""] * g.size, [""] * s.size
+        self.owner = {kind: np.zeros(f.size, dtype=np.int64) for kind, f in fleets.items()}
+        self.action_pos = {kind: np.zeros((f.size, len(f.ACTION)), dtype=np.int64) for kind, f in fleets.items()}
+        self.ids = {kind: [""] * f.size for kind, f in fleets.items()}
+        bounds = {kind: f.action_bounds() for kind, f in fleets.items()}
         self.discrete: list[tuple[DeviceSpec, int]] = []  # (tap changer or capacitor bank, position in the flat action)
         low, high, offsets = [], [], [0]
         for k, mg in enumerate(mgs):
             start = offsets[-1]
             c_low, c_high, d_high, c_at = [], [], [], start
-            d_at = start + sum(_KINDS[d.kind].action_c for d in mg.devices)
+            d_at = start + sum(by_kind(d.kind).action_c for d in mg.devices)
             for dev in mg.devices:
-                i = dev.row
-                if dev.kind == "generator":
-                    self.gen_owner[i], self.gen_ids[i] = k, dev.name
-                    self.gen_p_pos[i], self.gen_q_pos[i] = c_at, c_at + 1
-                    c_low += [g.p_min[i], g.q_min[i]]
-                    c_high += [g.p_max[i], g.q_max[i]]
-                elif dev.kind == "storage":
-                    self.ess_owner[i], self.ess_ids[i] = k, dev.name
-                    self.ess_p_pos[i] = c_at
-                    c_low.append(s.p_min[i])
-                    c_high.append(s.p_max[i])
-                elif dev.kind in ("solar", "wind"):
-                    self.ren_owner[i] = k
+                if dev.fleet:
+                    kind, i = dev.fleet, dev.row
+                    width = self.action_pos[kind].shape[1]
+                    self.owner[kind][i], self.ids[kind][i] = k, dev.name
+                    self.action_pos[kind][i] = np.arange(c_at, c_at + width)
+                    c_low += bounds[kind][0][i].tolist()
+                    c_high += bounds[kind][1][i].tolist()
+                    c_at += width
                 else:
                     self.discrete.append((dev, d_at))
                     p = dev.params
                     d_high.append(p["tap_max"] - p["tap_min"] if dev.kind == "oltc" else p["max_step"])
                     d_at += 1
-                c_at += _KINDS[dev.kind].action_c
             low += c_low + [0.0] * len(d_high)
             high += c_high + d_high
             offsets.append(d_at)
+        self.acting = [kind for kind, f in fleets.items() if f.ACTION and f.size]  # fleets a controller commands
         self.action_offsets = np.array(offsets, dtype=np.int64)
         self.action_low, self.action_high = np.array(low, dtype=float), np.array(high, dtype=float)
         self.action_bounds = action_bounds(self.action_low, self.action_high, self.action_offsets)
         self.discrete_positions = np.array([pos for _, pos in self.discrete], dtype=np.int64)
-        self.setpoint_pos = np.concatenate([self.gen_p_pos, self.gen_q_pos, self.ess_p_pos, self.discrete_positions])
         is_tap = [d.kind == "oltc" for d, _ in self.discrete]
         self.disc_is_tap = np.array(is_tap, dtype=bool)
         self.disc_element = np.array([d.row for d, _ in self.discrete], dtype=np.int64)
@@ -97,33 +94,47 @@ class Layout:
         bus_owner[self.mg_bus] = self.mg_bus_owner
         self.load_owner = bus_owner[net.bus.index.get_indexer(net.load.bus)]
         one_hot = lambda owner: (np.asarray(owner)[:, None] == np.arange(n)).astype(float)  # noqa: E731
-        self.owners = {"gen": one_hot(self.gen_owner), "ess": one_hot(self.ess_owner), "bus": one_hot(self.mg_bus_owner),
+        self.owners = {**{kind: one_hot(owner) for kind, owner in self.owner.items()}, "bus": one_hot(self.mg_bus_owner),
                        "line": one_hot(self.mg_line_owner), "load": one_hot(self.load_owner)}
-        self.renewables_of = [[(d.name, d.row) for d in mg.devices if d.kind in ("solar", "wind")] for mg in mgs]
+        # devices without an action follow the weather: the env measures them (name, fleet kind, row)
+        self.measured_of = [[(d.name, d.fleet, d.row) for d in mg.devices if d.fleet and not fleets[d.fleet].ACTION] for mg in mgs]
         self._observations(model)
+
+    # The built-in fleets' maps by their earlier names.
+    gen_owner = property(lambda self: self.owner["generator"])
+    ess_owner = property(lambda self: self.owner["storage"])
+    ren_owner = property(lambda self: self.owner["renewable"])
+    gen_p_pos = property(lambda self: self.action_pos["generator"][:, 0])
+    gen_q_pos = property(lambda self: self.action_pos["generator"][:, 1])
+    ess_p_pos = property(lambda self: self.action_pos["storage"][:, 0])
 
     def _observations(self, model: GridModel) -> None:
         """Per agent: gather positions into the source vector, scales, and (name, unit) of each entry."""
-        g, s, r, mgs, n = model.generators, model.storage, model.renewables, model.microgrids, len(model.microgrids)
-        base = {"gen_p": 0, "gen_q": g.size, "ess_p": 2 * g.size, "ess_soc": 2 * g.size + s.size, "ren_p": 2 * g.size + 2 * s.size}
-        base["load_p"] = base["ren_p"] + r.size
-        base["p_import"] = base["load_p"] + n
-        base["price"] = base["p_import"] + n
-        base["vm"] = base["price"] + 3
-        base["discrete"] = base["vm"] + len(model.net.bus)
+        mgs, n = model.microgrids, len(model.microgrids)
+        base, at = {}, 0
+        for kind, fleet in model.fleets.items():
+            for _, attribute, _ in fleet.OBSERVED:
+                base[kind, attribute] = at
+                at += fleet.size
+        for block, width in (("load_p", n), ("p_import", n), ("price", 3), ("vm", len(model.net.bus)), ("discrete", 0)):
+            base[block] = at
+            at += width
         discrete_row = {d.name: i for i, (d, _) in enumerate(self.discrete)}
-        fields = {"generator": (("P_MW", "gen_p"), ("Q_MVAR", "gen_q")), "storage": (("P_MW", "ess_p"), ("soc", "ess_soc")),
-                  "solar": (("P_MW", "ren_p"),), "wind": (("P_MW", "ren_p"),)}
         bus_names = model.net.bus.name.to_numpy()
         self.obs_index, self.obs_scale, self.obs_layout = [], [], []
         for k, mg in enumerate(mgs):
             idx, scale, layout = [], [], []
             inv, per_unit = 1.0 / mg.base_power, f"pu of {mg.base_power:g} MVA"
             for dev in mg.devices:
-                for (field, power), (_, block) in zip(_KINDS[dev.kind].observed, fields.get(dev.kind, ((None, "discrete"),))):
-                    idx.append(base[block] + (discrete_row[dev.name] if block == "discrete" else dev.row))
+                if dev.fleet:
+                    fields = [(name, base[dev.fleet, attribute] + dev.row, power)
+                              for name, attribute, power in model.fleets[dev.fleet].OBSERVED]
+                else:
+                    fields = [(name, base["discrete"] + discrete_row[dev.name], power) for name, power in by_kind(dev.kind).observed]
+                for name, position, power in fields:
+                    idx.append(position)
                     scale.append(inv if power else 1.0)
-                    layout.append((f"{dev.name}.{field}", per_unit if power else UNITS[field]))
+                    layout.append((f"{dev.name}.{name}", per_unit if power else UNITS.get(name, "")))
             idx += [base["load_p"] + k, base["p_import"] + k, base["price"], base["price"] + 1, base["price"] + 2]
             scale += [inv, inv, 1.0, 1.0, 1.0]
             layout += [("load_p", per_unit), ("p_import", per_unit)] + [(f, UNITS[f]) for f in ("price", "hour_sin", "hour_cos")]

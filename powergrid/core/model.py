@@ -15,14 +15,18 @@ import numpy as np
 import pandapower as pp
 
 from heron.core.checks import finite_number, is_finite_number
-from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet
-from powergrid.agents.registry import device_type
+from powergrid.agents.fleets import Fleet
+from powergrid.agents.registry import device_type, fleet_kinds
 from powergrid.core.config import DSO_KEYS, MICROGRID_KEYS, checked_dict
 from powergrid.networks._feeder import require_name
 from powergrid.networks.compose import OPERATOR_BUILDERS, attach_ieee13_microgrid, build_operator_network
 from powergrid.setups.loader import load_dataset, load_setup
 
-__all__ = ["GridModel", "Microgrid", "DeviceSpec"]
+__all__ = ["GridModel", "Microgrid", "DeviceSpec", "NAMED_FLEETS"]
+
+#: Fleets a model always has (empty when the config has none of their devices): the env and
+#: the planners name them (``env.generators``, ``env.storage``, ``env.renewables``).
+NAMED_FLEETS = ("generator", "storage", "renewable")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class DeviceSpec:
     row: int
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    fleet: str = ""  # the fleet kind (registry) whose row it is; empty for a tap changer or capacitor bank
 
 
 @dataclass
@@ -90,20 +95,25 @@ class GridModel:
         load_series = [self._column("load", dso["load_area"])] * len(self.net.load)
         self.price_series = self._column("price", dso["price_area"])
         self.microgrids: list[Microgrid] = []
-        configs: dict[str, list[dict[str, Any]]] = {"generator": [], "storage": [], "renewable": []}
+        configs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in fleet_kinds()}
         for k, raw in enumerate(microgrids):
             first_load = len(self.net.load)
             mg = self._add_microgrid(k, raw, configs)
             load_series += [self._column("load", raw["load_area"])] * (len(self.net.load) - first_load)
             self.microgrids.append(mg)
-        self.generators = GeneratorFleet(configs["generator"])
-        self.storage = StorageFleet(configs["storage"])
-        self.renewables = RenewableFleet(configs["renewable"])
-        for fleet, cfgs in ((self.generators, configs["generator"]), (self.storage, configs["storage"]),
-                            (self.renewables, configs["renewable"])):
+        #: every fleet kind of the registry -> its fleet (parameters and initial state), in registry order
+        self.fleets: dict[str, Fleet] = {}
+        #: a profile fleet's kind -> the profile column of each of its rows
+        self.fleet_series: dict[str, np.ndarray] = {}
+        for kind, fleet_class in fleet_kinds().items():
+            cfgs = configs[kind]
+            if not cfgs and kind not in NAMED_FLEETS:
+                continue  # a registered type this config does not use
+            fleet = self.fleets[kind] = fleet_class(cfgs)
             fleet.element[:] = [c["_element"] for c in cfgs]
             fleet.bus[:] = [c["_bus"] for c in cfgs]
-        self.renewable_series = np.array([self._column(c["_source"], c["_area"]) for c in configs["renewable"]], dtype=np.int64)
+            if fleet_class.PROFILE:
+                self.fleet_series[kind] = np.array([self._column(c["_profile"], c["_area"]) for c in cfgs], dtype=np.int64)
         self.load_series = np.array(load_series, dtype=np.int64)
         self.profiles = {split: np.ascontiguousarray(np.stack([self.dataset[split][kind][area] for kind, area in self.series], axis=1))
                          for split in ("train", "test")}
@@ -112,6 +122,11 @@ class GridModel:
     def build(cls, config: Mapping[str, Any]) -> "GridModel":
         """The model of a validated config (:func:`powergrid.core.config.validated_config`)."""
         return cls(config)
+
+    # The built-in fleets by name (empty fleets when a config has none of them).
+    generators = property(lambda self: self.fleets["generator"])
+    storage = property(lambda self: self.fleets["storage"])
+    renewables = property(lambda self: self.fleets["renewable"])
 
     @property
     def agent_ids(self) -> list[str]:
@@ -174,8 +189,8 @@ class GridModel:
                     configs: dict[str, list[dict[str, Any]]]) -> DeviceSpec:
         if not isinstance(dev, Mapping) or "type" not in dev or "name" not in dev:
             raise ValueError(f"microgrid {mg.name!r}: each device needs 'type' and 'name', got {dev!r}")
-        kind = device_type(dev["type"], dev["name"]).kind
-        cfg = device_type(dev["type"]).checked(dev, f"microgrid {mg.name!r}")
+        dtype = device_type(dev["type"], dev["name"])
+        kind, cfg = dtype.kind, dtype.checked(dev, f"microgrid {mg.name!r}")
         node = str(dev.get("bus", "650"))
         if node not in buses:
             raise ValueError(f"device {dev['name']!r}: bus {node!r} is not a node of {mg.name}; nodes: {sorted(buses)}")
@@ -191,22 +206,14 @@ class GridModel:
             element = pp.create_shunt(net, buses[node], q_mvar=-params["q_step_mvar"], p_mw=0.0, step=params["step"],
                                       max_step=params["max_step"], name=name)
             return DeviceSpec(kind, element, name, params)
-        if kind == "generator":
-            probe = GeneratorFleet([cfg])  # validates before the net is touched
-            cfg["_element"] = pp.create_sgen(net, buses[node], p_mw=float(probe.p[0]), q_mvar=0.0, name=name)
-            rows = configs["generator"]
-        elif kind == "storage":
-            probe = StorageFleet([cfg])
-            cfg["_element"] = pp.create_storage(net, buses[node], p_mw=0.0, max_e_mwh=float(probe.capacity[0]), name=name)
-            rows = configs["storage"]
-        else:  # solar, wind
-            RenewableFleet([cfg])
-            cfg["_element"] = pp.create_sgen(net, buses[node], p_mw=0.0, q_mvar=0.0, name=name, type=kind)
-            cfg["_source"], cfg["_area"] = kind, raw["renew_area"]
-            self._column(kind, raw["renew_area"])
-            rows = configs["renewable"]
+        probe = dtype.fleet([cfg])  # validates before the net is touched
+        cfg["_element"] = dtype.fleet.create_element(net, buses[node], name, probe)
+        if dtype.profile is not None:  # its output follows the microgrid's area profile
+            cfg["_profile"], cfg["_area"] = dtype.profile, raw["renew_area"]
+            self._column(dtype.profile, raw["renew_area"])
+        rows = configs[dtype.fleet_kind]
         rows.append(cfg)
-        return DeviceSpec(kind, len(rows) - 1, name)
+        return DeviceSpec(kind, len(rows) - 1, name, fleet=dtype.fleet_kind)
 
     def _tap_changer(self, mg: Microgrid, name: str, dev: Mapping[str, Any]) -> dict[str, int]:
         """The microgrid's connection transformer becomes an on-load tap changer."""

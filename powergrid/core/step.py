@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from powergrid.agents.devices import exchange_cost, exchange_costs
+from powergrid.agents.fleets import Fleet
 from powergrid.core.layout import Layout
 from powergrid.core.model import GridModel
 from powergrid.core.safety import overload, voltage_violation
@@ -39,8 +40,8 @@ class GridCore:
     def __init__(self, model: GridModel, layout: Layout, backend: PowerFlowBackend, num_envs: int | None = None) -> None:
         self.model, self.layout, self.backend, self.num_envs = model, layout, backend, num_envs
         batch = () if num_envs is None else (num_envs,)
-        fleets = (model.generators, model.storage, model.renewables)
-        self.generators, self.storage, self.renewables = (f.batched(num_envs) if num_envs else f.copy() for f in fleets)
+        #: every fleet kind -> its running fleet (state with a leading batch axis for a batch)
+        self.fleets = {kind: f.batched(num_envs) if num_envs else f.copy() for kind, f in model.fleets.items()}
         self.discrete = np.tile(layout.disc_initial, batch + (1,)) if batch else layout.disc_initial.copy()
         net = model.net
         self.results = {"vm": np.ones(batch + (len(net.bus),)), "p_import": np.zeros(batch + (len(model.microgrids),)),
@@ -52,11 +53,36 @@ class GridCore:
         self.load_base_p = backend.initial["load_p"].copy()
         self.load_base_q = backend.initial["load_q"].copy()
         self._at = self._index_keys(batched=bool(batch))
+        self._plan_fleets(lead=(slice(None),) if batch else ())
         self.days()  # an episode must fit in the data: refused here, not at the first reset
-        g, s = self.generators, self.storage
         # the arrays of state a step writes, each changed in place, never rebound (a copy or a
         # pickle keeps them shared); the backend's injections follow from them and the clock
-        self._state = [g.p, g.q, s.p, s.p_set, s.soc, self.renewables.p, self.discrete, *self.results.values()]
+        self._state = [getattr(f, key) for f in self.fleets.values() for key in f.STATE] + [self.discrete, *self.results.values()]
+
+    # The built-in fleets by name.
+    generators = property(lambda self: self.fleets["generator"])
+    storage = property(lambda self: self.fleets["storage"])
+    renewables = property(lambda self: self.fleets["renewable"])
+
+    def _plan_fleets(self, lead: tuple) -> None:
+        """What the step does with each fleet, decided once: which are commanded (and where
+        their delivered values go in the flat action), which follow a profile, which inject what
+        into which backend array, and which have a cost or a soft limit. Fleet state arrays are
+        held directly: they are changed in place, never rebound (see ``_state``)."""
+        lay, model = self.layout, self.model
+        fleets = {kind: f for kind, f in self.fleets.items() if f.size}
+        self._acting = [(fleets[kind], lead + (lay.action_pos[kind],)) for kind in lay.acting]
+        self._delivered = [(getattr(fleets[kind], attribute), lead + (lay.action_pos[kind][:, j],))
+                           for kind in lay.acting for j, attribute in enumerate(fleets[kind].ACTION)]
+
+        def injections(kind: str, fleet: Any) -> list[tuple[np.ndarray, str, tuple]]:
+            return [(getattr(fleet, attribute), array, lead + (fleet.element,)) for _, attribute, array in fleet.REPORTS]
+
+        self._profiled = [(f, lead + (model.fleet_series[kind],), injections(kind, f)) for kind, f in fleets.items() if f.PROFILE]
+        self._pushed = [i for kind, f in fleets.items() if f.ACTION for i in injections(kind, f)]
+        self._costed = [(f, lay.owners[kind]) for kind, f in fleets.items() if type(f).cost is not Fleet.cost]
+        self._limited = [(f, lay.owners[kind]) for kind, f in fleets.items() if type(f).violation is not Fleet.violation]
+        self._observed = [getattr(f, attribute) for f in self.fleets.values() for _, attribute, _ in f.OBSERVED]
 
     def batched(self, num_envs: int) -> "GridCore":
         """A core of ``num_envs`` copies of this model, solved together by the batched Newton
@@ -71,14 +97,10 @@ class GridCore:
         (``x[..., idx]`` would serve both, at about a microsecond a use)."""
         lead = (slice(None),) if batched else ()
         lay, m = self.layout, self.model
-        G, S = m.generators.size, m.storage.size
-        parts = {"setpoints": lay.setpoint_pos, "gen_p": slice(0, G), "gen_q": slice(G, 2 * G), "ess_p": slice(2 * G, 2 * G + S),
-                 "discrete": slice(2 * G + S, None), "gen": m.generators.element, "ess": m.storage.element,
-                 "ren": m.renewables.element, "load_series": m.load_series, "ren_series": m.renewable_series,
-                 "price": m.price_series, "mg_trafo": lay.mg_trafo, "mg_bus": lay.mg_bus, "mg_line": lay.mg_line,
-                 "taps": lay.disc_is_tap, "shunts": ~lay.disc_is_tap, "tap_element": lay.disc_element[lay.disc_is_tap],
-                 "shunt_element": lay.disc_element[~lay.disc_is_tap], "column": None, "gen_p_pos": lay.gen_p_pos,
-                 "gen_q_pos": lay.gen_q_pos, "ess_p_pos": lay.ess_p_pos}
+        parts = {"discrete_pos": lay.discrete_positions, "load_series": m.load_series, "price": m.price_series,
+                 "mg_trafo": lay.mg_trafo, "mg_bus": lay.mg_bus, "mg_line": lay.mg_line, "taps": lay.disc_is_tap,
+                 "shunts": ~lay.disc_is_tap, "tap_element": lay.disc_element[lay.disc_is_tap],
+                 "shunt_element": lay.disc_element[~lay.disc_is_tap], "column": None}
         return {name: lead + (idx,) for name, idx in parts.items()}
 
     # -------------------------------------------------------------- episodes
@@ -125,8 +147,8 @@ class GridCore:
                 self.start_hour[b] = 24 * self.pick_day(rngs[b], int(self.episode[b]), options, copy=int(b))
                 self.episode[b] += 1
             self.t[rows] = 0
-        self.storage.reset(rows)
-        self.generators.reset(rows)
+        for fleet in self.fleets.values():
+            fleet.reset(rows)
         self.discrete[rows] = self.layout.disc_initial
         self.backend.reset() if self.num_envs is None else self.backend.reset(rows)
 
@@ -156,40 +178,41 @@ class GridCore:
 
     # ------------------------------------------------------------------ step
     def apply_actions(self, flat: np.ndarray) -> None:
-        """Agent actions to device setpoints: one gather with the setpoint protocol's layout;
-        the fleets keep what their devices deliver."""
-        at = self._at
-        setpoints = flat[at["setpoints"]]
-        self.generators.dispatch(slice(None), setpoints[at["gen_p"]], setpoints[at["gen_q"]])
-        self.storage.dispatch(slice(None), setpoints[at["ess_p"]], self.dt_h)
+        """Agent actions to device setpoints: each commanded fleet gathers its rows' entries
+        (the setpoint protocol's layout) and keeps what its devices deliver."""
+        dt = self.dt_h
+        for fleet, where in self._acting:
+            fleet.act(flat[where], dt)
         if self.layout.discrete:
-            self.discrete[...] = self.layout.disc_offset + setpoints[at["discrete"]]
+            self.discrete[...] = self.layout.disc_offset + flat[self._at["discrete_pos"]]
 
     def delivered_actions(self, commanded: np.ndarray) -> np.ndarray:
         """``commanded`` (flat, clipped) with what the devices delivered at their setpoints."""
-        at, delivered = self._at, commanded.copy()
-        delivered[at["gen_p_pos"]], delivered[at["gen_q_pos"]] = self.generators.p, self.generators.q
-        delivered[at["ess_p_pos"]] = self.storage.p
+        delivered = commanded.copy()
+        for values, where in self._delivered:
+            delivered[where] = values
         return delivered
 
     def advance_profiles(self) -> None:
-        """Loads, renewable output and price of the current hour (nature's part, every mode)."""
+        """Loads, the output of devices that follow a profile (renewables) and the price of the
+        current hour (nature's part, every mode)."""
         self.hour = self.start_hour + self.t
         column = self.model.profiles[self.split][self.hour]
         b, at = self.backend, self._at
         load = column[at["load_series"]]
         np.multiply(self.load_base_p, load, out=b.load_p)
         np.multiply(self.load_base_q, load, out=b.load_q)
-        np.multiply(self.renewables.p_max, column[at["ren_series"]], out=self.renewables.p)
-        b.sgen_p[at["ren"]] = self.renewables.p
+        for fleet, series, injections in self._profiled:
+            fleet.follow(column[series])
+            for values, array, where in injections:
+                getattr(b, array)[where] = values
         self.price = column[at["price"]]
 
     def push_devices(self) -> None:
         """The fleets' injections and the discrete settings into the power-flow backend."""
-        b, at = self.backend, self._at
-        b.sgen_p[at["gen"]] = self.generators.p
-        b.sgen_q[at["gen"]] = self.generators.q
-        b.storage_p[at["ess"]] = self.storage.p
+        b = self.backend
+        for values, array, where in self._pushed:
+            getattr(b, array)[where] = values
         if self.layout.discrete:
             self.push_discrete(self.discrete)
 
@@ -218,6 +241,12 @@ class GridCore:
             np.copyto(keep["trafo"], result.trafo_loading_percent, where=where)
         return result.converged
 
+    def hold(self, dt_h: float) -> None:
+        """Every device goes on delivering its last command for ``dt_h`` hours (event-driven)."""
+        for fleet in self.fleets.values():
+            if fleet.size:
+                fleet.hold(dt_h)
+
     def grid_cost(self, p_import: Any, price: Any) -> Any:
         """Energy bought at the price, sold at ``sell_price_ratio`` × price (arrays or one number)."""
         cost = exchange_costs if type(p_import) is np.ndarray else exchange_cost
@@ -226,13 +255,17 @@ class GridCore:
     def score(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-agent cost and safety of the step (see the env's module doc for the terms)."""
         keep, dt, own, at = self.results, self.dt_h, self.layout.owners, self._at
-        dot = np.dot
-        cost = dot(self.generators.cost(slice(None), dt), own["gen"]) + dot(self.storage.cost(slice(None), dt), own["ess"])
-        cost += self.grid_cost(keep["p_import"], self.price[at["column"]])
+        dot, cost = np.dot, None
+        for fleet, owned in self._costed:
+            term = dot(fleet.cost(slice(None), dt), owned)
+            cost = term if cost is None else cost + term
+        grid = self.grid_cost(keep["p_import"], self.price[at["column"]])
+        cost = grid if cost is None else cost + grid
         safety = dot(voltage_violation(keep["vm"][at["mg_bus"]]), own["bus"])
         safety += dot(overload(keep["line"][at["mg_line"]]), own["line"])
         safety += overload(keep["trafo"][at["mg_trafo"]])
-        safety += dot(self.storage.violation(slice(None)), own["ess"])
+        for fleet, owned in self._limited:
+            safety += dot(fleet.violation(slice(None)), owned)
         return cost, safety
 
     def hour_angle(self) -> Any:
@@ -243,9 +276,10 @@ class GridCore:
         """Every number an observation is gathered from (``layout.OBSERVATION_SOURCE``)."""
         angle = self.hour_angle()
         sin, cos = np.sin(angle), np.cos(angle)
-        g, s, keep, column = self.generators, self.storage, self.results, self._at["column"]
-        return np.concatenate([g.p, g.q, s.p, s.soc, self.renewables.p, np.dot(self.backend.load_p, self.layout.owners["load"]),
-                               keep["p_import"], self.price[column], sin[column], cos[column], keep["vm"], self.discrete], axis=-1)
+        keep, column = self.results, self._at["column"]
+        load_p = np.dot(self.backend.load_p, self.layout.owners["load"])
+        return np.concatenate([*self._observed, load_p, keep["p_import"], self.price[column], sin[column], cos[column],
+                               keep["vm"], self.discrete], axis=-1)
 
     def observations(self) -> list[np.ndarray]:
         """Each agent's observation (one copy), float32, in agent order."""
@@ -286,7 +320,8 @@ class GridCore:
         try:
             self.t = int(t)
             self.advance_profiles()
-            b.sgen_p[at["gen"]], b.sgen_q[at["gen"]], b.storage_p[at["ess"]] = gen_p, gen_q, ess_p
+            m = self.model
+            b.sgen_p[m.generators.element], b.sgen_q[m.generators.element], b.storage_p[m.storage.element] = gen_p, gen_q, ess_p
             result = b.solve()
             out = None if not result.converged else {
                 "price": float(self.price), "p_import": result.trafo_p_hv_mw[at["mg_trafo"]].copy(),

@@ -62,8 +62,7 @@ class EventDrivenGrid:
         elapsed_h = (now - self._event_clock) / 3600.0
         if elapsed_h <= 0:
             return
-        storage = self.core.storage
-        storage.dispatch(slice(None), storage.p_set.copy(), elapsed_h)
+        self.core.hold(elapsed_h)
         cost, safety = self._reward_and_safety()
         self.event_totals["cost"] += cost * elapsed_h
         self.event_totals["safety"] += safety * elapsed_h
@@ -72,7 +71,7 @@ class EventDrivenGrid:
     def _event_update(self) -> None:
         core, now = self.core, self.simulation_time
         self._integrate_until(now)
-        core.storage.dispatch(slice(None), core.storage.p_set.copy(), 0.0)  # what it delivers from now on
+        core.hold(0.0)  # what the devices deliver from now on
         core.t = min(int(now // 3600), core.model.profiles[core.split].shape[0] - 1 - core.start_hour)
         self._read_discrete_devices()
         core.advance_profiles()

@@ -26,6 +26,7 @@ from heron.agents.proxy import ENVIRONMENT_ID
 from heron.messaging.base import Message, MessageBroker, MessageType
 from heron.messaging.channels import ChannelManager
 from heron.protocols.horizontal import P2PTradingProtocol
+from powergrid.agents.registry import by_kind
 from powergrid.agents.site import Site
 from powergrid.core.step import GridCore
 
@@ -54,8 +55,17 @@ class Exchange:
         self._reports = [ChannelManager.info_channel(a, ENVIRONMENT_ID, env_id) for a in self.agent_ids]
         self._results = [ChannelManager.power_flow_result_channel(env_id, a) for a in self.agent_ids]
         self._state_updates = ChannelManager.state_update_channel(env_id)
-        self._discrete_keys = [(d.name, "tap_pos" if d.kind == "oltc" else "step") for d, _ in lay.discrete]
+        self._discrete_keys = [(d.name, by_kind(d.kind).reports[0]) for d, _ in lay.discrete]
         self._slices = list(zip(lay.action_offsets[:-1], lay.action_offsets[1:]))
+        # what each commanded fleet's devices report that enters the power flow (its REPORTS):
+        # (device names, state-update key, backend array, elements, positions in the flat action)
+        self._reported = []
+        for kind in lay.acting:
+            fleet = core.fleets[kind]
+            for key, attribute, array in fleet.REPORTS:
+                column = fleet.ACTION.index(attribute) if attribute in fleet.ACTION else None
+                positions = lay.action_pos[kind][:, column] if column is not None else None
+                self._reported.append((lay.ids[kind], key, array, fleet.element, positions))
 
     def step(self, flat: np.ndarray, timestamp: float) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, bool, np.ndarray]:
         """One distributed step for the (validated, clipped) flat action: each agent's
@@ -89,35 +99,38 @@ class Exchange:
 
     def apply_state_updates(self, updates: Mapping[str, Mapping[str, float]], commanded: np.ndarray) -> np.ndarray:
         """What the devices reported, into the power flow's injections; returns the actions as
-        delivered (``commanded`` with the reported powers)."""
-        core, lay = self.core, self.core.layout
+        delivered (``commanded`` with the reported values)."""
+        core = self.core
+        b, delivered = core.backend, commanded.copy()
         try:
-            gen, ess = [updates[d] for d in lay.gen_ids], [updates[d] for d in lay.ess_ids]
+            for names, key, array, element, positions in self._reported:
+                values = [updates[name][key] for name in names]
+                getattr(b, array)[element] = values
+                if positions is not None:
+                    delivered[positions] = values
             discrete = [updates[name][key] for name, key in self._discrete_keys]
         except KeyError as missing:
             raise ValueError(f"device {missing.args[0]!r} published no state update this step") from None
-        b, model = core.backend, core.model
-        gen_p, gen_q, ess_p = [u["P_MW"] for u in gen], [u["Q_MVAR"] for u in gen], [u["P_MW"] for u in ess]
-        b.sgen_p[model.generators.element], b.sgen_q[model.generators.element] = gen_p, gen_q
-        b.storage_p[model.storage.element] = ess_p
         if discrete:
             core.discrete[:] = discrete
             core.push_discrete(core.discrete)
-        delivered = commanded.copy()
-        delivered[lay.gen_p_pos], delivered[lay.gen_q_pos], delivered[lay.ess_p_pos] = gen_p, gen_q, ess_p
         return delivered
 
     def result_payloads(self, converged: bool) -> list[dict[str, Any]]:
         """Each microgrid's results, in agent order: its buses' voltages, its lines' and
         connection transformer's loading, its import and load, the price and hour, and its
-        renewables' output (which follows the weather, so the env measures it)."""
+        devices without an action (renewables: their output follows the weather, so the env
+        measures it)."""
         core = self.core
         keep, lay = core.results, core.layout
         angle = core.hour_angle()  # one env: a Python number
         sin, cos, price = math.sin(angle), math.cos(angle), float(core.price)
         load_p = np.dot(core.backend.load_p, lay.owners["load"]).tolist()
-        p_import, trafo, renewable_p = keep["p_import"].tolist(), keep["trafo"].tolist(), core.renewables.p.tolist()
+        p_import, trafo = keep["p_import"].tolist(), keep["trafo"].tolist()
+        fleets = core.fleets
         return [{"converged": converged, "vm_pu": keep["vm"][mg.buses].copy(), "line_loading": keep["line"][mg.lines].copy(),
                  "trafo_loading": trafo[mg.trafo], "p_import": p_import[k], "load_p": load_p[k], "price": price,
-                 "hour_sin": sin, "hour_cos": cos, "device_states": {name: {"P_MW": renewable_p[row]} for name, row in renewables}}
-                for k, (mg, renewables) in enumerate(zip(core.model.microgrids, lay.renewables_of))]
+                 "hour_sin": sin, "hour_cos": cos,
+                 "device_states": {name: {field: getattr(fleets[kind], attribute).item(row) for field, attribute, _ in fleets[kind].OBSERVED}
+                                   for name, kind, row in measured}}
+                for k, (mg, measured) in enumerate(zip(core.model.microgrids, lay.measured_of))]

@@ -50,8 +50,9 @@ from heron.envs.base import HeronEnv
 from heron.messaging.memory import InMemoryBroker
 from heron.protocols.base import HorizontalProtocol
 from heron.protocols.horizontal import P2PTradingProtocol
-from powergrid.agents.devices import ESS, Generator, Renewable, Shunt, Transformer
+from powergrid.agents.devices import Shunt, Transformer
 from powergrid.agents.grid_agent import GridAgent
+from powergrid.agents.registry import by_kind
 from powergrid.agents.site import Site
 from powergrid.core.actions import flags_by_agent, gather_actions, rewards
 from powergrid.core.config import DEFAULTS, reset_options, validated_config
@@ -127,16 +128,13 @@ class NetworkedGridEnv(EventDrivenGrid, HeronEnv):
         for mg in self.model.microgrids:
             devices = []
             for dev in mg.devices:
-                if dev.kind == "generator":
-                    devices.append(Generator(dev.name, core.generators, dev.row, bus=int(core.generators.bus[dev.row])))
-                elif dev.kind == "storage":
-                    devices.append(ESS(dev.name, core.storage, dev.row, bus=int(core.storage.bus[dev.row])))
-                elif dev.kind in ("oltc", "shunt"):
+                if dev.fleet:  # a view onto its fleet row, made by its registered type
+                    fleet = core.fleets[dev.fleet]
+                    devices.append(by_kind(dev.kind).agent(dev.name, fleet, dev.row, bus=int(fleet.bus[dev.row])))
+                else:
                     device = Transformer(dev.name, **dev.params) if dev.kind == "oltc" else Shunt(dev.name, **dev.params)
                     device.element, device.initial = dev.row, dict(dev.params)
                     devices.append(device)
-                else:
-                    devices.append(Renewable(dev.name, core.renewables, dev.row, bus=int(core.renewables.bus[dev.row]), source=dev.kind))
             for device in devices:
                 device.dt_h = self.dt_h
             agents[mg.name] = GridAgent(mg.name, devices=devices, base_power=mg.base_power, n_buses=len(mg.bus_positions),
