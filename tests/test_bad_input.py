@@ -86,3 +86,16 @@ def test_an_integer_beyond_a_float_is_refused_by_name():
     env.reset(seed=0)
     with pytest.raises(ValueError, match="agent 'MG2': action must hold numbers, got 10"):
         env.step({"MG1": np.zeros(3), "MG2": 10 ** 400, "MG3": np.zeros(3)})
+
+
+@pytest.mark.parametrize("centralized", [True, False])
+def test_a_microgrid_with_nothing_to_command_runs(centralized):
+    """Found by the fuzz suite: a microgrid without devices (an empty action) made the clip flags
+    fail with an IndexError."""
+    microgrids = load_setup("ieee34_ieee13")["microgrid_configs"][:2]
+    microgrids[1]["devices"] = []
+    env = MultiAgentMicrogrids({"microgrid_configs": microgrids, "centralized": centralized})
+    env.reset(seed=0)
+    assert env.action_space("MG2").shape == (0,)
+    _, rewards, _, _, infos = env.step({"MG1": np.array([5.0, 0.0, 0.0]), "MG2": np.zeros(0)})
+    assert infos["MG1"]["action_clipped"] and not infos["MG2"]["action_clipped"] and math.isfinite(rewards["MG2"])

@@ -22,16 +22,20 @@ __all__ = ["clip_actions", "gather_actions", "gather_batch", "flags_by_agent", "
 def clip_actions(raw: np.ndarray, bounds: tuple[np.ndarray, ...], out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Flat actions (the last axis) clipped into the action space, and per agent whether any of
     its entries lay outside the space (see :func:`powergrid.core.layout.action_bounds`)."""
-    low, high, flag_low, flag_high, starts = bounds
+    low, high, flag_low, flag_high, segments = bounds
     clipped = np.clip(raw, low, high, out=out)
-    return clipped, flags_by_agent((raw < flag_low) | (raw > flag_high), starts)
+    return clipped, flags_by_agent((raw < flag_low) | (raw > flag_high), segments)
 
 
-def flags_by_agent(entries: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Per agent (the last axis cut at ``starts``): whether any of its entries is set."""
-    if not entries.shape[-1]:
-        return np.zeros(entries.shape[:-1] + (len(starts),), bool)
-    return np.logical_or.reduceat(entries, starts, axis=-1)
+def flags_by_agent(entries: np.ndarray, segments: tuple[np.ndarray, np.ndarray, bool]) -> np.ndarray:
+    """Per agent (the last axis cut into ``segments``: starts, ends, and whether every agent has
+    entries; see :func:`powergrid.core.layout.action_bounds`): whether any of its entries is
+    set. An agent without action entries (a microgrid with nothing to command) has none set."""
+    starts, ends, every_agent_acts = segments
+    if every_agent_acts and entries.shape[-1]:  # the common case: one reduction
+        return np.logical_or.reduceat(entries, starts, axis=-1)
+    counts = np.concatenate([np.zeros(entries.shape[:-1] + (1,), np.int64), np.cumsum(entries, axis=-1)], axis=-1)
+    return counts[..., ends] > counts[..., starts]
 
 
 def _agents_at(columns: Any, layout: Layout, agent_ids: Sequence[str]) -> list[str]:

@@ -26,12 +26,14 @@ UNITS = {"soc": "fraction of capacity", "tap_pos": "tap position", "step": "capa
 
 def action_bounds(low: np.ndarray, high: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, ...]:
     """What :func:`powergrid.core.actions.clip_actions` needs: the bounds, and the bounds a value
-    must cross to be flagged. The spaces hold their bounds as float32, which round away from
+    must cross to be flagged, and each agent's segment of the flat action. The spaces hold their bounds as float32, which round away from
     the float64 limits by up to 1e-8: an action equal to the space's own ``low`` or ``high`` is
     inside, not clipped."""
     flag_low = np.minimum(low, low.astype(np.float32).astype(np.float64))
     flag_high = np.maximum(high, high.astype(np.float32).astype(np.float64))
-    return low, high, flag_low, flag_high, np.asarray(offsets[:-1])
+    offsets = np.asarray(offsets)
+    segments = (offsets[:-1], offsets[1:], bool(np.all(offsets[1:] > offsets[:-1])))  # each agent's entries
+    return low, high, flag_low, flag_high, segments
 
 
 class Layout:
