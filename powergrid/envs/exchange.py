@@ -57,6 +57,9 @@ class Exchange:
         self._state_updates = ChannelManager.state_update_channel(env_id)
         self._discrete_keys = [(d.name, by_kind(d.kind).reports[0]) for d, _ in lay.discrete]
         self._slices = list(zip(lay.action_offsets[:-1], lay.action_offsets[1:]))
+        # per microgrid, the devices the env measures: (name, row, [(field, the fleet's array)])
+        self._measured = [[(name, row, [(field, getattr(core.fleets[kind], attribute)) for field, attribute, _ in
+                                        core.fleets[kind].OBSERVED]) for name, kind, row in measured] for measured in lay.measured_of]
         # what each commanded fleet's devices report that enters the power flow (its REPORTS):
         # (device names, state-update key, backend array, elements, positions in the flat action)
         self._reported = []
@@ -127,10 +130,8 @@ class Exchange:
         sin, cos, price = math.sin(angle), math.cos(angle), float(core.price)
         load_p = np.dot(core.backend.load_p, lay.owners["load"]).tolist()
         p_import, trafo = keep["p_import"].tolist(), keep["trafo"].tolist()
-        fleets = core.fleets
         return [{"converged": converged, "vm_pu": keep["vm"][mg.buses].copy(), "line_loading": keep["line"][mg.lines].copy(),
                  "trafo_loading": trafo[mg.trafo], "p_import": p_import[k], "load_p": load_p[k], "price": price,
                  "hour_sin": sin, "hour_cos": cos,
-                 "device_states": {name: {field: getattr(fleets[kind], attribute).item(row) for field, attribute, _ in fleets[kind].OBSERVED}
-                                   for name, kind, row in measured}}
-                for k, (mg, measured) in enumerate(zip(core.model.microgrids, lay.measured_of))]
+                 "device_states": {name: {field: values.item(row) for field, values in fields} for name, row, fields in measured}}
+                for k, (mg, measured) in enumerate(zip(core.model.microgrids, self._measured))]
