@@ -253,12 +253,15 @@ class Agent:
         """Event-driven decision, once the tick's observation is ready: read commands from the
         broker, observe, decide, and have the action take effect after the (jittered) ``act_delay``.
 
-        Returns the action, or None when the agent holds (no setpoint, signal only, no policy).
+        Returns the action, or None when the agent holds: no setpoint and no policy (a
+        coordinator too, as the earlier HERON's did), or a signal only.
         """
         self.timestamp = current_time
         setpoint = self.receive_commands()
-        if setpoint is None and (self.policy is None or not self.action.dim) and not self.subordinates:
+        if setpoint is None and self.policy is None and (self.action.dim or not self.subordinates):
             return None  # nothing to decide: hold
+        if setpoint is None and not self.action.dim and not self.subordinates:
+            return None
         action = self._own_action(self.observe(global_state), setpoint)
         if action is not None:
             scheduler.schedule_action_effect(self.agent_id, action)

@@ -6,6 +6,10 @@ it can deliver from then on), the network is re-solved at each effect or every
 ``env_update_interval`` seconds, profiles advance one sample per simulated hour, storage
 integrates its commanded power over the elapsed time within the energy it holds, and
 ``event_totals`` accumulates each agent's cost and safety over time (per hour).
+``event_history`` has one entry per power flow: its time, whether it converged, and each
+agent's cost and safety rates ($/h and violation) from then on. Without
+``env_update_interval`` the network is solved at every action effect and at each hour
+boundary (when the loads and the price change); controllers without a policy hold.
 """
 from __future__ import annotations
 
@@ -35,14 +39,23 @@ class EventDrivenGrid:
         self._event_clock = sched.current_time
         n = len(self.possible_agents)
         self.event_totals = {"cost": np.zeros(n), "safety": np.zeros(n), "power_flows": 0, "not_converged": 0}
-        if interval is not None:
-            sched.set_handler(EventType.ENV_UPDATE, self._handle_env_update)
-            sched.schedule(Event(sched.current_time + interval, EventType.ENV_UPDATE))
+        self.event_history: list[dict[str, Any]] = []
+        # periodic power flows; without an interval, one at each hour boundary (the loads change)
+        # besides one at every action effect
+        self._update_every = 3600.0 if interval is None else float(interval)
+        sched.set_handler(EventType.ENV_UPDATE, self._handle_env_update)
+        sched.schedule(Event(self._next_update(sched.current_time), EventType.ENV_UPDATE))
         return sched
+
+    def _next_update(self, now: float) -> float:
+        every = self._update_every
+        if self.config["env_update_interval"] is None:  # the next hour boundary
+            return (now // every + 1) * every
+        return now + every
 
     def _handle_env_update(self, event: Event, scheduler) -> None:
         self._event_update()
-        scheduler.schedule(Event(scheduler.current_time + self.config["env_update_interval"], EventType.ENV_UPDATE))
+        scheduler.schedule(Event(self._next_update(scheduler.current_time), EventType.ENV_UPDATE))
 
     def apply_action(self, agent_id: str, action: Any) -> None:
         """Event-driven effect of an action: a device's goes into its fleet, then the network is
@@ -76,9 +89,12 @@ class EventDrivenGrid:
         self._read_discrete_devices()
         core.advance_profiles()
         core.push_devices()
-        converged = core.solve()
+        converged = bool(core.solve())
         self.event_totals["power_flows"] += 1
         self.event_totals["not_converged"] += not converged
+        cost, safety = self._reward_and_safety()
+        self.event_history.append({"time": now, "converged": converged, "cost": dict(zip(self.possible_agents, cost.tolist())),
+                                   "safety": dict(zip(self.possible_agents, safety.tolist()))})
 
     def get_state(self) -> dict[str, Any]:
         """Global state for event-driven observers: the time and every agent's observation."""

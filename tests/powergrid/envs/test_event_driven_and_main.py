@@ -55,3 +55,23 @@ def test_main_job_prints_the_comparison(capsys):
              ("centralized", "distributed", "event-driven")}
     assert set(lines) == {"centralized", "distributed", "event-driven"}
     assert lines["centralized"][1:4] == lines["distributed"][1:4]  # same steps, same numbers
+
+
+def test_the_seeds_quick_start_runs_as_written_on_the_grid_env():
+    """The event-driven guide's Quick Start with ``MyEnv = MultiAgentMicrogrids``: controllers
+    without a policy hold (as the earlier HERON's coordinators did on a tick with nothing to
+    act on), the network is still solved every simulated hour as the loads change, and the run
+    reports what happened, hour by hour."""
+    from powergrid.envs import MultiAgentMicrogrids
+    from tests.test_seed_snippets import ENV_SNIPPETS, run_snippet
+
+    ns = run_snippet(ENV_SNIPPETS["event-driven: quick start"].replace("t_end=3600.0", "t_end=3 * 3600.0"),
+                     {"MyEnv": MultiAgentMicrogrids})
+    env = ns["env"]
+    assert env.simulation_time == 3 * 3600.0
+    history = env.event_history
+    assert [h["time"] for h in history] == [3600.0, 7200.0, 10800.0]  # one power flow per hour boundary
+    assert all(h["converged"] for h in history) and env.event_totals["power_flows"] == 3
+    assert set(history[0]["cost"]) == set(env.possible_agents) and np.all(env.event_totals["cost"] != 0)
+    env.setup_default_handlers()  # with no arguments, as the guide's defaults
+    assert env.run_event_driven(4 * 3600.0) > 0
