@@ -258,10 +258,9 @@ class Agent:
         """
         self.timestamp = current_time
         setpoint = self.receive_commands()
-        if setpoint is None and self.policy is None and (self.action.dim or not self.subordinates):
-            return None  # nothing to decide: hold
-        if setpoint is None and not self.action.dim and not self.subordinates:
-            return None
+        nothing_to_decide = self.policy is None or not self.action.dim
+        if setpoint is None and nothing_to_decide and (self.action.dim or not self.subordinates):
+            return None  # hold (a coordinator without an action of its own still runs its protocol)
         action = self._own_action(self.observe(global_state), setpoint)
         if action is not None:
             scheduler.schedule_action_effect(self.agent_id, action)

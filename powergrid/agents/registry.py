@@ -19,7 +19,8 @@ from typing import Any, Callable, Mapping
 
 from powergrid.agents.fleets import Fleet, GeneratorFleet, RenewableFleet, StorageFleet
 
-__all__ = ["DeviceType", "DEVICE_TYPES", "device_type", "observed_fields", "register_device_type", "fleet_kinds", "by_kind", "COMMON_KEYS"]
+__all__ = ["DeviceType", "DEVICE_TYPES", "device_type", "observed_fields", "register_device_type", "fleet_kinds", "by_kind",
+           "COMMON_KEYS"]
 
 #: Keys every device config may have: what it is, its name, and its bus in the microgrid.
 COMMON_KEYS = frozenset({"type", "name", "bus"})
@@ -40,6 +41,10 @@ class DeviceType:
     profile: str | None = None
     discrete: bool = False
     observed_discrete: tuple[tuple[str, bool], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.fleet_kind:  # a type of its own fleet
+            object.__setattr__(self, "fleet_kind", self.kind)
 
     @property
     def action_c(self) -> int:
@@ -107,8 +112,6 @@ def register_device_type(device_type: DeviceType, agent_kind: str | None = None)
     taken = sorted(a for a in device_type.aliases if a in DEVICE_TYPES and DEVICE_TYPES[a].kind != device_type.kind)
     if taken:
         raise ValueError(f"device type {device_type.kind!r}: name(s) {taken} already name another device type")
-    if not device_type.fleet_kind:
-        object.__setattr__(device_type, "fleet_kind", device_type.kind)
     for alias in device_type.aliases:
         DEVICE_TYPES[alias] = device_type
     _BY_KIND[device_type.kind] = device_type
@@ -127,6 +130,7 @@ def fleet_kinds() -> dict[str, type[Fleet]]:
 
 
 def by_kind(kind: str) -> DeviceType:
+    """The registered type whose ``kind`` is ``kind``."""
     return _BY_KIND[kind]
 
 

@@ -43,6 +43,15 @@ def settle(core: GridCore, agent_ids: Sequence[str], results: Mapping[str, Mappi
     return delta
 
 
+def _name_missing(updates: Mapping[str, Mapping[str, float]], wanted: Sequence[tuple[str, str]]) -> None:
+    """Raise ``ValueError`` naming the first (device, key) of ``wanted`` the updates lack."""
+    for device, key in wanted:
+        if device not in updates:
+            raise ValueError(f"device {device!r} published no state update this step")
+        if key not in updates[device]:
+            raise ValueError(f"device {device!r}: its state update has no {key!r} (it has {sorted(updates[device])})")
+
+
 class Exchange:
     """The env's side of the exchange with ``sites`` (agent id -> Site) over ``broker``."""
 
@@ -112,8 +121,9 @@ class Exchange:
                 if positions is not None:
                     delivered[positions] = values
             discrete = [updates[name][key] for name, key in self._discrete_keys]
-        except KeyError as missing:
-            raise ValueError(f"device {missing.args[0]!r} published no state update this step") from None
+        except KeyError:
+            _name_missing(updates, [(name, key) for names, key, *_ in self._reported for name in names] + self._discrete_keys)
+            raise
         if discrete:
             core.discrete[:] = discrete
             core.push_discrete(core.discrete)

@@ -72,3 +72,17 @@ def test_a_step_that_raises_leaves_the_env_as_before_and_the_next_steps_unshifte
             for a in want[part]:
                 np.testing.assert_array_equal(got[part][a], want[part][a])
     assert env.message_broker is None or env.message_broker.pending_count(env.env_id) == 0
+
+
+def test_a_state_update_missing_a_field_names_the_device_and_the_field():
+    """A device whose state update lacks ``P_MW`` was reported as "device 'P_MW' published no
+    state update"."""
+    env = MultiAgentMicrogrids({"centralized": False})
+    env.reset(seed=0)
+    device = env.agent_dict["MG2"].devices["MG2_ess"]
+    full = device.state_update
+    device.state_update = lambda: {k: v for k, v in full().items() if k != "P_MW"}
+    with pytest.raises(ValueError, match="device 'MG2_ess': its state update has no 'P_MW'"):
+        env.step(ACTIONS[0])
+    device.state_update = full
+    env.step(ACTIONS[0])  # undone, and goes on
