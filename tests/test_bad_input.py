@@ -36,7 +36,7 @@ def test_schedule_config_values(changes, match):
 
 
 def device_config(**gen):
-    cfg = load_setup("ieee34_ieee13")["microgrid_configs"][:1]
+    cfg = load_setup("ieee34_ieee13_simbench")["microgrid_configs"][:1]
     cfg[0]["devices"][0].update(gen)
     return cfg
 

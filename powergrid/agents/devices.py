@@ -152,7 +152,8 @@ class FleetDevice(DeviceAgent):
 
 
 class Generator(FleetDevice):
-    """Dispatchable generator; action [P (MW), Q (Mvar)] within its limits; P_MW injects."""
+    """Generator; action [P (MW), Q (Mvar)] within its limits (a solar or wind one within the
+    hour's available power); P_MW injects."""
 
     kind = "generator"
 
@@ -160,7 +161,7 @@ class Generator(FleetDevice):
         i = int(index)
         action = Action(dim_c=2, range=([fleet.p_min[i], fleet.q_min[i]], [fleet.p_max[i], fleet.q_max[i]]))
         super().__init__(agent_id, fleet, i, bus, action=action, **kwargs)
-        self._limits = tuple(getattr(fleet, k).item(i) for k in ("p_min", "p_max", "q_min", "q_max", "s_max", "q_slope", "q_idle"))
+        self._limits = tuple(getattr(fleet, k).item(i) for k in ("p_min", "q_min", "q_max", "s_max", "q_slope", "q_idle"))
         self._cost = (fleet.cost_a.item(i), fleet.cost_b.item(i), fleet.cost_c.item(i))  # parameters: fixed once built
 
     def _sync_state(self) -> None:
@@ -169,7 +170,9 @@ class Generator(FleetDevice):
     def _execute_local_action(self, action: np.ndarray) -> None:
         i, f = self.index, self.fleet
         p, q = action.tolist()
-        f.p[i], f.q[i] = generator_output(p, q, *self._limits)
+        p_min, q_min, q_max, s_max, q_slope, q_idle = self._limits
+        f.p_set[i], f.q_set[i] = p, q
+        f.p[i], f.q[i] = generator_output(p, q, p_min, f.p_cap.item(i), q_min, q_max, s_max, q_slope, q_idle)  # the cap of the hour
         self.update_cost_safety()
         self._publish_state_updates()
 

@@ -230,16 +230,20 @@ class Fleet:
 
 
 class GeneratorFleet(Fleet):
-    """Dispatchable generators: P in [p_min, p_max], Q in [q_min, q_max] (MW, Mvar), apparent
-    power limit s_max (MVA), minimum power factor pf_min, cost a·P² + b·P + c per hour."""
+    """Generators: P in [p_min, p_max], Q in [q_min, q_max] (MW, Mvar), apparent power limit
+    s_max (MVA), minimum power factor pf_min, cost a·P² + b·P + c per hour. A generator with a
+    ``source`` (solar or wind: an inverter-based plant) can deliver at most p_max × the area's
+    availability of the hour (``p_cap``); curtailing it is its action, as is its reactive power.
+    Dispatchable units have a cap of p_max."""
 
     FIELDS = ("p_min", "p_max", "q_min", "q_max", "s_max", "pf_min", "cost_a", "cost_b", "cost_c", "q_slope", "q_idle",
-              "p", "q")
-    STATE = ("p", "q")
+              "p", "q", "p_set", "q_set", "p_cap")
+    STATE = ("p", "q", "p_set", "q_set", "p_cap")  # p, q delivered; p_set, q_set commanded; p_cap available now
     ACTION = ("p", "q")
     BOUNDS = (("p_min", "p_max"), ("q_min", "q_max"))
     OBSERVED = (("P_MW", "p", True), ("Q_MVAR", "q", True))
     REPORTS = (("P_MW", "p", "sgen_p"), ("Q_MVAR", "q", "sgen_q"))
+    PROFILE = True  # rows with a source follow their area's profile (the model gives the others a constant 1)
 
     @classmethod
     def create_element(cls, net: Any, bus: int, name: str, row: "Fleet") -> int:
@@ -264,24 +268,36 @@ class GeneratorFleet(Fleet):
         require(q_min <= 0.0 <= q_max, name, f"needs q_min <= 0 <= q_max (an idle generator makes no reactive power), "
                 f"got q_min={q_min}, q_max={q_max}")
         require(a >= 0.0, name, f"cost a (quadratic) must be >= 0 for a convex cost, got {a}")
+        source = cfg.get("source")
+        require(source in (None, "solar", "wind"), name, f"source must be 'solar', 'wind' or absent (dispatchable), got {source!r}")
+        require(source is None or p_min == 0.0, name, f"a {source} generator needs p_min = 0 (without sun or wind it "
+                f"delivers nothing), got p_min={p_min}")
         q_slope = math.tan(math.acos(pf_min)) if pf_min > 0.0 else 0.0
         q_idle = 0.0 if pf_min > 0.0 else s_max
-        for key, value in zip(self.FIELDS, (p_min, p_max, q_min, q_max, s_max, pf_min, a, b, c, q_slope, q_idle, p_min, 0.0)):
+        values = (p_min, p_max, q_min, q_max, s_max, pf_min, a, b, c, q_slope, q_idle, p_min, 0.0, p_min, 0.0, p_max)
+        for key, value in zip(self.FIELDS, values):
             getattr(self, key)[i] = value
 
     def dispatch(self, rows: Any, p: Any, q: Any) -> None:
         """Command (p, q) to the generators in ``rows``; they deliver what they can (``generator_output``)."""
+        self.p_set[rows], self.q_set[rows] = p, q
         s_max = self.s_max[rows]
-        p = self.p[rows] = _generator_p(p, self.p_min[rows], self.p_max[rows], s_max)
+        p = self.p[rows] = _generator_p(p, self.p_min[rows], self.p_cap[rows], s_max)
         self.q[rows] = _generator_q(q, p, self.q_min[rows], self.q_max[rows], s_max, self.q_slope[rows], self.q_idle[rows])
 
     def act(self, setpoints: np.ndarray, dt_h: float) -> None:
         self.dispatch(slice(None), setpoints[..., 0], setpoints[..., 1])
 
+    def follow(self, availability: np.ndarray) -> None:
+        """The hour's cap (p_max × availability); the last command is delivered within it."""
+        np.multiply(self.p_max, availability, out=self.p_cap)
+        self.dispatch(slice(None), self.p_set.copy(), self.q_set.copy())
+
     def reset(self, rows: Any = slice(None)) -> None:
         """Idle at p_min, no reactive power (always deliverable)."""
-        self.p[rows] = self.p_min
-        self.q[rows] = 0.0
+        self.p[rows] = self.p_set[rows] = self.p_min
+        self.q[rows] = self.q_set[rows] = 0.0
+        self.p_cap[rows] = self.p_max
 
     def cost(self, rows: Any, dt_h: float) -> np.ndarray:
         return generator_cost(self.p[rows], self.cost_a[rows], self.cost_b[rows], self.cost_c[rows], dt_h)

@@ -79,7 +79,7 @@ def _built_in() -> tuple[DeviceType, ...]:
     from powergrid.agents.devices import ESS, Generator, Renewable
 
     return (
-        DeviceType("generator", ("Generator", "DG"), frozenset({"p_min", "p_max", "q_min", "q_max", "s_max", "pf_min", "cost"}),
+        DeviceType("generator", ("Generator", "DG"), frozenset({"p_min", "p_max", "q_min", "q_max", "s_max", "pf_min", "cost", "source"}),
                    GeneratorFleet, Generator),
         DeviceType("storage", ("ESS", "Storage"),
                    frozenset({"capacity", "p_min", "p_max", "soc_init", "soc_min", "soc_max", "eff_ch", "eff_dis", "cost_per_mwh"}),

@@ -1,14 +1,16 @@
 """The perfect-foresight optimum of one day: an upper bound a trained policy should not cross.
 
 A planner that knows the day's loads, renewables and prices in advance schedules every
-generator (P, Q) and storage unit (P) for the whole episode at once, as one linear program
-solved by HiGHS (``scipy.optimize.linprog``):
+generator (P, Q) and storage unit (P) for the whole episode at once, as one mixed-integer linear program
+solved by HiGHS (``scipy.optimize.milp``; its only whole-number variables say whether each
+storage unit charges or discharges in a step):
 
 - the network is linearised around a reference schedule: each microgrid's import and each of
   its bus voltages move with every device injection by sensitivities measured on the AC model
   (``env.what_if``, finite differences per step); the plan is relinearised around itself;
 - generator cost a·P² + b·P + c is convex: it enters as ``SEGMENTS`` linear pieces; the
-  power-factor cone is linear and the apparent-power circle an inscribed polygon;
+  power-factor cone is linear and the apparent-power circle an inscribed polygon; a solar or
+  wind generator stays within each hour's available power;
 - storage energy follows the state of charge with its efficiencies, within its soft limits
   [soc_min, soc_max]; its wear costs ``cost_per_mwh`` per MWh in or out;
 - energy bought costs the price, energy sold earns ``sell_price_ratio`` × price;
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from powergrid.envs.networked_grid_env import NetworkedGridEnv
 from powergrid.core.safety import V_MAX, V_MIN
@@ -59,7 +61,7 @@ def _linearize(env: NetworkedGridEnv, around: Schedule):
     steps, G = around.gen_p.shape
     x = around.injections()
     m = x.shape[1]
-    price, imports, volts, d_imp, d_vm = [], [], [], [], []
+    price, imports, volts, d_imp, d_vm, caps = [], [], [], [], [], []
     for t in range(steps):
         def solve(column: np.ndarray):
             return env.what_if(t + 1, column[:G], column[G:2 * G], column[2 * G:])
@@ -68,6 +70,7 @@ def _linearize(env: NetworkedGridEnv, around: Schedule):
         if base is None:
             raise RuntimeError(f"the network does not solve at step {t + 1} of the reference schedule")
         price.append(base["price"])
+        caps.append(base["gen_cap"])
         imports.append(base["p_import"])
         volts.append(base["vm"])
         jac_imp, jac_vm = np.zeros((len(base["p_import"]), m)), np.zeros((len(base["vm"]), m))
@@ -81,20 +84,20 @@ def _linearize(env: NetworkedGridEnv, around: Schedule):
             jac_vm[:, j] = (moved["vm"] - base["vm"]) / DELTA_MW
         d_imp.append(jac_imp)
         d_vm.append(jac_vm)
-    return np.array(price), np.array(imports), np.array(volts), np.array(d_imp), np.array(d_vm)
+    return np.array(price), np.array(imports), np.array(volts), np.array(d_imp), np.array(d_vm), np.array(caps)
 
 
 class _Program:
-    """A linear program written block by block: variables get index arrays, constraints rows."""
+    """A linear program (linear, with a few whole-number variables) written block by block: variables get index arrays, constraints rows."""
 
     def __init__(self) -> None:
-        self.size, self.cost, self.low, self.high = 0, [], [], []
+        self.size, self.cost, self.low, self.high, self.integral = 0, [], [], [], []
         self.rows: dict[str, list] = {"ub": [], "eq": []}
 
-    def variables(self, shape: tuple[int, ...], low, high, cost=0.0) -> np.ndarray:
+    def variables(self, shape: tuple[int, ...], low, high, cost=0.0, integral: bool = False) -> np.ndarray:
         index = np.arange(self.size, self.size + int(np.prod(shape))).reshape(shape)
         self.size += index.size
-        for values, target in ((low, self.low), (high, self.high), (cost, self.cost)):
+        for values, target in ((low, self.low), (high, self.high), (cost, self.cost), (float(integral), self.integral)):
             target.append(np.broadcast_to(np.asarray(values, float), shape).ravel())
         return index
 
@@ -123,15 +126,16 @@ class _Program:
     def solve(self) -> np.ndarray:
         a_ub, b_ub = self._matrix("ub")
         a_eq, b_eq = self._matrix("eq")
-        bounds = np.column_stack([np.concatenate(self.low), np.concatenate(self.high)])
-        result = linprog(np.concatenate(self.cost), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+        constraints = [LinearConstraint(a, low, b) for a, low, b in ((a_ub, -np.inf, b_ub), (a_eq, b_eq, b_eq)) if a is not None]
+        result = milp(np.concatenate(self.cost), integrality=np.concatenate(self.integral), constraints=constraints,
+                      bounds=Bounds(np.concatenate(self.low), np.concatenate(self.high)))
         if result.status != 0:
-            raise RuntimeError(f"the day's linear program failed: {result.message}")
+            raise RuntimeError(f"the day's program failed: {result.message}")
         return result.x
 
 
 def _program(env: NetworkedGridEnv, lin, around: Schedule) -> tuple[_Program, dict[str, np.ndarray]]:
-    price, imports, volts, d_imp, d_vm = lin
+    price, imports, volts, d_imp, d_vm, caps = lin
     g, s = env.generators, env.storage
     T, G, S, n = len(price), g.size, s.size, len(env.possible_agents)
     dt, penalty, ratio = env.dt_h, float(env.config["penalty"]), float(env.config["sell_price_ratio"])
@@ -146,6 +150,7 @@ def _program(env: NetworkedGridEnv, lin, around: Schedule) -> tuple[_Program, di
     ch = lp.variables((T, S), 0.0, s.p_max, s.cost_per_mwh * dt)
     dis = lp.variables((T, S), 0.0, -s.p_min, s.cost_per_mwh * dt)
     soc = lp.variables((T, S), s.soc_min, s.soc_max)
+    charging = lp.variables((T, S), 0.0, 1.0, integral=True)  # a unit charges or discharges, not both
     buy = lp.variables((T, n), 0.0, np.inf, price[:, None] * dt)
     sell = lp.variables((T, n), 0.0, np.inf, -ratio * price[:, None] * dt)
     nb = volts.shape[1]
@@ -169,7 +174,12 @@ def _program(env: NetworkedGridEnv, lin, around: Schedule) -> tuple[_Program, di
         # over >= v - V_MAX, under >= V_MIN - v
         lp.constrain("ub", [(over[t][:, None], -1.0)] + linear(d_vm[t]), V_MAX - shift_vm)
         lp.constrain("ub", [(under[t][:, None], -1.0)] + [(i, -c) for i, c in linear(d_vm[t])], shift_vm - V_MIN)
-        # storage energy
+        # solar and wind generators: within the hour's available power
+        lp.constrain("ub", [(seg[t], np.ones((G, SEGMENTS)))], np.minimum(caps[t], p_top) - g.p_min)
+        # storage energy: charging or discharging (else a negative price would pay the plan to burn energy
+        # in the round trip, which the delivered net power does not do)
+        lp.constrain("ub", [(ch[t][:, None], 1.0), (charging[t][:, None], -s.p_max[:, None])], np.zeros(S))
+        lp.constrain("ub", [(dis[t][:, None], 1.0), (charging[t][:, None], -s.p_min[:, None])], -s.p_min)
         previous = [(soc[t - 1][:, None], -1.0)] if t else []
         start = np.zeros(S) if t else s.soc_init.copy()
         lp.constrain("eq", [(soc[t][:, None], 1.0), (ch[t][:, None], -(s.eff_ch * dt / s.capacity)[:, None]),

@@ -20,6 +20,7 @@ from powergrid.agents.registry import device_type, fleet_kinds
 from powergrid.core.config import DSO_KEYS, MICROGRID_KEYS, checked_dict
 from powergrid.networks._feeder import require_name
 from powergrid.networks.compose import OPERATOR_BUILDERS, attach_ieee13_microgrid, build_operator_network
+from powergrid.setups.earlier_format import node_name, translated_device
 from powergrid.setups.loader import load_dataset, load_setup
 
 __all__ = ["GridModel", "Microgrid", "DeviceSpec", "NAMED_FLEETS"]
@@ -27,6 +28,8 @@ __all__ = ["GridModel", "Microgrid", "DeviceSpec", "NAMED_FLEETS"]
 #: Fleets a model always has (empty when the config has none of their devices): the env and
 #: the planners name them (``env.generators``, ``env.storage``, ``env.renewables``).
 NAMED_FLEETS = ("generator", "storage", "renewable")
+#: The profile column of devices that follow none in a fleet whose other rows do: always 1.
+ALWAYS = ("constant", "1")
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def _check_operator(dso: Mapping[str, Any]) -> None:
     if not (is_finite_number(vm_pu) and 0.5 < vm_pu < 1.5):
         raise ValueError(f"config 'dso_config': 'vm_pu' must be a number in (0.5, 1.5) (the source voltage, pu), got {vm_pu!r}")
     finite_number(dso.get("load_scale", 1.0), "config 'dso_config': 'load_scale'", minimum=0.0)
-    for key in ("name", "load_area", "price_area"):
+    for key in ("name", "load_area", "price_area", "renew_area"):
         if key in dso and not isinstance(dso[key], str):
             raise ValueError(f"config 'dso_config': {key!r} must be text, got {dso[key]!r}")
     taps = dso.get("regulator_taps", ())
@@ -93,7 +96,9 @@ class GridModel:
                                                                float(dso.get("load_scale", 1.0)), float(dso.get("vm_pu", 1.05)),
                                                                **options)
         load_series = [self._column("load", dso["load_area"])] * len(self.net.load)
-        self.price_series = self._column("price", dso["price_area"])
+        self.price_series = self._column("price", dso.get("price_area") or self._only_area("price"))
+        if "renew_area" in dso:  # the operator network has no devices; the area must still exist
+            self._check_area("solar", dso["renew_area"])
         self.microgrids: list[Microgrid] = []
         configs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in fleet_kinds()}
         for k, raw in enumerate(microgrids):
@@ -112,10 +117,11 @@ class GridModel:
             fleet = self.fleets[kind] = fleet_class(cfgs)
             fleet.element[:] = [c["_element"] for c in cfgs]
             fleet.bus[:] = [c["_bus"] for c in cfgs]
-            if fleet_class.PROFILE:
-                self.fleet_series[kind] = np.array([self._column(c["_profile"], c["_area"]) for c in cfgs], dtype=np.int64)
+            if fleet_class.PROFILE and any("_profile" in c for c in cfgs):  # rows without a profile follow a constant 1
+                self.fleet_series[kind] = np.array([self._column(c["_profile"], c["_area"]) if "_profile" in c else self._column(*ALWAYS)
+                                                    for c in cfgs], dtype=np.int64)
         self.load_series = np.array(load_series, dtype=np.int64)
-        self.profiles = {split: np.ascontiguousarray(np.stack([self.dataset[split][kind][area] for kind, area in self.series], axis=1))
+        self.profiles = {split: np.ascontiguousarray(np.stack([self._profile(split, kind, area) for kind, area in self.series], axis=1))
                          for split in ("train", "test")}
 
     @classmethod
@@ -147,16 +153,33 @@ class GridModel:
             raise ValueError(f"config 'microgrid_configs' must be a non-empty list, got {microgrids!r}")
         return dso, microgrids
 
+    def _only_area(self, kind: str) -> str:
+        """The dataset's one area of ``kind`` (a config that names none, as the earlier setups)."""
+        areas = sorted(self.dataset["train"][kind])
+        if len(areas) != 1:
+            raise ValueError(f"config 'dso_config' names no {kind}_area and the dataset has {len(areas)}: {areas}")
+        return areas[0]
+
+    def _profile(self, split: str, kind: str, area: str) -> np.ndarray:
+        if (kind, area) == ALWAYS:
+            return np.ones(len(next(iter(self.dataset[split]["load"].values()))))
+        return self.dataset[split][kind][area]
+
     def _column(self, kind: str, area: str) -> int:
-        """The profile column of ``kind`` in ``area`` (added on first use); both splits must have it."""
+        """The profile column of ``kind`` in ``area`` (added on first use)."""
+        if (kind, area) != ALWAYS:
+            self._check_area(kind, area)
+        if (kind, area) not in self.series:
+            self.series.append((kind, area))
+        return self.series.index((kind, area))
+
+    def _check_area(self, kind: str, area: Any) -> None:
+        """Both splits of the dataset must have a ``kind`` profile for ``area``."""
         if not isinstance(area, str):
             raise ValueError(f"a {kind} area must be the name of a dataset area, got {area!r}")
         for split in ("train", "test"):
             if area not in self.dataset[split][kind]:
                 raise ValueError(f"the dataset has no {kind} profile for area {area!r} in {split!r}; it has {sorted(self.dataset[split][kind])}")
-        if (kind, area) not in self.series:
-            self.series.append((kind, area))
-        return self.series.index((kind, area))
 
     def _add_microgrid(self, k: int, raw: Any, configs: dict[str, list[dict[str, Any]]]) -> Microgrid:
         mg = checked_dict(raw, f"config 'microgrid_configs[{k}]'", MICROGRID_KEYS)
@@ -171,7 +194,7 @@ class GridModel:
             raise ValueError(f"microgrid {name!r}: network must be 'IEEE13', got {mg['network']!r}")
         base_power = finite_number(mg.get("base_power", 1.0), f"microgrid {name!r}: base_power (MVA)", above=0.0)
         load_scale = finite_number(mg.get("load_scale", 1.0), f"microgrid {name!r}: load_scale", minimum=0.0)
-        connection = str(mg["connection_bus"])
+        connection = str(node_name(mg["connection_bus"]))
         if connection not in self.operator_buses:
             raise ValueError(f"microgrid {name!r}: connection_bus {connection!r} is not a node of the operator network; "
                              f"nodes: {sorted(self.operator_buses)}")
@@ -190,6 +213,7 @@ class GridModel:
         if not isinstance(dev, Mapping) or "type" not in dev or "name" not in dev:
             raise ValueError(f"microgrid {mg.name!r}: each device needs 'type' and 'name', got {dev!r}")
         dtype = device_type(dev["type"], dev["name"])
+        dev = translated_device(dtype.kind, dev)  # a config in the earlier package's keys, as ours
         kind, cfg = dtype.kind, dtype.checked(dev, f"microgrid {mg.name!r}")
         node = str(dev.get("bus", "650"))
         if node not in buses:
@@ -208,9 +232,10 @@ class GridModel:
             return DeviceSpec(kind, element, name, params)
         probe = dtype.fleet([cfg])  # validates before the net is touched
         cfg["_element"] = dtype.fleet.create_element(net, buses[node], name, probe)
-        if dtype.profile is not None:  # its output follows the microgrid's area profile
-            cfg["_profile"], cfg["_area"] = dtype.profile, raw["renew_area"]
-            self._column(dtype.profile, raw["renew_area"])
+        profile = dtype.profile or cfg.get("source")  # a type's own profile, or the device's source
+        if profile is not None:  # its output follows the microgrid's area profile
+            cfg["_profile"], cfg["_area"] = profile, raw["renew_area"]
+            self._column(profile, raw["renew_area"])
         rows = configs[dtype.fleet_kind]
         rows.append(cfg)
         return DeviceSpec(kind, len(rows) - 1, name, fleet=dtype.fleet_kind)

@@ -4,8 +4,8 @@
 lockstep with the same functions, written over leading axes (``x[idx]`` for one copy,
 ``x[:, idx]`` for a batch). One centralized step is::
 
-    core.apply_actions(flat)            # agent actions -> device setpoints (what devices deliver)
     core.advance_profiles()             # loads, renewables and price of the hour
+    core.apply_actions(flat)            # agent actions -> device setpoints (what devices deliver)
     core.push_devices()                 # delivered injections -> the power-flow backend
     converged = core.solve()            # one AC power flow (B copies: one Numba kernel call)
     cost, safety = core.score()         # per agent
@@ -78,7 +78,8 @@ class GridCore:
         def injections(kind: str, fleet: Any) -> list[tuple[np.ndarray, str, tuple]]:
             return [(getattr(fleet, attribute), array, lead + (fleet.element,)) for _, attribute, array in fleet.REPORTS]
 
-        self._profiled = [(f, lead + (model.fleet_series[kind],), injections(kind, f)) for kind, f in fleets.items() if f.PROFILE]
+        self._profiled = [(f, lead + (model.fleet_series[kind],), injections(kind, f)) for kind, f in fleets.items()
+                          if kind in model.fleet_series]
         self._pushed = [i for kind, f in fleets.items() if f.ACTION for i in injections(kind, f)]
         self._costed = [(f, lay.owners[kind]) for kind, f in fleets.items() if type(f).cost is not Fleet.cost]
         self._limited = [(f, lay.owners[kind]) for kind, f in fleets.items() if type(f).violation is not Fleet.violation]
@@ -309,8 +310,9 @@ class GridCore:
         """The network at step ``t`` of this episode (its loads, renewables and price) with these
         device injections (fleet row order; storage positive charging), leaving the episode as
         it was: what a planner with perfect foresight sees. ``None`` if the power flow does not
-        converge, else ``price``, each microgrid's ``p_import`` (MW), and ``vm`` (pu) of the
-        microgrids' buses with ``vm_owner``, the agent index of each."""
+        converge, else ``price``, each microgrid's ``p_import`` (MW), ``vm`` (pu) of the
+        microgrids' buses with ``vm_owner``, the agent index of each, and ``gen_cap``, the
+        active power each generator has available (p_max, or less for a solar or wind one)."""
         if self.num_envs is not None:
             raise RuntimeError("what_if runs on a single copy, not on a batch")
         horizon = self.model.profiles[self.split].shape[0] - self.start_hour
@@ -325,7 +327,8 @@ class GridCore:
             result = b.solve()
             out = None if not result.converged else {
                 "price": float(self.price), "p_import": result.trafo_p_hv_mw[at["mg_trafo"]].copy(),
-                "vm": result.vm_pu[at["mg_bus"]].copy(), "vm_owner": self.layout.mg_bus_owner.copy()}
+                "vm": result.vm_pu[at["mg_bus"]].copy(), "vm_owner": self.layout.mg_bus_owner.copy(),
+                "gen_cap": self.generators.p_cap.copy()}
         finally:
             self.t = now
             self.advance_profiles()

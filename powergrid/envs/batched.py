@@ -123,10 +123,10 @@ class BatchedMicrogrids:
             raise RuntimeError("step() needs running episodes: call reset() first")
         flat, clipped = gather_batch(actions, self.possible_agents, self.layout, self._raw, self._flat)
         core.t += 1
+        core.advance_profiles()
         core.apply_actions(flat)
         delivered = core.delivered_actions(flat)
         limited = flags_by_agent(delivered != flat, self.layout.action_bounds[-1])
-        core.advance_profiles()
         core.push_devices()
         converged = core.solve()
         cost, safety = core.score()

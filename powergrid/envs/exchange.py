@@ -83,13 +83,13 @@ class Exchange:
         """One distributed step for the (validated, clipped) flat action: each agent's
         observation, cost, safety, whether the power flow converged, and the delivered action."""
         broker, env, t = self.broker, self.env_id, timestamp
+        self.core.advance_profiles()  # the hour's loads, weather and price (nature's part)
         for agent_id, channel, (lo, hi) in zip(self.agent_ids, self._commands, self._slices):  # 1. commands
             broker.publish(channel, Message(env, ENVIRONMENT_ID, agent_id, t, MessageType.ACTION, {"setpoint": flat[lo:hi]}))
         for site in self.sites.values():  # 2. sites set their devices
             site.act(t)
         updates = {m.sender_id: m.payload for m in broker.consume(self._state_updates, ENVIRONMENT_ID, env)}
         delivered = self.apply_state_updates(updates, flat)  # 3. the power flow, and each site's results
-        self.core.advance_profiles()
         converged = bool(self.core.solve())
         for agent_id, channel, payload in zip(self.agent_ids, self._results, self.result_payloads(converged)):
             broker.publish(channel, Message(env, ENVIRONMENT_ID, agent_id, t, MessageType.RESULT, payload))

@@ -215,11 +215,11 @@ class NetworkedGridEnv(EventDrivenGrid, HeronEnv):
         core = self.core
         flat, clipped = gather_actions(actions, self.possible_agents, self.agents, self.layout, self._flat_action)
         core.t += 1
+        core.advance_profiles()  # the hour's loads, weather and price: devices act within what it makes available
         if self.centralized:
             core.apply_actions(flat)
             self._write_discrete_devices()
             delivered = core.delivered_actions(flat)
-            core.advance_profiles()
             core.push_devices()
             converged = bool(core.solve())
             cost, safety = self._reward_and_safety()

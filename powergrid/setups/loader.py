@@ -1,4 +1,5 @@
-"""Embedded setups (a config plus a small data file) and datasets in the earlier pickle format."""
+"""Setups (a config plus its data: shipped ones, or your own folder) and datasets (``.npz``, or a
+pickle in the earlier format)."""
 from __future__ import annotations
 
 import copy
@@ -21,19 +22,48 @@ def get_available_setups() -> list[str]:
     return sorted(p.stem for p in HERE.glob("*.json"))
 
 
-def load_setup(name: str) -> dict[str, Any]:
-    """The setup's config (a fresh copy), with ``dataset_path`` resolved to the shipped file."""
-    return copy.deepcopy(_read_setup(name))
+def load_setup(name: str | Path) -> dict[str, Any]:
+    """A setup's config (a fresh copy) with ``dataset_path`` resolved to an absolute path.
+
+    ``name`` is a shipped setup (:func:`get_available_setups`), or a setup of your own: a folder
+    holding ``config.yml`` (the earlier package's layout, e.g. with a ``data.pkl``) or the path
+    of a ``.yml``/``.json`` config; its ``dataset_path`` is relative to the config's folder.
+    """
+    return copy.deepcopy(_read_setup(str(name)))
 
 
 @lru_cache(maxsize=None)
 def _read_setup(name: str) -> dict[str, Any]:
-    path = HERE / f"{name}.json"
+    shipped = HERE / f"{name}.json"
+    if shipped.is_file() and "/" not in name:
+        config = json.loads(shipped.read_text())
+        config["dataset_path"] = str(HERE / config.pop("dataset"))
+        return config
+    path = Path(name)
+    if path.is_dir():
+        path = path / "config.yml"
     if not path.is_file():
-        raise ValueError(f"unknown setup {name!r}; available: {get_available_setups()}")
-    config = json.loads(path.read_text())
-    config["dataset_path"] = str(HERE / config.pop("dataset"))
+        raise ValueError(f"unknown setup {name!r}: neither a shipped setup ({get_available_setups()}) nor a config "
+                         "file or a folder holding config.yml")
+    text = path.read_text()
+    config = json.loads(text) if path.suffix == ".json" else _yaml(text, path)
+    if not isinstance(config, dict):
+        raise ValueError(f"setup {str(path)!r} must hold a mapping of config keys, got {type(config).__name__}")
+    if config.get("dataset_path") is not None:
+        data = path.parent / str(config["dataset_path"])
+        if not data.exists():
+            raise FileNotFoundError(f"setup {str(path)!r}: dataset_path {str(data)!r} does not exist")
+        config["dataset_path"] = str(data.resolve())
     return config
+
+
+def _yaml(text: str, path: Path) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValueError(f"setup {str(path)!r} is not valid YAML: {error}") from None
 
 
 def load_dataset(path: str | Path) -> dict[str, dict[str, dict[str, np.ndarray]]]:

@@ -1,4 +1,4 @@
-"""Build ``data/profiles.npz``: hourly load, solar, wind and price profiles, train and test year.
+"""Build ``data/simbench.npz`` (setup ``ieee34_ieee13_simbench``): hourly load, solar, wind and price profiles, train and test year.
 
 Source: the SimBench benchmark data set (simbench.de), the standard profiles that the
 ``simbench`` Python package ships (``networks/1-complete_data-mixed-all-0-sw``: one year, 2016,
@@ -30,7 +30,7 @@ SPLITS = {
     "test": {"load": {"residential": "H0-B", "commercial": "G1-B", "rural": "L2-M"},
              "solar": {"R1": "PV4", "R2": "PV5", "R3": "PV6"}, "wind": {"R1": "WP4", "R2": "WP5", "R3": "WP6"}},
 }
-OUT = Path(__file__).with_name("data") / "profiles.npz"
+OUT = Path(__file__).with_name("data") / "simbench.npz"
 
 
 def read_hourly(path: Path, columns: list[str]) -> dict[str, np.ndarray]:

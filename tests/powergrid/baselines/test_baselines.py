@@ -9,7 +9,7 @@ from powergrid.envs import MultiAgentMicrogrids
 
 @pytest.fixture(scope="module")
 def table():
-    return run_baselines(20)
+    return run_baselines(20, config={"setup": "ieee34_ieee13_simbench"})
 
 
 def test_baselines_are_ordered_on_the_test_split(table):
@@ -45,7 +45,7 @@ def test_what_if_leaves_the_episode_as_it_was():
     for env in (probed, plain):
         env.reset(options={"day": 2})
     out = probed.what_if(5, probed.generators.p_max, np.zeros(3), np.full(3, 0.1))
-    assert set(out) == {"price", "p_import", "vm", "vm_owner"} and out["vm"].shape == out["vm_owner"].shape
+    assert set(out) == {"price", "p_import", "vm", "vm_owner", "gen_cap"} and out["vm"].shape == out["vm_owner"].shape
     actions = {a: np.array([0.1, 0.0, -0.05]) for a in plain.possible_agents}
     a_obs, a_rew, *_ = probed.step(actions)
     b_obs, b_rew, *_ = plain.step(actions)

@@ -197,7 +197,7 @@ def test_vector_env_for_one_microgrid_matches_the_single_agent_wrapper():
     wrapped = [MultiAgentToSingleAgent(MultiAgentMicrogrids({"max_episode_steps": 6}), "MG2") for _ in range(B)]
     obs, _ = vec.reset(seed=seed)
     single = [w.reset(seed=seed + b)[0] for b, w in enumerate(wrapped)]
-    assert vec.observation_space.contains(obs) and obs.shape == (B, 25)
+    assert vec.observation_space.contains(obs) and obs.shape == (B, 23)
     rng = np.random.default_rng(2)
     for _ in range(14):
         np.testing.assert_allclose(obs, np.stack(single), atol=1e-6)
@@ -215,7 +215,7 @@ def test_vector_env_for_one_microgrid_matches_the_single_agent_wrapper():
 
 def test_vector_env_joint_control_sums_rewards_and_follows_other_policies():
     vec = MicrogridsVectorEnv(4, agent_id=None)
-    assert vec.single_action_space.shape == (9,) and vec.single_observation_space.shape == (75,)
+    assert vec.single_action_space.shape == (9,) and vec.single_observation_space.shape == (69,)
     obs, _ = vec.reset(seed=0)
     obs, rewards, *_ = vec.step(np.zeros((4, 9)))
     np.testing.assert_allclose(rewards, vec.batch.reward_array.sum(1), rtol=1e-6)
@@ -223,7 +223,7 @@ def test_vector_env_joint_control_sums_rewards_and_follows_other_policies():
     with pytest.raises(ValueError, match=r"actions have shape \(4, 3\), expected \(4, 9\)"):
         vec.step(np.zeros((4, 3)))
     calls = []
-    led = MicrogridsVectorEnv(2, agent_id="MG1", other_policies={"MG2": lambda o: calls.append(o.shape) or np.full((2, 3), 0.1)})
+    led = MicrogridsVectorEnv(2, {"setup": "ieee34_ieee13_simbench"}, agent_id="MG1", other_policies={"MG2": lambda o: calls.append(o.shape) or np.full((2, 3), 0.1)})
     led.reset(seed=0)
     *_, infos = led.step(np.zeros((2, 3)))
     assert calls == [(2, 25)] and infos["delivered_action"][0, 3] == pytest.approx(0.1)

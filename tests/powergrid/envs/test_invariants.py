@@ -5,7 +5,8 @@
 - no device beyond a hard limit (generator P/Q/S/pf, storage rating, renewable availability),
   and the power flow sees exactly what the devices delivered;
 - the power flow's balance closes: injections = load + losses;
-- a negative cost (income) needs energy really exported from the microgrid's own sources.
+- a negative cost (income) needs energy really exported from the microgrid's own sources, or
+  energy bought at a negative price (the CAISO data has hours of them).
 """
 import functools
 
@@ -28,8 +29,8 @@ EPISODE = st.tuples(st.integers(0, 60), st.lists(ACTION, min_size=1, max_size=8)
 
 
 @functools.lru_cache(maxsize=None)
-def make_env(centralized: bool = True, backend: str = "lightsim2grid") -> MultiAgentMicrogrids:
-    return MultiAgentMicrogrids({"train": False, "centralized": centralized, "power_flow_backend": backend})
+def make_env(centralized: bool = True, backend: str = "lightsim2grid", setup: str = "ieee34_ieee13") -> MultiAgentMicrogrids:
+    return MultiAgentMicrogrids({"train": False, "centralized": centralized, "power_flow_backend": backend, "setup": setup})
 
 
 @functools.lru_cache(maxsize=None)
@@ -52,7 +53,7 @@ def check_storage(s, soc_before, dt_h=1.0):
 
 
 def check_generators(g):
-    assert np.all((g.p >= g.p_min - TOL) & (g.p <= g.p_max + TOL))
+    assert np.all((g.p >= g.p_min - TOL) & (g.p <= g.p_cap + TOL) & (g.p_cap <= g.p_max + TOL))  # solar ones: the hour's sun
     assert np.all((g.q >= g.q_min - TOL) & (g.q <= g.q_max + TOL))
     assert np.all(np.hypot(g.p, g.q) <= g.s_max + TOL)
     assert np.all(np.abs(g.q) <= g.q_slope * g.p + g.q_idle + TOL)
@@ -72,18 +73,20 @@ def check_single_env_step(env, soc_before, infos, obs):
         names = env.observation_space(a).metadata["names"]
         base = env.agent_dict[a].base_power
         p_import = float(obs[a][names.index("p_import")]) * base
-        if infos[a]["cost"] < 0:  # income only from energy exported from real sources
+        price = float(obs[a][names.index("price")])
+        if infos[a]["cost"] < 0 and price >= 0:  # income only from energy exported from real sources (or bought at a negative price)
             own = lambda owner, values: float(values[owner == k].sum())  # noqa: E731
             sources = own(env.gen_owner, g.p) + own(env.ren_owner, r.p) + own(env.ess_owner, np.maximum(-s.p, 0))
             assert p_import < 0 and -p_import <= sources + 1e-6
 
 
+@pytest.mark.parametrize("setup", ["ieee34_ieee13", "ieee34_ieee13_simbench"])  # solar generators; generators, PV, wind
 @pytest.mark.parametrize("centralized", [True, False])
 @SETTINGS
 @given(episode=EPISODE)
-def test_stepped_modes_conserve_energy_and_respect_limits(centralized, episode):
+def test_stepped_modes_conserve_energy_and_respect_limits(centralized, setup, episode):
     day, actions = episode
-    env = make_env(centralized)
+    env = make_env(centralized, setup=setup)
     env.reset(options={"day": day})
     for flat in actions:
         soc_before = env.storage.soc.copy()

@@ -10,6 +10,7 @@ from powergrid.envs import MultiAgentMicrogrids, NetworkedGridEnv
 from powergrid.setups import get_available_setups, load_dataset, load_setup
 
 warnings.filterwarnings("ignore", category=FutureWarning)
+SIMBENCH = "ieee34_ieee13_simbench"  # the setup with dispatchable generators, PV and wind in every microgrid
 
 
 @pytest.fixture(scope="module")
@@ -17,16 +18,21 @@ def env():
     return MultiAgentMicrogrids()
 
 
+@pytest.fixture(scope="module")
+def simbench():
+    return MultiAgentMicrogrids({"setup": SIMBENCH})
+
+
 def test_default_setup(env):
     assert isinstance(env, NetworkedGridEnv)
     assert env.possible_agents == ["MG1", "MG2", "MG3"]
     assert env.centralized and env.max_episode_steps == 24 and len(env.net.bus) == 76
     assert env.action_space("MG1") is env.action_spaces["MG1"] is env.action_space("MG1")
-    assert env.action_space("MG1").shape == (3,)  # generator P, Q; storage P
-    assert env.observation_space("MG2").shape == (25,)
+    assert env.action_space("MG1").shape == (3,)  # solar generator P, Q; storage P
+    assert env.observation_space("MG2").shape == (23,)
     assert set(env.agent_dict) == {"MG1", "MG2", "MG3"}
-    assert set(env.agent_dict["MG1"].devices) == {"MG1_gen", "MG1_ess", "MG1_pv", "MG1_wind"}
-    assert get_available_setups() == ["ieee34_ieee13"]
+    assert set(env.agent_dict["MG1"].devices) == {"solar_1", "ess_1"}
+    assert get_available_setups() == ["ieee34_ieee13", "ieee34_ieee13_simbench"]
 
 
 @pytest.mark.parametrize("centralized", [True, False])
@@ -62,9 +68,9 @@ def price_index(env):
 
 
 def test_profiles_advance_one_sample_per_step():
-    env = MultiAgentMicrogrids({"train": False})
+    env = MultiAgentMicrogrids({"train": False, "setup": SIMBENCH})
     env.reset(options={"day": 3})
-    series = load_dataset(load_setup("ieee34_ieee13")["dataset_path"])["test"]["price"]["DA"]
+    series = load_dataset(load_setup(SIMBENCH)["dataset_path"])["test"]["price"]["DA"]
     prices = []
     for _ in range(5):
         obs, *_ = env.step({a: np.zeros(3) for a in env.agents})
@@ -94,7 +100,8 @@ def test_share_reward_gives_every_agent_the_mean():
     assert len(set(rewards.values())) == 1
 
 
-def test_out_of_range_actions_are_clipped_and_flagged(env):
+def test_out_of_range_actions_are_clipped_and_flagged(simbench):
+    env = simbench
     env.reset(seed=0)
     _, _, _, _, infos = env.step({"MG1": np.array([9.0, 0.0, 0.0]), "MG2": np.zeros(3), "MG3": np.zeros(3)})
     assert infos["MG1"]["action_clipped"] and not infos["MG2"]["action_clipped"]
@@ -146,7 +153,7 @@ def test_bad_config_raises(config, match):
 
 
 def microgrid(**device_overrides):
-    cfg = load_setup("ieee34_ieee13")["microgrid_configs"][:1]
+    cfg = load_setup(SIMBENCH)["microgrid_configs"][:1]
     cfg[0]["devices"][0].update(device_overrides.get("gen", {}))
     cfg[0]["devices"][1].update(device_overrides.get("ess", {}))
     return cfg
@@ -162,7 +169,7 @@ def microgrid(**device_overrides):
 ])
 def test_impossible_device_parameters_name_the_device(overrides, match):
     with pytest.raises(ValueError, match=match):
-        MultiAgentMicrogrids({"microgrid_configs": microgrid(**overrides)})
+        MultiAgentMicrogrids({"setup": SIMBENCH, "microgrid_configs": microgrid(**overrides)})
 
 
 def test_non_convergence_is_penalised_not_raised():
@@ -186,13 +193,13 @@ def test_user_dataset_in_the_earlier_pickle_format(tmp_path):
                     "price": {"DA": np.full(hours, 42.0)}} for split in ("train", "test")}
     path = tmp_path / "mine.pkl"
     path.write_bytes(pickle.dumps(data))
-    env = MultiAgentMicrogrids({"dataset_path": str(path)})
+    env = MultiAgentMicrogrids({"setup": SIMBENCH, "dataset_path": str(path)})
     obs, _ = env.reset(seed=0)
     assert obs["MG1"][price_index(env)] == pytest.approx(42.0)
     del data["test"]["wind"]
     path.write_bytes(pickle.dumps(data))
     with pytest.raises(ValueError, match="test/wind"):
-        MultiAgentMicrogrids({"dataset_path": str(path)})
+        MultiAgentMicrogrids({"setup": SIMBENCH, "dataset_path": str(path)})
 
 
 def test_distributed_matches_centralized_for_1000_steps():
@@ -323,7 +330,7 @@ def test_grid_device_prices_exchange_like_the_env():
 def test_a_loaded_setup_is_a_valid_config():
     """``load_setup``'s output (with its ``description``) was rejected as an unknown key."""
     loaded = MultiAgentMicrogrids(load_setup("ieee34_ieee13"))
-    default = MultiAgentMicrogrids()
+    default = MultiAgentMicrogrids({"max_episode_steps": 96})
     a, _ = loaded.reset(seed=0)
     b, _ = default.reset(seed=0)
     for agent in default.possible_agents:

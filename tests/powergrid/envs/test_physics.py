@@ -35,9 +35,9 @@ def _hold(env, actions, steps):
 
 @pytest.mark.parametrize("centralized", [True, False])
 def test_an_empty_storage_unit_delivers_nothing(centralized):
-    env = MultiAgentMicrogrids({"train": False, "centralized": centralized})
+    env = MultiAgentMicrogrids({"setup": "ieee34_ieee13_simbench", "train": False, "centralized": centralized})
     ess = env.storage
-    idle = _hold(MultiAgentMicrogrids({"train": False}), {a: [0, 0, 0] for a in DISCHARGE_MG1}, 6)
+    idle = _hold(MultiAgentMicrogrids({"setup": "ieee34_ieee13_simbench", "train": False}), {a: [0, 0, 0] for a in DISCHARGE_MG1}, 6)
     results = _hold(env, DISCHARGE_MG1, 6)
     assert ess.soc[0] == pytest.approx(0.0, abs=1e-12)
     for (_, rewards, _, _, infos), (_, idle_rewards, *_) in zip(results[2:], idle[2:]):  # empty from the third hour
@@ -85,7 +85,7 @@ def test_generators_stay_within_apparent_power_and_power_factor():
 
 
 def test_generator_limits_show_in_infos():
-    env = MultiAgentMicrogrids({"train": False})
+    env = MultiAgentMicrogrids({"setup": "ieee34_ieee13_simbench", "train": False})
     env.reset(options={"day": 0})
     _, _, _, _, infos = env.step({"MG1": np.array([0.3, 0.15, 0.0]), "MG2": np.zeros(3), "MG3": np.zeros(3)})
     delivered = infos["MG1"]["delivered_action"]

@@ -79,10 +79,10 @@ def test_a_state_update_missing_a_field_names_the_device_and_the_field():
     state update"."""
     env = MultiAgentMicrogrids({"centralized": False})
     env.reset(seed=0)
-    device = env.agent_dict["MG2"].devices["MG2_ess"]
+    device = env.agent_dict["MG2"].devices["ess_2"]
     full = device.state_update
     device.state_update = lambda: {k: v for k, v in full().items() if k != "P_MW"}
-    with pytest.raises(ValueError, match="device 'MG2_ess': its state update has no 'P_MW'"):
+    with pytest.raises(ValueError, match="device 'ess_2': its state update has no 'P_MW'"):
         env.step(ACTIONS[0])
     device.state_update = full
     env.step(ACTIONS[0])  # undone, and goes on

@@ -13,7 +13,7 @@ def test_single_agent_view_passes_gymnasium_check_env():
 
 def test_other_agents_follow_their_policies_and_episode_ends():
     seen = []
-    env = MultiAgentToSingleAgent(MultiAgentMicrogrids(), "MG2",
+    env = MultiAgentToSingleAgent(MultiAgentMicrogrids({"setup": "ieee34_ieee13_simbench"}), "MG2",
                                   other_policies={"MG1": lambda obs: (seen.append(obs.shape), np.array([0.3, 0.0, 0.0]))[1]})
     obs, info = env.reset(seed=0)
     assert env.observation_space.contains(obs)
