@@ -105,6 +105,11 @@ class InMemoryBroker(MessageBroker):
     def create_channel(self, channel: str) -> None:
         self._channel(channel)
 
+    @property
+    def channels(self) -> dict[str, Any]:
+        """Every channel used so far, by name (a copy of the index: the channels are the broker's)."""
+        return dict(self._channels)
+
     def publish(self, channel: str, message: Message | Mapping[str, Any]) -> None:
         ch = self._channels.get(channel) or self._channel(channel)
         if type(message) is Message:

@@ -59,6 +59,7 @@ class Exchange:
                  protocol: P2PTradingProtocol | None = None) -> None:
         self.core, self.sites, self.broker, self.env_id, self.protocol = core, dict(sites), broker, env_id, protocol
         self.agent_ids = list(self.sites)
+        self.last_results: list[dict[str, Any]] = []  # each site's results of the last power flow (agent order)
         lay = core.layout
         self._commands = [ChannelManager.action_channel(ENVIRONMENT_ID, a, env_id) for a in self.agent_ids]
         self._reports = [ChannelManager.info_channel(a, ENVIRONMENT_ID, env_id) for a in self.agent_ids]
@@ -91,7 +92,8 @@ class Exchange:
         updates = {m.sender_id: m.payload for m in broker.consume(self._state_updates, ENVIRONMENT_ID, env)}
         delivered = self.apply_state_updates(updates, flat)  # 3. the power flow, and each site's results
         converged = bool(self.core.solve())
-        for agent_id, channel, payload in zip(self.agent_ids, self._results, self.result_payloads(converged)):
+        self.last_results = self.result_payloads(converged)
+        for agent_id, channel, payload in zip(self.agent_ids, self._results, self.last_results):
             broker.publish(channel, Message(env, ENVIRONMENT_ID, agent_id, t, MessageType.RESULT, payload))
         ordered = []
         for agent_id, site, channel in zip(self.agent_ids, self.sites.values(), self._reports):  # 4. sites report

@@ -62,6 +62,7 @@ from powergrid.core.safety import overload, voltage_violation
 from powergrid.core.step import GridCore
 from powergrid.envs.event_driven import EventDrivenGrid
 from powergrid.envs.exchange import Exchange, settle
+from powergrid.envs.network_proxy import NetworkStateProxy
 from powergrid.powerflow import make_backend
 
 __all__ = ["NetworkedGridEnv", "voltage_violation", "overload"]
@@ -112,9 +113,11 @@ class NetworkedGridEnv(EventDrivenGrid, HeronEnv):
         self._flat_action = np.zeros(int(self.layout.action_offsets[-1]))
         self._started = False
         self.exchange: Exchange | None = None
+        self.proxy_agent: NetworkStateProxy | None = None  # the network state the sites were sent (distributed)
         if not self.centralized:
             sites = {a: Site(agent, broker, self.env_id, cfg["sell_price_ratio"], self.dt_h) for a, agent in self.agent_dict.items()}
             self.exchange = Exchange(self.core, sites, broker, self.env_id, protocol)
+            self.proxy_agent = NetworkStateProxy(self.exchange)
 
     # ---------------------------------------------------------- the model
     def _build_net(self) -> pp.pandapowerNet:
@@ -193,6 +196,8 @@ class NetworkedGridEnv(EventDrivenGrid, HeronEnv):
         core.advance_profiles()
         core.push_devices()
         converged = bool(core.solve())  # if not, the network part of the observations is the model's flat start
+        if self.exchange is not None:
+            self.exchange.last_results = self.exchange.result_payloads(converged)
         return self._observations(), {a: {"converged": converged} for a in self.agents}
 
     def step(self, actions: Mapping[str, Any]):
