@@ -53,6 +53,7 @@ class Agent:
         *,
         state: State | Iterable[FeatureProvider] | None = None,
         action: Action | None = None,
+        config: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(agent_id, str) or not agent_id:
             raise ValueError(f"agent_id must be a non-empty string, got {agent_id!r}")
@@ -83,6 +84,22 @@ class Agent:
         self.upstream_signal: dict[str, Any] = {}
         self._rng = np.random.default_rng()
         self._command_channels: dict[tuple[str, str], tuple[str, str]] = {}
+        if config is not None and not isinstance(config, Mapping):
+            raise ValueError(f"agent {agent_id!r}: config must be a dict, got {config!r}")
+        self.config = dict(config or {})  # what the agent was configured with; subclasses read it
+        self.set_action()
+        self.set_state()
+
+    # ----------------------------------------------------- subclass hooks
+    def set_action(self) -> None:
+        """Declare the action (``self.action.set_specs(...)``): called once, at construction."""
+
+    def set_state(self) -> None:
+        """Declare the state's features: called once, at construction, after ``set_action``."""
+
+    def _get_obs(self) -> np.ndarray | None:
+        """A subclass's own observation vector (``observe()`` puts it in ``local['state']``); None: none."""
+        return None
 
     # ----------------------------------------------------------------- wiring
     def add_subordinate(self, agent: "Agent") -> None:
@@ -173,6 +190,9 @@ class Agent:
     def observe(self, global_state: Mapping[str, Any] | None = None) -> Observation:
         """Own features (owner's view), what subordinates show their coordinator, and ``global_state``."""
         local: dict[str, Any] = self.state.observed_by("owner")
+        vector = self._get_obs()
+        if vector is not None:
+            local["state"] = vector
         if self.subordinates:
             local["subordinates"] = {
                 sid: sub.state.observed_by(self.roles_toward(sub)) for sid, sub in self.subordinates.items()

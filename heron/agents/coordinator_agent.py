@@ -1,6 +1,7 @@
 """Level-2 agents: controllers that direct a group of subordinates through a protocol."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,17 @@ class CoordinatorAgent(Agent):
         if self.protocol is None:
             self.protocol = SetpointProtocol()
         self._wire()
+
+    @property
+    def subordinate_agents(self) -> dict[str, Agent]:
+        """The subordinates by id (the earlier HERON's name); assigning a dict adds its agents."""
+        return self.subordinates
+
+    @subordinate_agents.setter
+    def subordinate_agents(self, agents: Mapping[str, Agent] | Iterable[Agent]) -> None:
+        for agent in (agents.values() if isinstance(agents, Mapping) else agents):
+            if self.subordinates.get(agent.agent_id) is not agent:
+                self.add_subordinate(agent)
 
     def add_subordinate(self, agent: Agent) -> None:
         super().add_subordinate(agent)

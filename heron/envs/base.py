@@ -139,11 +139,12 @@ class HeronEnv(ParallelEnv):
         agent = self._agent(event.agent_id)
         if isinstance(agent, CoordinatorAgent):
             agent.timestamp = scheduler.current_time
-            for sid, message in agent.command_messages(event.payload).items():
+            for sid, message in agent.command_messages(event.payload["action"]).items():
                 scheduler.schedule_message_delivery(agent.agent_id, sid, message)
         elif self._on_action_effect is not None:
-            self._on_action_effect(event.agent_id, event.payload)
+            self._on_action_effect(event.agent_id, event.payload["action"])
 
     def _handle_message(self, event: Event, scheduler: EventScheduler) -> None:
-        sender, recipient, message = event.payload
-        self.message_broker.publish(ChannelManager.action_channel(sender, recipient, self.env_id), message)
+        delivery = event.payload
+        self.message_broker.publish(ChannelManager.action_channel(delivery.sender_id, delivery.recipient_id, self.env_id),
+                                    delivery.message)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections import namedtuple
 from typing import Any, Callable
 
 import numpy as np
@@ -20,7 +19,16 @@ __all__ = ["EventScheduler", "EventHandlerError", "Delivery"]
 
 Handler = Callable[[Event, "EventScheduler"], Any]
 #: Payload of a MESSAGE_DELIVERY event.
-Delivery = namedtuple("Delivery", "sender_id recipient_id message")
+class Delivery(dict):
+    """A MESSAGE_DELIVERY event's payload: ``{'sender', 'recipient', 'message'}`` (the earlier
+    HERON's keys), also read as attributes ``sender_id``, ``recipient_id``, ``message``."""
+
+    def __init__(self, sender_id: str, recipient_id: str, message: Any) -> None:
+        super().__init__(sender=sender_id, recipient=recipient_id, message=message)
+
+    sender_id = property(lambda self: self["sender"])
+    recipient_id = property(lambda self: self["recipient"])
+    message = property(lambda self: self["message"])
 
 _TYPES = tuple(EventType)
 _NO_LIMIT = np.iinfo(np.int64).max
@@ -131,6 +139,11 @@ class EventScheduler:
         """Ids of the registered (active) agents, in registration order."""
         return [a for a in self._ids if self._AF[self._index[a], kern.A_ACTIVE]]
 
+    @property
+    def agent_intervals(self) -> dict[str, float]:
+        """Each registered agent's tick interval (s)."""
+        return {agent_id: config.tick_interval for agent_id, config in self._configs.items()}
+
     def agent_config(self, agent_id: str) -> ScheduleConfig:
         return self._configs[agent_id]
 
@@ -185,9 +198,10 @@ class EventScheduler:
         return self.schedule(Event(self.current_time if time is None else time, EventType.AGENT_TICK, agent_id))
 
     def schedule_action_effect(self, agent_id: str, action: Any, delay: float | None = None) -> int:
-        """The action takes effect after ``delay`` (default: the agent's jittered ``act_delay``)."""
+        """The action takes effect after ``delay`` (default: the agent's jittered ``act_delay``); the
+        event's payload is ``{'action': action}``."""
         delay = self.draw_delay(agent_id, "act") if delay is None else _check_delay(delay)
-        return self.schedule(Event(self.current_time + delay, EventType.ACTION_EFFECT, agent_id, action))
+        return self.schedule(Event(self.current_time + delay, EventType.ACTION_EFFECT, agent_id, {"action": action}))
 
     def schedule_message_delivery(self, sender_id: str, recipient_id: str, message: Any, delay: float | None = None) -> int:
         """``message`` reaches ``recipient_id`` after ``delay`` (default: the sender's jittered ``msg_delay``)."""

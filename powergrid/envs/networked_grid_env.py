@@ -60,6 +60,7 @@ from powergrid.core.layout import Layout
 from powergrid.core.model import GridModel
 from powergrid.core.safety import overload, voltage_violation
 from powergrid.core.step import GridCore
+from powergrid.envs.earlier_api import EarlierEnvAPI
 from powergrid.envs.event_driven import EventDrivenGrid
 from powergrid.envs.exchange import Exchange, settle
 from powergrid.envs.network_proxy import NetworkStateProxy
@@ -68,7 +69,7 @@ from powergrid.powerflow import make_backend
 __all__ = ["NetworkedGridEnv", "voltage_violation", "overload"]
 
 
-class NetworkedGridEnv(EventDrivenGrid, HeronEnv):
+class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
     """PettingZoo ``ParallelEnv`` over microgrid controllers (see the module doc)."""
 
     metadata = {"name": "networked_grid_v0", "render_modes": []}
@@ -112,6 +113,7 @@ class NetworkedGridEnv(EventDrivenGrid, HeronEnv):
         self._discrete_devices: list[Transformer | Shunt] = [every_device[d.name] for d, _ in self.layout.discrete]
         self._flat_action = np.zeros(int(self.layout.action_offsets[-1]))
         self._started = False
+        self.last_converged = False  # whether the last power flow converged
         self.exchange: Exchange | None = None
         self.proxy_agent: NetworkStateProxy | None = None  # the network state the sites were sent (distributed)
         if not self.centralized:
@@ -195,7 +197,7 @@ class NetworkedGridEnv(EventDrivenGrid, HeronEnv):
             self.message_broker.clear_environment(self.env_id)
         core.advance_profiles()
         core.push_devices()
-        converged = bool(core.solve())  # if not, the network part of the observations is the model's flat start
+        converged = self.last_converged = bool(core.solve())  # if not, the network part of the observations is the model's flat start
         if self.exchange is not None:
             self.exchange.last_results = self.exchange.result_payloads(converged)
         return self._observations(), {a: {"converged": converged} for a in self.agents}
@@ -234,6 +236,7 @@ class NetworkedGridEnv(EventDrivenGrid, HeronEnv):
         else:
             observations, cost, safety, converged, delivered = self.exchange.step(flat, float(core.t))
             obs = dict(zip(self.possible_agents, observations))
+        self.last_converged = converged
         reward, safety = rewards(cost, safety, converged, self.config)
         limited = flags_by_agent(delivered != flat, self.layout.action_bounds[-1])
         offsets = self.layout.action_offsets

@@ -168,7 +168,7 @@ def test_tick_schedules_the_action_after_act_delay():
     d.tick(scheduler, current_time=0.0)
     effect = scheduler.peek()
     assert effect.event_type is EventType.ACTION_EFFECT and effect.timestamp == 0.2
-    np.testing.assert_array_equal(effect.payload, [0.5, 0.5])
+    np.testing.assert_array_equal(effect.payload["action"], [0.5, 0.5])
 
 
 def test_signal_without_policy_holds_the_action():

@@ -166,7 +166,7 @@ class TestDelays:
         s.register_agent("a", tick_interval=1.0, act_delay=0.25)
         effects = []
         s.set_handler(EventType.AGENT_TICK, lambda e, sch: sch.schedule_action_effect(e.agent_id, [e.timestamp]))
-        s.set_handler(EventType.ACTION_EFFECT, lambda e, _: effects.append((e.payload[0], e.timestamp)))
+        s.set_handler(EventType.ACTION_EFFECT, lambda e, _: effects.append((e.payload["action"][0], e.timestamp)))
         s.run_until(5.0)
         assert effects == [(float(t), t + 0.25) for t in range(5)]
 

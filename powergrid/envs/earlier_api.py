@@ -1,0 +1,62 @@
+"""What the earlier HERON/PowerGrid's env offered beside the PettingZoo API, on this env.
+
+The earlier ``NetworkedGridEnv`` had ``actionable_agents``, ``configure_agents_for_distributed``
+and CTDE metrics (``get_collective_metrics``, ``get_power_grid_metrics``,
+``get_ctde_training_info``); its examples and users call them. Here they read the grid core's
+arrays: the same numbers the step scores, no second bookkeeping.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from powergrid.core.safety import V_MAX, V_MIN
+
+__all__ = ["EarlierEnvAPI"]
+
+
+class EarlierEnvAPI:
+    """Mixed into :class:`~powergrid.envs.networked_grid_env.NetworkedGridEnv`."""
+
+    @property
+    def actionable_agents(self) -> dict[str, Any]:
+        """Agents that have an action (every microgrid with a device to command)."""
+        return {a: agent for a, agent in self.agent_dict.items() if agent.action.dim}
+
+    def configure_agents_for_distributed(self) -> None:
+        """Check that every agent runs over the env's broker. A distributed env's sites are wired
+        when it is built (``centralized: False``); a centralized env cannot become distributed."""
+        if self.centralized:
+            raise ValueError("this env runs centralized: build it with config 'centralized': False for distributed mode")
+        for agent_id, agent in self.agent_dict.items():
+            if agent.broker is not self.message_broker:
+                raise ValueError(f"agent {agent_id!r} is not on the env's message broker")
+
+    def get_collective_metrics(self) -> dict[str, float]:
+        """The current hour's total cost and safety, the mean of -(cost + safety) over agents and a
+        cooperation score 1 / (1 + variance of that) (the earlier package's definitions)."""
+        cost, safety = self.core.score()
+        individual = -(cost + safety)
+        return {"total_cost": float(cost.sum()), "total_safety": float(safety.sum()), "mean_reward": float(individual.mean()),
+                "cooperation_score": float(1.0 / (1.0 + individual.var()))}
+
+    def get_power_grid_metrics(self) -> dict[str, Any]:
+        """The collective metrics, with the microgrids' generation and load (MW: generators and
+        renewables, and storage discharging, against loads and storage charging), the network's buses outside
+        [V_MIN, V_MAX] and lines above 100 %, and whether the last power flow converged."""
+        core, lay = self.core, self.layout
+        storage = core.storage.p
+        generation = float(core.generators.p.sum() + core.renewables.p.sum() + np.maximum(-storage, 0.0).sum())
+        load = float(np.dot(core.backend.load_p, lay.owners["load"]).sum()) + float(np.maximum(storage, 0.0).sum())
+        vm, loading = core.results["vm"], core.results["line"]
+        return {**self.get_collective_metrics(), "total_generation_mw": generation, "total_load_mw": load,
+                "power_balance_mw": generation - load, "voltage_violations": int(np.sum((vm > V_MAX) | (vm < V_MIN))),
+                "line_overloads": int(np.sum(loading > 100.0)), "convergence": bool(self.last_converged)}
+
+    def get_ctde_training_info(self) -> dict[str, Any]:
+        """The power-grid metrics with each agent's cost and safety and the clock."""
+        cost, safety = self.core.score()
+        return {**self.get_power_grid_metrics(), "agent_costs": dict(zip(self.possible_agents, cost.tolist())),
+                "agent_safety": dict(zip(self.possible_agents, safety.tolist())), "episode_step": int(self.core.t),
+                "timestep": int(self.core.hour)}
