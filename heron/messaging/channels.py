@@ -47,6 +47,8 @@ class ChannelManager:
         _checked(env_id=env_id, agent_id=agent_id)
         return f"env_{env_id}__power_flow_results__{agent_id}"
 
+    result_channel = power_flow_result_channel  # the earlier HERON's name
+
     @staticmethod
     def custom_channel(kind: str, env_id: str, agent_id: str) -> str:
         """Any other kind of traffic, e.g. ``'p2p'`` or ``'consensus'``."""

@@ -8,6 +8,7 @@ interface (action spec, ``_execute_local_action``, state updates for distributed
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any, Iterable
 
 import numpy as np
@@ -20,7 +21,7 @@ from heron.messaging.channels import ChannelManager
 from powergrid.agents.fleets import (GeneratorFleet, RenewableFleet, StorageFleet, generator_cost, generator_marginal_cost,
                                      generator_output, on_arrays, require, storage_cost, storage_power, storage_soc, storage_violation)
 
-__all__ = ["DeviceState", "DeviceAgent", "FleetDevice", "power_state", "Generator", "ESS", "Storage", "Renewable", "Grid",
+__all__ = ["DeviceState", "DeviceAgent", "FleetDevice", "own_fleet", "power_state", "Generator", "ESS", "Storage", "Renewable", "Grid",
            "Transformer", "Shunt", "exchange_cost", "exchange_costs"]
 
 
@@ -122,6 +123,25 @@ class DeviceAgent(FieldAgent):
                            Message(env_id, self.agent_id, "environment", self.timestamp, MessageType.STATE_UPDATE, update))
 
 
+def own_fleet(kind: str, agent_id: str | None, device_config: Mapping[str, Any] | None) -> tuple[str, Any, Any]:
+    """(name, a one-device fleet, bus) for a device made on its own from its config, as the
+    earlier package made them: ``Generator(agent_id=..., device_config={'name': ...,
+    'device_state_config': {'p_max_MW': ...}})``. Keys in either package's names (see
+    :mod:`powergrid.setups.earlier_format`); a typo raises naming it."""
+    from powergrid.agents.registry import by_kind
+    from powergrid.setups.earlier_format import translated_device
+
+    if not isinstance(device_config, Mapping):
+        raise ValueError(f"device {agent_id!r}: pass its fleet and row, or its device_config (a dict), got {device_config!r}")
+    name = agent_id or device_config.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a device needs a name (agent_id or device_config['name']), got {name!r}")
+    dtype = by_kind(kind)
+    cfg = translated_device(kind, {**device_config, "name": name})
+    params = dtype.checked(cfg, f"device {name!r}")
+    return name, dtype.fleet([{**params, "name": name}]), cfg.get("bus")
+
+
 class FleetDevice(DeviceAgent):
     """A device whose numbers live in row ``index`` of ``fleet`` (every registered device type's
     agent: the built-in ones and yours, see ``examples/ev_charger.py``). Acting alone, it
@@ -157,7 +177,10 @@ class Generator(FleetDevice):
 
     kind = "generator"
 
-    def __init__(self, agent_id: str, fleet: GeneratorFleet, index: int, bus: Any = None, **kwargs: Any) -> None:
+    def __init__(self, agent_id: str | None = None, fleet: GeneratorFleet | None = None, index: int = 0, bus: Any = None, *,
+                 device_config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        if fleet is None:  # on its own, from its config
+            agent_id, fleet, bus = own_fleet("generator", agent_id, device_config)
         i = int(index)
         action = Action(dim_c=2, range=([fleet.p_min[i], fleet.q_min[i]], [fleet.p_max[i], fleet.q_max[i]]))
         super().__init__(agent_id, fleet, i, bus, action=action, **kwargs)
@@ -195,7 +218,10 @@ class ESS(FleetDevice):
 
     kind = "storage"
 
-    def __init__(self, agent_id: str, fleet: StorageFleet, index: int, bus: Any = None, **kwargs: Any) -> None:
+    def __init__(self, agent_id: str | None = None, fleet: StorageFleet | None = None, index: int = 0, bus: Any = None, *,
+                 device_config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        if fleet is None:  # on its own, from its config
+            agent_id, fleet, bus = own_fleet("storage", agent_id, device_config)
         i = int(index)
         super().__init__(agent_id, fleet, i, bus, action=Action(dim_c=1, range=(fleet.p_min[i], fleet.p_max[i])),
                          state=power_state(agent_id, soc=float(fleet.soc[i])), **kwargs)

@@ -9,7 +9,7 @@ from heron.agents.coordinator_agent import CoordinatorAgent
 from powergrid.agents.devices import DeviceAgent
 from powergrid.agents.registry import observed_fields
 
-__all__ = ["GridAgent", "PowerGridAgent", "NETWORK_FIELDS"]
+__all__ = ["GridAgent", "NETWORK_FIELDS"]
 
 #: Network quantities every microgrid observes after its device states, then its bus voltages.
 NETWORK_FIELDS = ("load_p", "p_import", "price", "hour_sin", "hour_cos")
@@ -69,5 +69,3 @@ class GridAgent(CoordinatorAgent):
         out[len(values):] = network["vm_pu"]
         return out
 
-
-PowerGridAgent = GridAgent

@@ -13,11 +13,36 @@ import numpy as np
 
 from powergrid.core.safety import V_MAX, V_MIN
 
-__all__ = ["EarlierEnvAPI"]
+__all__ = ["EarlierEnvAPI", "EpisodeFlags"]
+
+
+class EpisodeFlags(dict):
+    """An agent -> flag dict (PettingZoo's terminations or truncations) that also answers
+    ``flags["__all__"]`` and ``flags.get("__all__")``: whether the episode is over, as the
+    earlier env's loops (and RLlib's) read it. The key is not listed (``keys()``, iteration,
+    ``len``), so PettingZoo's API and vector wrappers see the agents only."""
+
+    def __init__(self, flags: dict[str, bool], episode_over: bool) -> None:
+        super().__init__(flags)
+        self.episode_over = bool(episode_over)
+
+    def __getitem__(self, key: str) -> bool:
+        return self.episode_over if key == "__all__" else dict.__getitem__(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.episode_over if key == "__all__" else dict.get(self, key, default)
+
+    def __reduce__(self):  # pickles (vector envs' pipes) as itself
+        return (EpisodeFlags, (dict(self), self.episode_over))
 
 
 class EarlierEnvAPI:
     """Mixed into :class:`~powergrid.envs.networked_grid_env.NetworkedGridEnv`."""
+
+    @property
+    def env_config(self) -> dict[str, Any]:
+        """The config the env runs with (every key, defaults filled in): the earlier name of ``config``."""
+        return self.config
 
     @property
     def actionable_agents(self) -> dict[str, Any]:

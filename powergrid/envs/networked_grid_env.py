@@ -60,7 +60,7 @@ from powergrid.core.layout import Layout
 from powergrid.core.model import GridModel
 from powergrid.core.safety import overload, voltage_violation
 from powergrid.core.step import GridCore
-from powergrid.envs.earlier_api import EarlierEnvAPI
+from powergrid.envs.earlier_api import EarlierEnvAPI, EpisodeFlags
 from powergrid.envs.event_driven import EventDrivenGrid
 from powergrid.envs.exchange import Exchange, settle
 from powergrid.envs.network_proxy import NetworkStateProxy
@@ -244,8 +244,8 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
                      "delivered_action": delivered[offsets[k]:offsets[k + 1]]}
                  for k, (a, c, s, f, lim) in enumerate(zip(self.possible_agents, cost.tolist(), safety.tolist(), clipped, limited))}
         truncated = core.t >= self.max_episode_steps
-        terminations = {a: False for a in self.agents}
-        truncations = {a: truncated for a in self.agents}
+        terminations = EpisodeFlags({a: False for a in self.agents}, truncated)
+        truncations = EpisodeFlags({a: truncated for a in self.agents}, truncated)
         if truncated:
             self.agents = []
         return obs, dict(zip(self.possible_agents, reward.tolist())), terminations, truncations, infos

@@ -1,0 +1,89 @@
+"""PowerGridAgent: a microgrid controller made the earlier HERON/PowerGrid's way.
+
+The earlier package built a controller from its pandapower net and a ``grid_config`` (its
+devices, base power, load scale) and gave it its profiles with ``add_dataset``. This class
+does the same over this package's agents: each device of ``grid_config['devices']`` becomes
+the registered type's agent over a one-device fleet of its own (keys in either package's
+names), so it acts, reports and costs as in the envs. ``GridAgent`` is re-exported: the
+earlier module held both.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandapower as pp
+
+from heron.protocols.base import Protocol
+from powergrid.agents.devices import ESS, DeviceAgent, Generator, own_fleet
+from powergrid.agents.grid_agent import GridAgent
+from powergrid.agents.registry import device_type
+
+__all__ = ["PowerGridAgent", "GridAgent", "device_from_config"]
+
+GRID_CONFIG_KEYS = {"name", "base_power", "load_scale", "devices", "load_area", "renew_area", "connection_bus", "network"}
+
+
+def device_from_config(config: Mapping[str, Any], env_id: str | None = None, upstream_id: str | None = None) -> DeviceAgent:
+    """The agent of one device config (``{'type': 'Generator', 'name': ..., ...}``, flat or with
+    its parameters in ``device_state_config``) on a fleet of its own."""
+    if not isinstance(config, Mapping) or "type" not in config:
+        raise ValueError(f"a device config needs its 'type', got {config!r}")
+    dtype = device_type(config["type"], config.get("name", "?"))
+    if dtype.discrete:
+        raise ValueError(f"device {config.get('name')!r}: a {config['type']} is a setting of its microgrid's network; "
+                         "declare it in the env's microgrid_configs")
+    name, fleet, bus = own_fleet(dtype.kind, config.get("name"), {k: v for k, v in config.items() if k != "type"})
+    return dtype.agent(name, fleet, 0, bus=bus, env_id=env_id, upstream_id=upstream_id)
+
+
+class PowerGridAgent(GridAgent):
+    """A microgrid controller over the devices of ``grid_config`` (see the module doc); its id
+    is the net's name. ``sgen`` and ``storage`` are its generators and storage units by id."""
+
+    def __init__(self, protocol: Protocol | None = None, policy: Any = None, upstream_id: str | None = None,
+                 env_id: str | None = None, grid_config: Mapping[str, Any] | None = None,
+                 devices: Iterable[DeviceAgent] | None = None, centralized: bool = True, net: pp.pandapowerNet | None = None,
+                 tick_interval: float = 60.0, obs_delay: float = 0.0, act_delay: float = 0.0, msg_delay: float = 0.0) -> None:
+        if net is None:
+            raise ValueError("PowerGridAgent needs its pandapower network: net=...")
+        grid_config = dict(grid_config or {})
+        unknown = sorted(set(grid_config) - GRID_CONFIG_KEYS)
+        if unknown:
+            raise ValueError(f"grid_config: unknown key(s) {unknown}; valid keys: {sorted(GRID_CONFIG_KEYS)}")
+        name = net.name if isinstance(net.name, str) and net.name else grid_config.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError("PowerGridAgent needs a name: its net's name or grid_config['name']")
+        configs = grid_config.get("devices", [])
+        if not isinstance(configs, (list, tuple)):
+            raise ValueError(f"grid_config['devices'] must be a list of device configs, got {configs!r}")
+        built = [device_from_config(c, env_id, name) for c in configs]
+        self.net, self.name, self.grid_config, self.centralized = net, name, grid_config, bool(centralized)
+        self.load_scale = float(grid_config.get("load_scale", 1.0))
+        self.dataset: dict[str, np.ndarray] | None = None
+        self.cost, self.safety = 0.0, 0.0
+        super().__init__(name, devices=[*(devices or ()), *built], base_power=float(grid_config.get("base_power", 1.0)),
+                         n_buses=len(net.bus), protocol=protocol, policy=policy, upstream_id=upstream_id, env_id=env_id,
+                         tick_interval=tick_interval, obs_delay=obs_delay, act_delay=act_delay, msg_delay=msg_delay)
+
+    @property
+    def sgen(self) -> dict[str, Generator]:
+        return {d: dev for d, dev in self.devices.items() if isinstance(dev, Generator)}
+
+    @property
+    def storage(self) -> dict[str, ESS]:
+        return {d: dev for d, dev in self.devices.items() if isinstance(dev, ESS)}
+
+    def add_dataset(self, dataset: Mapping[str, Any]) -> None:
+        """This microgrid's hourly profiles: ``{'load', 'solar', 'wind', 'price'}`` -> arrays of one length."""
+        if not isinstance(dataset, Mapping):
+            raise ValueError(f"agent {self.name!r}: dataset must be a dict of profiles, got {type(dataset).__name__}")
+        missing = sorted({"load", "solar", "wind", "price"} - set(dataset))
+        if missing:
+            raise ValueError(f"agent {self.name!r}: dataset lacks {missing}; it needs load, solar, wind and price")
+        profiles = {kind: np.asarray(values, dtype=np.float64).reshape(-1) for kind, values in dataset.items()}
+        lengths = {kind: len(v) for kind, v in profiles.items()}
+        if len(set(lengths.values())) != 1 or not all(np.all(np.isfinite(v)) for v in profiles.values()):
+            raise ValueError(f"agent {self.name!r}: profiles must be finite and of one length, got lengths {lengths}")
+        self.dataset = profiles
