@@ -132,6 +132,11 @@ class Agent:
     def message_broker(self, broker: MessageBroker | None) -> None:
         self.broker = broker
 
+    def set_message_broker(self, broker: MessageBroker | None) -> None:
+        """Use ``broker`` for this agent and every agent below it."""
+        for agent in self.iter_agents():
+            agent.broker = broker
+
     @property
     def tick_interval(self) -> float:
         return self.schedule_config.tick_interval

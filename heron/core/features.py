@@ -150,6 +150,10 @@ class State:
             cached = self._visible[key] = tuple(f for f in self._features.values() if f.visible_to(roles))
         return cached
 
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Every feature's values by feature name (what a user prints of a device's state)."""
+        return {name: feature.to_dict() for name, feature in self.features.items()}
+
     def observed_by(self, viewer: str | Iterable[str] = "owner") -> dict[str, dict[str, Any]]:
         """``{feature name: {key: value}}`` for the features ``viewer`` may see."""
         return {f.name: f.to_dict() for f in self.visible(viewer)}

@@ -123,8 +123,8 @@ class DeviceAgent(FieldAgent):
                            Message(env_id, self.agent_id, "environment", self.timestamp, MessageType.STATE_UPDATE, update))
 
 
-def own_fleet(kind: str, agent_id: str | None, device_config: Mapping[str, Any] | None) -> tuple[str, Any, Any]:
-    """(name, a one-device fleet, bus) for a device made on its own from its config, as the
+def own_fleet(kind: str, agent_id: str | None, device_config: Mapping[str, Any] | None) -> tuple[str, Any, Any, tuple]:
+    """(name, a one-device fleet, bus, (kind, parameters)) for a device made on its own from its config, as the
     earlier package made them: ``Generator(agent_id=..., device_config={'name': ...,
     'device_state_config': {'p_max_MW': ...}})``. Keys in either package's names (see
     :mod:`powergrid.setups.earlier_format`); a typo raises naming it."""
@@ -139,7 +139,7 @@ def own_fleet(kind: str, agent_id: str | None, device_config: Mapping[str, Any] 
     dtype = by_kind(kind)
     cfg = translated_device(kind, {**device_config, "name": name})
     params = dtype.checked(cfg, f"device {name!r}")
-    return name, dtype.fleet([{**params, "name": name}]), cfg.get("bus")
+    return name, dtype.fleet([{**params, "name": name}]), cfg.get("bus"), (kind, params)
 
 
 class FleetDevice(DeviceAgent):
@@ -180,10 +180,11 @@ class Generator(FleetDevice):
     def __init__(self, agent_id: str | None = None, fleet: GeneratorFleet | None = None, index: int = 0, bus: Any = None, *,
                  device_config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         if fleet is None:  # on its own, from its config
-            agent_id, fleet, bus = own_fleet("generator", agent_id, device_config)
+            agent_id, fleet, bus, made = own_fleet("generator", agent_id, device_config)
         i = int(index)
         action = Action(dim_c=2, range=([fleet.p_min[i], fleet.q_min[i]], [fleet.p_max[i], fleet.q_max[i]]))
         super().__init__(agent_id, fleet, i, bus, action=action, **kwargs)
+        self.parameters = made if device_config is not None else None  # (kind, the config's parameters), when made alone
         self._limits = tuple(getattr(fleet, k).item(i) for k in ("p_min", "q_min", "q_max", "s_max", "q_slope", "q_idle"))
         self._cost = (fleet.cost_a.item(i), fleet.cost_b.item(i), fleet.cost_c.item(i))  # parameters: fixed once built
 
@@ -221,10 +222,11 @@ class ESS(FleetDevice):
     def __init__(self, agent_id: str | None = None, fleet: StorageFleet | None = None, index: int = 0, bus: Any = None, *,
                  device_config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         if fleet is None:  # on its own, from its config
-            agent_id, fleet, bus = own_fleet("storage", agent_id, device_config)
+            agent_id, fleet, bus, made = own_fleet("storage", agent_id, device_config)
         i = int(index)
         super().__init__(agent_id, fleet, i, bus, action=Action(dim_c=1, range=(fleet.p_min[i], fleet.p_max[i])),
                          state=power_state(agent_id, soc=float(fleet.soc[i])), **kwargs)
+        self.parameters = made if device_config is not None else None
         self._limits = tuple(getattr(fleet, k).item(i) for k in ("p_min", "p_max", "capacity", "eff_ch", "eff_dis"))
         self._soft = tuple(getattr(fleet, k).item(i) for k in ("cost_per_mwh", "soc_min", "soc_max"))  # fixed once built
 

@@ -128,15 +128,16 @@ def gather_batch(actions: Mapping[str, Any] | np.ndarray, agent_ids: Sequence[st
     return clip_actions(raw, layout.action_bounds, out=out)
 
 
-def rewards(cost: np.ndarray, safety: np.ndarray, converged: Any, config: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Reward = -(cost + penalty · safety) per agent (the last axis); a copy whose power flow did
-    not converge gets ``convergence_failure_reward`` and ``convergence_failure_safety`` added to
-    its safety; with ``share_reward`` every agent gets the mean. Returns (rewards, safety)."""
-    if converged is True:  # one env, the common case: no masks
-        reward = -(cost + config["penalty"] * safety)
-    else:
+def rewards(cost: np.ndarray, safety: np.ndarray, converged: Any, config: Mapping[str, Any],
+            given: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Reward = -(cost + penalty · safety) per agent (the last axis), or the ``given`` rewards (an
+    earlier-style env's own); a copy whose power flow did not converge gets
+    ``convergence_failure_reward`` and ``convergence_failure_safety`` added to its safety; with
+    ``share_reward`` every agent gets the mean. Returns (rewards, safety)."""
+    reward = -(cost + config["penalty"] * safety) if given is None else given
+    if converged is not True:  # one env that converged is the common case: no masks
         ok = np.asarray(converged)[..., None]
-        reward = np.where(ok, -(cost + config["penalty"] * safety), float(config["convergence_failure_reward"]))
+        reward = np.where(ok, reward, float(config["convergence_failure_reward"]))
         safety = np.where(ok, safety, safety + config["convergence_failure_safety"])
     if config["share_reward"]:
         reward = np.broadcast_to(reward.mean(axis=-1, keepdims=True), reward.shape)

@@ -11,7 +11,9 @@ devices}``; device types and their keys in :mod:`powergrid.agents.registry`),
 ``sell_price_ratio`` (export price over import price), ``power_flow_backend``
 (``'lightsim2grid'`` or ``'pandapower'``), ``env_update_interval`` (event-driven mode:
 seconds between power flows, or None for a power flow at every device action effect) and
-``description`` (free text, as ``load_setup`` returns it; the env does not read it).
+``description`` (free text, as ``load_setup`` returns it; the env does not read it) and
+``protocol`` (the earlier package's key: a SetpointProtocol, how controllers direct their
+devices, which is the default, or a P2PTradingProtocol, as the env's ``protocol`` argument).
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ import numpy as np
 
 from heron.core.checks import finite_number, is_finite_number
 from heron.messaging.base import MessageBroker
+from heron.protocols.horizontal import P2PTradingProtocol
+from heron.protocols.vertical import SetpointProtocol
 
 __all__ = ["DEFAULTS", "MICROGRID_KEYS", "DSO_KEYS", "validated_config", "checked_dict", "reset_options"]
 
@@ -47,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "power_flow_backend": "lightsim2grid",
     "env_update_interval": None,
     "description": None,
+    "protocol": None,
 }
 
 
@@ -84,6 +89,10 @@ def validated_config(config: Mapping[str, Any] | None, defaults: Mapping[str, An
         raise ValueError(f"config 'dataset_path' must be a path to a dataset file or None, got {path!r}")
     if cfg["description"] is not None and not isinstance(cfg["description"], str):
         raise ValueError(f"config 'description' must be text or None, got {cfg['description']!r}")
+    protocol = cfg["protocol"]
+    if protocol is not None and not isinstance(protocol, (SetpointProtocol, P2PTradingProtocol)):
+        raise ValueError("config 'protocol' must be None, a SetpointProtocol (how controllers direct their devices: the "
+                         f"default) or a P2PTradingProtocol (trading between microgrids), got {protocol!r}")
     if not isinstance(cfg["setup"], str):
         raise ValueError(f"config 'setup' must be a setup name, got {cfg['setup']!r}")
     return cfg

@@ -8,6 +8,7 @@ step uses. Running the model (state that changes) is :class:`~powergrid.core.ste
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -20,8 +21,9 @@ from powergrid.agents.registry import device_type, fleet_kinds
 from powergrid.core.config import DSO_KEYS, MICROGRID_KEYS, checked_dict
 from powergrid.networks._feeder import require_name
 from powergrid.networks.compose import OPERATOR_BUILDERS, attach_ieee13_microgrid, build_operator_network
+from powergrid.core.agent_nets import attach_agent, device_config_of
 from powergrid.setups.earlier_format import node_name, translated_device
-from powergrid.setups.loader import load_dataset, load_setup
+from powergrid.setups.loader import DATASET_KINDS, load_dataset, load_setup
 
 __all__ = ["GridModel", "Microgrid", "DeviceSpec", "NAMED_FLEETS"]
 
@@ -106,6 +108,10 @@ class GridModel:
             mg = self._add_microgrid(k, raw, configs)
             load_series += [self._column("load", raw["load_area"])] * (len(self.net.load) - first_load)
             self.microgrids.append(mg)
+        self._finish(configs, load_series)
+
+    def _finish(self, configs: Mapping[str, list[dict[str, Any]]], load_series: list[int]) -> None:
+        """The fleets from their rows' configs, and the profile columns as arrays."""
         #: every fleet kind of the registry -> its fleet (parameters and initial state), in registry order
         self.fleets: dict[str, Fleet] = {}
         #: a profile fleet's kind -> the profile column of each of its rows
@@ -128,6 +134,45 @@ class GridModel:
     def build(cls, config: Mapping[str, Any]) -> "GridModel":
         """The model of a validated config (:func:`powergrid.core.config.validated_config`)."""
         return cls(config)
+
+    @classmethod
+    def from_agents(cls, config: Mapping[str, Any], net: pp.pandapowerNet, agents: Mapping[str, Any]) -> "GridModel":
+        """The model of a net an env subclass built with its controllers, the earlier package's
+        way (``PowerGridAgent(net=..., grid_config=...)`` with ``add_dataset``): each agent owns
+        the buses, lines and loads whose names start with its id (contiguous), is connected by
+        the transformer feeding them (or, fed by an external grid of its own, through a 1:1
+        metering transformer of negligible impedance added here), scales its loads by its
+        ``load_scale`` and has its devices at ``"<id> Bus <node>"``. Its dataset is its profile
+        area in both splits; the first agent's price is the price. Works on a copy of ``net``."""
+        self = cls.__new__(cls)
+        self.config, self.net, self.operator_buses, self.series = config, copy.deepcopy(net), {}, []
+        self.dataset = {split: {kind: {} for kind in DATASET_KINDS} for split in ("train", "test")}
+        self.microgrids, configs = [], {kind: [] for kind in fleet_kinds()}
+        load_series = [None] * len(self.net.load)
+        for name, agent in agents.items():
+            if getattr(agent, "dataset", None) is None:
+                raise ValueError(f"agent {name!r} has no dataset: call its add_dataset(...) in _build_agents")
+            for split in ("train", "test"):
+                for kind in DATASET_KINDS:
+                    self.dataset[split][kind][name] = agent.dataset[kind]
+            mg = Microgrid(name, *attach_agent(self.net, name, float(getattr(agent, "load_scale", 1.0))), float(agent.base_power), [])
+            column = self._column("load", name)
+            for i in np.flatnonzero(self.net.load.bus.isin(self.net.bus.index[mg.buses]).to_numpy()):
+                load_series[i] = column
+            nodes = {str(n).rsplit(" Bus ", 1)[-1]: int(b) for b, n in zip(self.net.bus.index[mg.buses], self.net.bus.name[mg.buses])}
+            for device_id, device in agent.devices.items():
+                mg.devices.append(self._add_device(mg, nodes, {"renew_area": name}, device_config_of(device_id, device), configs))
+            self.microgrids.append(mg)
+        first = next(iter(agents), None)
+        if first is None:
+            raise ValueError("_build_agents returned no agents")
+        for name in agents:
+            if not np.array_equal(self.dataset["train"]["price"][name], self.dataset["train"]["price"][first]):
+                raise ValueError(f"agents {first!r} and {name!r} have different prices; the network has one price")
+        self.price_series = self._column("price", first)
+        always = self._column(*ALWAYS)  # loads outside every agent keep their base value
+        self._finish(configs, [always if c is None else c for c in load_series])
+        return self
 
     # The built-in fleets by name (empty fleets when a config has none of them).
     generators = property(lambda self: self.fleets["generator"])

@@ -76,7 +76,7 @@ class EventDrivenGrid:
         if elapsed_h <= 0:
             return
         self.core.hold(elapsed_h)
-        cost, safety = self._reward_and_safety()
+        cost, safety = self._cost_and_safety()
         self.event_totals["cost"] += cost * elapsed_h
         self.event_totals["safety"] += safety * elapsed_h
         self._event_clock = now
@@ -92,7 +92,7 @@ class EventDrivenGrid:
         converged = bool(core.solve())
         self.event_totals["power_flows"] += 1
         self.event_totals["not_converged"] += not converged
-        cost, safety = self._reward_and_safety()
+        cost, safety = self._cost_and_safety()
         self.event_history.append({"time": now, "converged": converged, "cost": dict(zip(self.possible_agents, cost.tolist())),
                                    "safety": dict(zip(self.possible_agents, safety.tolist()))})
 

@@ -82,6 +82,10 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
             raise ValueError(f"the env mediates P2PTradingProtocol between microgrids; got {type(protocol).__name__}")
         self.protocol = protocol
         cfg = self.config = validated_config(config, self.DEFAULTS)
+        if isinstance(cfg["protocol"], P2PTradingProtocol):
+            if protocol is not None and protocol is not cfg["protocol"]:
+                raise ValueError("pass the trading protocol as the argument or as config 'protocol', not two")
+            self.protocol = protocol = cfg["protocol"]
         broker = cfg["message_broker"]
         if broker == "in_memory" or (broker is None and not cfg["centralized"]):
             broker = InMemoryBroker()
@@ -90,10 +94,21 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
             broker.claim_environment(self.env_id, self)
         self.centralized = bool(cfg["centralized"])
         self.max_episode_steps = int(cfg["max_episode_steps"])
-        self.net = self._build_net()
+        self.agents_first = type(self)._build_net is not NetworkedGridEnv._build_net
+        if self.agents_first:  # the earlier package's subclass: its agents bring their nets, devices and profiles
+            self.agent_dict = self._build_agents()
+            net = self._build_net()
+            if not hasattr(self, "model"):
+                self.model = GridModel.from_agents(cfg, net, self.agent_dict)
+            self.net = self.model.net
+        else:
+            self.net = self._build_net()
         self.layout = Layout(self.model)
         self.core = GridCore(self.model, self.layout, make_backend(self.net, cfg["power_flow_backend"]))
-        self.agent_dict: dict[str, GridAgent] = self._build_agents()
+        if self.agents_first:
+            self._bind_agents()
+        else:
+            self.agent_dict: dict[str, GridAgent] = self._build_agents()
         self.possible_agents = list(self.agent_dict)
         self.agents = list(self.possible_agents)
         self.action_spaces = {a: ag.action.space for a, ag in self.agent_dict.items()}
@@ -149,6 +164,32 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
     def _reward_and_safety(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-agent cost and safety of the step (override to score another way)."""
         return self.core.score()
+
+    def _bind_agents(self) -> None:
+        """The agents a subclass built (``agents_first``) act on the core's fleets from now on."""
+        for mg in self.model.microgrids:
+            agent = self.agent_dict[mg.name]
+            agent.n_buses = len(mg.bus_positions)
+            for spec in mg.devices:
+                device = agent.devices[spec.name]
+                device.fleet, device.index, device.dt_h = self.core.fleets[spec.fleet], spec.row, self.dt_h
+
+    def _cost_and_safety(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-agent cost and safety now (an earlier-style subclass scores rewards instead: the core's)."""
+        return self.core.score() if self.agents_first else self._reward_and_safety()
+
+    def _earlier_rewards(self, cost: np.ndarray, safety: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """An earlier-style subclass's ``_reward_and_safety`` reads each agent's ``cost`` and
+        ``safety`` (set here) and returns (rewards, safety) dicts: its rewards stand. Returns
+        (safety, rewards or None)."""
+        for agent, c, s in zip(self.agent_dict.values(), cost.tolist(), safety.tolist()):
+            agent.cost, agent.safety = c, s
+        rewards_by_agent, safety_by_agent = self._reward_and_safety()
+        if not isinstance(rewards_by_agent, Mapping):
+            raise ValueError("_reward_and_safety of an env whose agents build the net must return (rewards, safety) "
+                             f"dicts by agent, got {type(rewards_by_agent).__name__}")
+        ids = self.possible_agents
+        return np.array([float(safety_by_agent[a]) for a in ids]), np.array([float(rewards_by_agent[a]) for a in ids])
 
     # The fleets, the power flow and the owners, as users of the env read them.
     generators = property(lambda self: self.core.generators)
@@ -229,15 +270,18 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
             delivered = core.delivered_actions(flat)
             core.push_devices()
             converged = bool(core.solve())
-            cost, safety = self._reward_and_safety()
+            cost, safety = self._cost_and_safety()
             if self.protocol is not None:
                 cost = cost + settle(core, self.possible_agents, self.protocol.coordinate(None, self._market_states())[0])
             obs = self._observations()
         else:
             observations, cost, safety, converged, delivered = self.exchange.step(flat, float(core.t))
             obs = dict(zip(self.possible_agents, observations))
+        given = None
+        if self.agents_first:
+            safety, given = self._earlier_rewards(cost, safety)
         self.last_converged = converged
-        reward, safety = rewards(cost, safety, converged, self.config)
+        reward, safety = rewards(cost, safety, converged, self.config, given)
         limited = flags_by_agent(delivered != flat, self.layout.action_bounds[-1])
         offsets = self.layout.action_offsets
         infos = {a: {"cost": c, "safety": s, "converged": converged, "action_clipped": bool(f), "action_limited": bool(lim),
