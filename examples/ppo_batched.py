@@ -1,6 +1,7 @@
 """PPO on the batched env, and an exploit hunt: does the trained policy beat the optimum?
 
-One agent controls all three microgrids of the default setup (``MicrogridsVectorEnv``: the
+One agent controls all three microgrids of a setup (``--setup``, by default the SimBench one the
+README's run used; ``MicrogridsVectorEnv``: the
 observations side by side, the actions side by side, the rewards summed) and is trained with
 PPO for a fixed budget of env steps on the train split. It is then evaluated on the first test
 days, day by day, against the four baselines of ``powergrid.baselines``. A policy above the
@@ -42,6 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--reward-scale", type=float, default=0.1, help="rewards are summed $ per hour; scale them near 1")
     p.add_argument("--eval-days", type=int, default=20, help="test days of the evaluations (ten during training)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--setup", default="ieee34_ieee13_simbench", help="the setup trained and tested on (the README's run)")
     p.add_argument("--plot", default="ppo_batched.png", help="where to write the learning curve (PNG)")
     return p.parse_args(argv)
 
@@ -95,9 +97,9 @@ def to_bounds(u: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return np.clip(u * np.maximum(np.abs(low), np.abs(high)), low, high)
 
 
-def evaluate(agent: Agent, norm: RunningNorm, days: int) -> np.ndarray:
+def evaluate(agent: Agent, norm: RunningNorm, days: int, setup: str) -> np.ndarray:
     """The policy's mean action, day by day on the test split: per-day returns."""
-    env = MultiAgentMicrogrids({"train": False})
+    env = MultiAgentMicrogrids({"train": False, "setup": setup})
     agents = env.possible_agents
     low = np.concatenate([env.action_space(a).low for a in agents]).astype(float)
     high = np.concatenate([env.action_space(a).high for a in agents]).astype(float)
@@ -116,7 +118,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)
-    envs = MicrogridsVectorEnv(args.num_envs, {"train": True})
+    envs = MicrogridsVectorEnv(args.num_envs, {"train": True, "setup": args.setup})
     low, high = envs.single_action_space.low.astype(float), envs.single_action_space.high.astype(float)
     obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
     agent = Agent(obs_dim, act_dim)
@@ -176,15 +178,15 @@ def main(argv=None) -> int:
             curve.append(((update + 1) * B * T, float(np.mean(finished))))
             finished = []
         if (update + 1) % max(1, updates // 10) == 0 or update == updates - 1:
-            test_curve.append(((update + 1) * B * T, float(evaluate(agent, norm, args.eval_days).mean())))
+            test_curve.append(((update + 1) * B * T, float(evaluate(agent, norm, args.eval_days, args.setup).mean())))
             print(f"update {update + 1}/{updates}  steps {(update + 1) * B * T:>8,}  train return {curve[-1][1]:8.2f}"
                   f"  test return {test_curve[-1][1]:8.2f}  {time.perf_counter() - start:6.1f} s")
     train_seconds = time.perf_counter() - start
 
     # evaluation on the test split, day by day, against the baselines
     days = args.eval_days
-    policy = evaluate(agent, norm, days)
-    baselines = run_baselines(days, seed=args.seed)
+    policy = evaluate(agent, norm, days, args.setup)
+    baselines = run_baselines(days, config={"setup": args.setup}, seed=args.seed)
     optimum = baselines["optimum"].returns
     print(f"\ntrained for {updates * B * T:,} env steps in {train_seconds:.0f} s")
     print(format_table(baselines))
