@@ -33,8 +33,12 @@ converged values. ``protocol`` (argument) is a horizontal protocol the env media
 :class:`P2PTradingProtocol`, importing microgrids bid and exporting ones ask at their
 generators' marginal cost after each power flow, and cleared trades replace grid purchases.
 
-To model another system, subclass and override ``_build_net`` (the model and its net),
-``_build_agents`` and ``_reward_and_safety``.
+To model another system, subclass. The earlier package's way: ``_build_agents`` returns
+``PowerGridAgent``s with their nets, devices and datasets, ``_build_net`` the net they form
+(e.g. one agent's), ``_reward_and_safety`` (rewards, safety) dicts from each agent's ``cost``
+and ``safety``; overriding ``_build_net`` selects this order (``agents_first``) and the model
+is read from that net (:meth:`GridModel.from_agents`). Or set ``self.model`` (a
+:class:`GridModel`) in your ``_build_net`` and return its net.
 """
 from __future__ import annotations
 
