@@ -36,9 +36,9 @@ generators' marginal cost after each power flow, and cleared trades replace grid
 To model another system, subclass. The earlier package's way: ``_build_agents`` returns
 ``PowerGridAgent``s with their nets, devices and datasets, ``_build_net`` the net they form
 (e.g. one agent's), ``_reward_and_safety`` (rewards, safety) dicts from each agent's ``cost``
-and ``safety``; overriding ``_build_net`` selects this order (``agents_first``) and the model
-is read from that net (:meth:`GridModel.from_agents`). Or set ``self.model`` (a
-:class:`GridModel`) in your ``_build_net`` and return its net.
+and ``safety``; overriding both builders selects this order (``agents_first``) and the model
+is read from that net (:meth:`GridModel.from_agents`). Or override ``_build_net`` alone: set
+``self.model`` (a :class:`GridModel`) and return its net; the controllers are then made over it.
 """
 from __future__ import annotations
 
@@ -98,7 +98,8 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
             broker.claim_environment(self.env_id, self)
         self.centralized = bool(cfg["centralized"])
         self.max_episode_steps = int(cfg["max_episode_steps"])
-        self.agents_first = type(self)._build_net is not NetworkedGridEnv._build_net
+        overrides = type(self)._build_net is not NetworkedGridEnv._build_net, type(self)._build_agents is not NetworkedGridEnv._build_agents
+        self.agents_first = all(overrides)
         if self.agents_first:  # the earlier package's subclass: its agents bring their nets, devices and profiles
             self.agent_dict = self._build_agents()
             net = self._build_net()

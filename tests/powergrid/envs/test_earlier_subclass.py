@@ -96,3 +96,17 @@ def test_agents_without_data_or_fed_twice_are_named():
 
     with pytest.raises(ValueError, match="agent 'MG1' has no dataset"):
         NoData({"max_episode_steps": 24})
+
+
+def test_overriding_build_net_alone_keeps_this_package_s_order():
+    from powergrid.core.model import GridModel
+
+    class OwnModel(NetworkedGridEnv):
+        def _build_net(self):
+            self.model = GridModel.build({**self.config, "setup": "ieee34_ieee13_simbench"})
+            return self.model.net
+
+    env = OwnModel()
+    assert not env.agents_first and set(env.agent_dict["MG1"].devices) == {"MG1_gen", "MG1_ess", "MG1_pv", "MG1_wind"}
+    env.reset(seed=0)
+    env.step({a: np.zeros(3) for a in env.agents})
