@@ -54,10 +54,15 @@ class Agent:
         state: State | Iterable[FeatureProvider] | None = None,
         action: Action | None = None,
         config: Mapping[str, Any] | None = None,
+        level: int | None = None,
     ) -> None:
         if not isinstance(agent_id, str) or not agent_id:
             raise ValueError(f"agent_id must be a non-empty string, got {agent_id!r}")
         self.agent_id = agent_id
+        if level is not None:  # the earlier HERON passed the hierarchy level to the constructor
+            if isinstance(level, bool) or not isinstance(level, int) or level < 0:
+                raise ValueError(f"agent {agent_id!r}: level must be a non-negative whole number, got {level!r}")
+            self.level = level
         if policy is not None and not callable(getattr(policy, "forward", None)):
             raise ValueError(f"agent {agent_id!r}: policy must have a forward(obs) method, got {policy!r}")
         self.policy = policy

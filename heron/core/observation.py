@@ -39,6 +39,10 @@ class Observation:
             return np.zeros(0, dtype=np.float32)
         return np.concatenate(parts).astype(np.float32, copy=False)
 
+    def as_vector(self) -> np.ndarray:
+        """``vector()``, by the earlier HERON's name."""
+        return self.vector()
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         vec = self.vector()
         return vec if dtype is None else vec.astype(dtype)

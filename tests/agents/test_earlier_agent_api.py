@@ -63,3 +63,14 @@ def test_scheduler_payloads_and_intervals_as_the_earlier_handlers_read_them():
     assert scheduler.run_until(t_end=2.0) > 0
     assert [t for t, _ in effects] == pytest.approx([0.1, 1.1]) and effects[0][1] == 0.75  # 2.1 lies past t_end
     assert deliveries == [("boss", {"setpoint": 1.0})]
+
+
+def test_level_keyword_and_as_vector():
+    from heron.agents.base import Agent
+    from heron.core.observation import Observation
+
+    assert Agent("a", level=0).level == 0 and FieldAgent("f").level == 1
+    with pytest.raises(ValueError, match="level must be a non-negative whole number"):
+        Agent("a", level=-1)
+    obs = Observation({"x": np.array([1.0, 2.0])}, {"y": 3.0})
+    np.testing.assert_array_equal(obs.as_vector(), obs.vector())
