@@ -123,9 +123,11 @@ class DeviceAgent(FieldAgent):
                            Message(env_id, self.agent_id, "environment", self.timestamp, MessageType.STATE_UPDATE, update))
 
 
-def own_fleet(kind: str, agent_id: str | None, device_config: Mapping[str, Any] | None) -> tuple[str, Any, Any, tuple]:
-    """(name, a one-device fleet, bus, (kind, parameters)) for a device made on its own from its config, as the
-    earlier package made them: ``Generator(agent_id=..., device_config={'name': ...,
+def own_fleet(kind: str, agent_id: str | None, device_config: Mapping[str, Any] | None,
+              fleet: Any = None) -> tuple[str, Any, Any, tuple]:
+    """(name, a one-device fleet, bus, (kind, parameters)) for a device made on its own from its
+    config (``fleet`` must then be None), as the earlier package made them:
+    ``Generator(agent_id=..., device_config={'name': ...,
     'device_state_config': {'p_max_MW': ...}})``. Keys in either package's names (see
     :mod:`powergrid.setups.earlier_format`); a typo raises naming it."""
     from powergrid.agents.registry import by_kind
@@ -133,6 +135,8 @@ def own_fleet(kind: str, agent_id: str | None, device_config: Mapping[str, Any] 
 
     if not isinstance(device_config, Mapping):
         raise ValueError(f"device {agent_id!r}: pass its fleet and row, or its device_config (a dict), got {device_config!r}")
+    if fleet is not None:
+        raise ValueError(f"device {agent_id!r}: pass its fleet and row, or its device_config, not both")
     name = agent_id or device_config.get("name")
     if not isinstance(name, str) or not name:
         raise ValueError(f"a device needs a name (agent_id or device_config['name']), got {name!r}")
@@ -148,8 +152,12 @@ class FleetDevice(DeviceAgent):
     reads its row as Python floats (``array.item(index)``) and applies the fleet's formulas to
     them: the same formulas the fleet applies to all rows at once, without numpy's per-call cost."""
 
-    def __init__(self, agent_id: str, fleet: Any, index: int, bus: Any = None, **kwargs: Any) -> None:
+    def __init__(self, agent_id: str, fleet: Any, index: int, bus: Any = None, parameters: tuple | None = None,
+                 **kwargs: Any) -> None:
         self.fleet, self.index = fleet, int(index)
+        #: (kind, config parameters) of a device made from its config (``own_fleet``), else None:
+        #: what an env reads to place it in a net its agents built
+        self.parameters = parameters
         super().__init__(agent_id, bus=bus, **kwargs)
 
     @property
@@ -178,13 +186,12 @@ class Generator(FleetDevice):
     kind = "generator"
 
     def __init__(self, agent_id: str | None = None, fleet: GeneratorFleet | None = None, index: int = 0, bus: Any = None, *,
-                 device_config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-        if fleet is None:  # on its own, from its config
-            agent_id, fleet, bus, made = own_fleet("generator", agent_id, device_config)
+                 device_config: Mapping[str, Any] | None = None, parameters: tuple | None = None, **kwargs: Any) -> None:
+        if fleet is None or device_config is not None:  # on its own, from its config
+            agent_id, fleet, bus, parameters = own_fleet("generator", agent_id, device_config, fleet)
         i = int(index)
         action = Action(dim_c=2, range=([fleet.p_min[i], fleet.q_min[i]], [fleet.p_max[i], fleet.q_max[i]]))
-        super().__init__(agent_id, fleet, i, bus, action=action, **kwargs)
-        self.parameters = made if device_config is not None else None  # (kind, the config's parameters), when made alone
+        super().__init__(agent_id, fleet, i, bus, action=action, parameters=parameters, **kwargs)
         self._limits = tuple(getattr(fleet, k).item(i) for k in ("p_min", "q_min", "q_max", "s_max", "q_slope", "q_idle"))
         self._cost = (fleet.cost_a.item(i), fleet.cost_b.item(i), fleet.cost_c.item(i))  # parameters: fixed once built
 
@@ -220,13 +227,12 @@ class ESS(FleetDevice):
     kind = "storage"
 
     def __init__(self, agent_id: str | None = None, fleet: StorageFleet | None = None, index: int = 0, bus: Any = None, *,
-                 device_config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-        if fleet is None:  # on its own, from its config
-            agent_id, fleet, bus, made = own_fleet("storage", agent_id, device_config)
+                 device_config: Mapping[str, Any] | None = None, parameters: tuple | None = None, **kwargs: Any) -> None:
+        if fleet is None or device_config is not None:  # on its own, from its config
+            agent_id, fleet, bus, parameters = own_fleet("storage", agent_id, device_config, fleet)
         i = int(index)
         super().__init__(agent_id, fleet, i, bus, action=Action(dim_c=1, range=(fleet.p_min[i], fleet.p_max[i])),
-                         state=power_state(agent_id, soc=float(fleet.soc[i])), **kwargs)
-        self.parameters = made if device_config is not None else None
+                         state=power_state(agent_id, soc=float(fleet.soc[i])), parameters=parameters, **kwargs)
         self._limits = tuple(getattr(fleet, k).item(i) for k in ("p_min", "p_max", "capacity", "eff_ch", "eff_dis"))
         self._soft = tuple(getattr(fleet, k).item(i) for k in ("cost_per_mwh", "soc_min", "soc_max"))  # fixed once built
 

@@ -35,9 +35,7 @@ def device_from_config(config: Mapping[str, Any], env_id: str | None = None, ups
         raise ValueError(f"device {config.get('name')!r}: a {config['type']} is a setting of its microgrid's network; "
                          "declare it in the env's microgrid_configs")
     name, fleet, bus, made = own_fleet(dtype.kind, config.get("name"), {k: v for k, v in config.items() if k != "type"})
-    device = dtype.agent(name, fleet, 0, bus=bus, env_id=env_id, upstream_id=upstream_id)
-    device.parameters = made  # what an env reads to place it in its net
-    return device
+    return dtype.agent(name, fleet, 0, bus=bus, parameters=made, env_id=env_id, upstream_id=upstream_id)
 
 
 class PowerGridAgent(GridAgent):

@@ -18,10 +18,10 @@ import pandapower as pp
 from heron.core.checks import finite_number, is_finite_number
 from powergrid.agents.fleets import Fleet
 from powergrid.agents.registry import device_type, fleet_kinds
+from powergrid.core.agent_nets import attach_agent, device_config_of
 from powergrid.core.config import DSO_KEYS, MICROGRID_KEYS, checked_dict
 from powergrid.networks._feeder import require_name
 from powergrid.networks.compose import OPERATOR_BUILDERS, attach_ieee13_microgrid, build_operator_network
-from powergrid.core.agent_nets import attach_agent, device_config_of
 from powergrid.setups.earlier_format import node_name, translated_device
 from powergrid.setups.loader import DATASET_KINDS, load_dataset, load_setup
 
@@ -144,6 +144,8 @@ class GridModel:
         metering transformer of negligible impedance added here), scales its loads by its
         ``load_scale`` and has its devices at ``"<id> Bus <node>"``. Its dataset is its profile
         area in both splits; the first agent's price is the price. Works on a copy of ``net``."""
+        if not agents:
+            raise ValueError("_build_agents returned no agents")
         self = cls.__new__(cls)
         self.config, self.net, self.operator_buses, self.series = config, copy.deepcopy(net), {}, []
         self.dataset = {split: {kind: {} for kind in DATASET_KINDS} for split in ("train", "test")}
@@ -163,9 +165,7 @@ class GridModel:
             for device_id, device in agent.devices.items():
                 mg.devices.append(self._add_device(mg, nodes, {"renew_area": name}, device_config_of(device_id, device), configs))
             self.microgrids.append(mg)
-        first = next(iter(agents), None)
-        if first is None:
-            raise ValueError("_build_agents returned no agents")
+        first = next(iter(agents))
         for name in agents:
             if not np.array_equal(self.dataset["train"]["price"][name], self.dataset["train"]["price"][first]):
                 raise ValueError(f"agents {first!r} and {name!r} have different prices; the network has one price")

@@ -29,16 +29,22 @@ def load_setup(name: str | Path) -> dict[str, Any]:
     holding ``config.yml`` (the earlier package's layout, e.g. with a ``data.pkl``) or the path
     of a ``.yml``/``.json`` config; its ``dataset_path`` is relative to the config's folder.
     """
-    return copy.deepcopy(_read_setup(str(name)))
+    name = str(name)
+    if "/" not in name and (HERE / f"{name}.json").is_file():
+        return copy.deepcopy(_shipped_setup(name))
+    return _own_setup(name)
 
 
 @lru_cache(maxsize=None)
-def _read_setup(name: str) -> dict[str, Any]:
-    shipped = HERE / f"{name}.json"
-    if shipped.is_file() and "/" not in name:
-        config = json.loads(shipped.read_text())
-        config["dataset_path"] = str(HERE / config.pop("dataset"))
-        return config
+def _shipped_setup(name: str) -> dict[str, Any]:
+    """A shipped setup (read once: the package's files do not change while it runs)."""
+    config = json.loads((HERE / f"{name}.json").read_text())
+    config["dataset_path"] = str(HERE / config.pop("dataset"))
+    return config
+
+
+def _own_setup(name: str) -> dict[str, Any]:
+    """A setup of your own, read at every call: you may edit it between two."""
     path = Path(name)
     if path.is_dir():
         path = path / "config.yml"

@@ -85,3 +85,11 @@ def test_result_channel_and_the_broker_s_channels():
     broker.publish(channel, Message("test_env", "sender", "test_agent", 0.0, MessageType.ACTION, {"action": [1.0, 2.0]}))
     assert channel in broker.channels
     assert [m.payload for m in broker.consume(channel, recipient_id="test_agent", env_id="test_env")] == [{"action": [1.0, 2.0]}]
+
+
+def test_a_device_on_a_fleet_row_given_a_config_too_is_refused():
+    """Given both a fleet and a device_config, a device raised NameError."""
+    ess = ESS(agent_id="e", device_config=STORAGE)
+    with pytest.raises(ValueError, match="its fleet and row, or its device_config, not both"):
+        ESS("e2", ess.fleet, 0, device_config=STORAGE)
+    assert ESS("e3", ess.fleet, 0).parameters is None and ess.parameters[0] == "storage"

@@ -179,3 +179,11 @@ def test_a_missing_or_unknown_setup_is_named(tmp_path):
     (tmp_path / "config.yml").write_text("dso_config:\n  name: DSO\n  load_area: BANC\n  price_area: XX\n")
     with pytest.raises(ValueError, match="no price profile for area 'XX'"):
         MultiAgentMicrogrids(load_setup(tmp_path))
+
+
+def test_a_setup_folder_is_read_again_after_it_changes(earlier_folder):
+    """Setups of your own were cached by path: an edited config.yml kept its old values."""
+    assert load_setup(earlier_folder)["max_episode_steps"] == 48
+    config = earlier_folder / "config.yml"
+    config.write_text(config.read_text().replace("max_episode_steps: 48", "max_episode_steps: 72"))
+    assert load_setup(earlier_folder)["max_episode_steps"] == 72
