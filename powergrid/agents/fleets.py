@@ -289,8 +289,11 @@ class GeneratorFleet(Fleet):
         self.dispatch(slice(None), setpoints[..., 0], setpoints[..., 1])
 
     def follow(self, availability: np.ndarray) -> None:
-        """The hour's cap (p_max × availability); the last command is delivered within it."""
+        """The hour's cap, p_max × availability: what the next command or ``hold`` delivers within."""
         np.multiply(self.p_max, availability, out=self.p_cap)
+
+    def hold(self, dt_h: float) -> None:
+        """The last command, delivered within the current cap (the sun may have set)."""
         self.dispatch(slice(None), self.p_set.copy(), self.q_set.copy())
 
     def reset(self, rows: Any = slice(None)) -> None:

@@ -84,10 +84,10 @@ class EventDrivenGrid:
     def _event_update(self) -> None:
         core, now = self.core, self.simulation_time
         self._integrate_until(now)
-        core.hold(0.0)  # what the devices deliver from now on
         core.t = min(int(now // 3600), core.model.profiles[core.split].shape[0] - 1 - core.start_hour)
         self._read_discrete_devices()
         core.advance_profiles()
+        core.hold(0.0)  # what the devices deliver from now on, within this hour's weather
         core.push_devices()
         converged = bool(core.solve())
         self.event_totals["power_flows"] += 1

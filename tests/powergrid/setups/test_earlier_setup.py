@@ -187,3 +187,20 @@ def test_a_setup_folder_is_read_again_after_it_changes(earlier_folder):
     config = earlier_folder / "config.yml"
     config.write_text(config.read_text().replace("max_episode_steps: 48", "max_episode_steps: 72"))
     assert load_setup(earlier_folder)["max_episode_steps"] == 72
+
+
+def test_a_held_solar_command_follows_the_sun_in_event_driven_mode():
+    """A solar generator told full power at midnight delivers what each hour's sun gives, hour
+    by hour, without a new command."""
+    env = MultiAgentMicrogrids({"train": False})
+    env.reset(options={"day": 0})
+    env.setup_event_driven(seed=0)
+    env.apply_action("solar_1", np.array([0.2, 0.0]))
+    model, core = env.core.model, env.core
+    delivered, available = [], []
+    for hour in range(1, 24):
+        env.run_event_driven(hour * 3600.0 + 1.0)
+        delivered.append(float(env.generators.p[0]))
+        available.append(0.2 * model.profiles["test"][core.hour][model.fleet_series["generator"][0]])
+    np.testing.assert_allclose(delivered, np.minimum(available, 0.25), atol=1e-12)
+    assert min(delivered) == 0.0 and max(delivered) > 0.05
