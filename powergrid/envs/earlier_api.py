@@ -7,6 +7,7 @@ arrays: the same numbers the step scores, no second bookkeeping.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -22,9 +23,15 @@ class EpisodeFlags(dict):
     earlier env's loops (and RLlib's) read it. The key is not listed (``keys()``, iteration,
     ``len``), so PettingZoo's API and vector wrappers see the agents only."""
 
-    def __init__(self, flags: dict[str, bool], episode_over: bool) -> None:
-        super().__init__(flags)
-        self.episode_over = bool(episode_over)
+    episode_over = False  # set on the instance when the episode is over
+
+    @classmethod
+    def of(cls, agents: Iterable[str], flag: bool, episode_over: bool) -> "EpisodeFlags":
+        """Every agent's ``flag`` (built as fast as a plain dict: this runs every step)."""
+        flags = cls.fromkeys(agents, flag)
+        if episode_over:
+            flags.episode_over = True
+        return flags
 
     def __getitem__(self, key: str) -> bool:
         return self.episode_over if key == "__all__" else dict.__getitem__(self, key)
@@ -33,7 +40,13 @@ class EpisodeFlags(dict):
         return self.episode_over if key == "__all__" else dict.get(self, key, default)
 
     def __reduce__(self):  # pickles (vector envs' pipes) as itself
-        return (EpisodeFlags, (dict(self), self.episode_over))
+        return _episode_flags, (dict(self), self.episode_over)
+
+
+def _episode_flags(flags: dict[str, bool], episode_over: bool) -> EpisodeFlags:
+    restored = EpisodeFlags(flags)
+    restored.episode_over = episode_over
+    return restored
 
 
 class EarlierEnvAPI:

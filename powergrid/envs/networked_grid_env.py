@@ -293,8 +293,8 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
                      "delivered_action": delivered[offsets[k]:offsets[k + 1]]}
                  for k, (a, c, s, f, lim) in enumerate(zip(self.possible_agents, cost.tolist(), safety.tolist(), clipped, limited))}
         truncated = core.t >= self.max_episode_steps
-        terminations = EpisodeFlags({a: False for a in self.agents}, truncated)
-        truncations = EpisodeFlags({a: truncated for a in self.agents}, truncated)
+        terminations = EpisodeFlags.of(self.agents, False, truncated)
+        truncations = EpisodeFlags.of(self.agents, truncated, truncated)
         if truncated:
             self.agents = []
         return obs, dict(zip(self.possible_agents, reward.tolist())), terminations, truncations, infos
