@@ -1,23 +1,18 @@
 """Device agents: thin views onto their fleet's arrays (see :mod:`powergrid.agents.fleets`).
 
 A device's parameters and state live in the fleet row ``index``; the agent adds the HERON
-interface (action spec, ``_execute_local_action``, state updates for distributed mode).
-``DeviceAgent`` itself is the base for devices of your own (the FAQ's ``EVCharger``): it keeps
-``P_MW``/``Q_MVAR`` in a :class:`DeviceState` you can read and write as attributes.
+interface (action spec, ``_execute_local_action``, state updates for distributed mode). Their
+base, also of devices written as a class of your own, is :mod:`powergrid.agents.device_agent`.
 """
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
-from heron.agents.field_agent import FieldAgent
 from heron.core.action import Action
-from heron.core.features import FeatureProvider, State
-from heron.messaging.base import Message, MessageType
-from heron.messaging.channels import ChannelManager
+from powergrid.agents.device_agent import DeviceAgent, DeviceState, power_state
 from powergrid.agents.fleets import (GeneratorFleet, RenewableFleet, StorageFleet, generator_cost, generator_marginal_cost,
                                      generator_output, on_arrays, require, storage_cost, storage_power, storage_soc, storage_violation)
 
@@ -32,95 +27,6 @@ def exchange_cost(p_import_mw: float, price: float, sell_price_ratio: float, dt_
 
 
 exchange_costs = on_arrays(exchange_cost, 4)
-
-
-_state_update_channel = functools.lru_cache(maxsize=64)(ChannelManager.state_update_channel)  # spelled once per env
-
-
-class DeviceState(State):
-    """A State whose values read and write as attributes: ``state.P_MW``, ``state.soc``."""
-
-    def _feature_with(self, key: str) -> FeatureProvider | None:
-        for feature in self.__dict__.get("_features", {}).values():
-            if key in feature._values:
-                return feature
-        return None
-
-    def __getattr__(self, key: str) -> Any:
-        feature = self._feature_with(key) if not key.startswith("_") else None
-        if feature is None:
-            raise AttributeError(f"device state of {self.__dict__.get('owner_id')!r} has no value {key!r}")
-        return feature[key]
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        feature = self._feature_with(key) if not key.startswith("_") and key != "owner_id" else None
-        if feature is None:
-            object.__setattr__(self, key, value)
-        else:
-            feature.set_values(**{key: value})
-
-
-def power_state(owner: str, **extra: float) -> DeviceState:
-    """A device's state: ``P_MW``, ``Q_MVAR`` and ``extra`` values, seen by it and its controller."""
-    return DeviceState(owner, [FeatureProvider("power", visibility=["owner", "coordinator"], P_MW=0.0, Q_MVAR=0.0, **extra)])
-
-
-class DeviceAgent(FieldAgent):
-    """A device at a bus of a microgrid. ``P_MW`` follows the load convention (positive
-    consumes) unless a subclass says otherwise; ``cost`` and ``safety`` are this step's.
-
-    In distributed mode a device publishes its state after each action on the env's
-    state-update channel: when it runs behind its own proxy, or when ``publishes_state`` is set
-    (a device on its microgrid controller's local bus, sending its telemetry to the broker).
-    """
-
-    kind = "device"
-
-    def __init__(self, agent_id: str, bus: str | int | None = None, policy: Any = None, *,
-                 action: Action | None = None, state: State | Iterable[FeatureProvider] | None = None,
-                 dt_h: float = 1.0, **kwargs: Any) -> None:
-        super().__init__(agent_id, policy=policy, action=action, state=state if state is not None else power_state(agent_id), **kwargs)
-        self.bus = bus
-        self.dt_h = float(dt_h)
-        self.cost = 0.0
-        self.safety = 0.0
-        self.publishes_state = False
-        self.published: dict[str, float] | None = None  # the last state update it published (its controller reads it too)
-
-    @property
-    def current_time(self) -> float:
-        return self.timestamp
-
-    def _execute_local_action(self, action: np.ndarray) -> None:
-        """Generic device: the action is [P_MW] or [P_MW, Q_MVAR]."""
-        if action.size:
-            self.state.P_MW = float(action[0])
-        if action.size > 1:
-            self.state.Q_MVAR = float(action[1])
-        self.update_cost_safety()
-        self._publish_state_updates()
-
-    def update_cost_safety(self) -> None:
-        """Set ``self.cost`` and ``self.safety`` for the step; devices with costs override."""
-        self.cost = 0.0
-        self.safety = 0.0
-
-    def state_update(self) -> dict[str, float]:
-        """What the device tells the environment after acting."""
-        return {"P_MW": float(self.state.P_MW), "Q_MVAR": float(self.state.Q_MVAR), "cost": self.cost, "safety": self.safety}
-
-    def report(self) -> dict[str, Any]:
-        """Devices tell their controller the same state they tell the environment."""
-        return self.state_update()
-
-    def _publish_state_updates(self) -> None:
-        """In distributed mode, report the new state on the env's state-update channel."""
-        broker = self.broker
-        if broker is not None and (self.distributed or self.publishes_state):
-            env_id = self._env_id
-            self.published = update = self.state_update()
-            broker.publish(_state_update_channel(env_id),
-                           Message(env_id, self.agent_id, "environment", self.timestamp, MessageType.STATE_UPDATE, update))
 
 
 def own_fleet(kind: str, agent_id: str | None, device_config: Mapping[str, Any] | None,

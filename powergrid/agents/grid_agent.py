@@ -7,7 +7,6 @@ import numpy as np
 
 from heron.agents.coordinator_agent import CoordinatorAgent
 from powergrid.agents.devices import DeviceAgent
-from powergrid.agents.registry import observed_fields
 
 __all__ = ["GridAgent", "NETWORK_FIELDS"]
 
@@ -49,7 +48,7 @@ class GridAgent(CoordinatorAgent):
         cached = self.__dict__.get("_fields_cache")
         if cached is not None and cached[0] == len(self.devices):
             return cached[1]
-        fields = [(did, field, power) for did, dev in self.devices.items() for field, power in observed_fields(dev.kind)]
+        fields = [(did, field, power) for did, dev in self.devices.items() for field, power in getattr(dev, "observed_fields", tuple)()]
         self._fields_cache = (len(self.devices), fields)
         return fields
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandapower as pp
 
 from heron.protocols.base import Protocol
-from powergrid.agents.devices import ESS, DeviceAgent, Generator, own_fleet
+from powergrid.agents.devices import DeviceAgent, FleetDevice, own_fleet
 from powergrid.agents.grid_agent import GridAgent
 from powergrid.agents.registry import device_type
 
@@ -36,6 +36,11 @@ def device_from_config(config: Mapping[str, Any], env_id: str | None = None, ups
                          "declare it in the env's microgrid_configs")
     name, fleet, bus, made = own_fleet(dtype.kind, config.get("name"), {k: v for k, v in config.items() if k != "type"})
     return dtype.agent(name, fleet, 0, bus=bus, parameters=made, env_id=env_id, upstream_id=upstream_id)
+
+
+def _table(device: DeviceAgent) -> str:
+    """The pandapower table a device is placed in."""
+    return device.fleet.ELEMENT if isinstance(device, FleetDevice) else device.element_type
 
 
 class PowerGridAgent(GridAgent):
@@ -68,12 +73,40 @@ class PowerGridAgent(GridAgent):
                          tick_interval=tick_interval, obs_delay=obs_delay, act_delay=act_delay, msg_delay=msg_delay)
 
     @property
-    def sgen(self) -> dict[str, Generator]:
-        return {d: dev for d, dev in self.devices.items() if isinstance(dev, Generator)}
+    def sgen(self) -> dict[str, DeviceAgent]:
+        """Its devices placed as static generators (generators, and devices of yours added by ``add_sgen``)."""
+        return {d: dev for d, dev in self.devices.items() if _table(dev) == "sgen"}
 
     @property
-    def storage(self) -> dict[str, ESS]:
-        return {d: dev for d, dev in self.devices.items() if isinstance(dev, ESS)}
+    def storage(self) -> dict[str, DeviceAgent]:
+        """Its devices placed as storage elements (storage units, and devices of yours added by ``add_storage``)."""
+        return {d: dev for d, dev in self.devices.items() if _table(dev) == "storage"}
+
+    def add_sgen(self, devices: DeviceAgent | Iterable[DeviceAgent]) -> None:
+        """Place devices of yours (``DeviceAgent`` subclasses) in the net as static generators:
+        their ``P_MW`` injects. They join this agent's devices if not there yet."""
+        self._place(devices, "sgen")
+
+    def add_storage(self, devices: DeviceAgent | Iterable[DeviceAgent]) -> None:
+        """Place devices of yours in the net as storage elements: their ``P_MW`` consumes (charges)."""
+        self._place(devices, "storage")
+
+    _add_sgen, _add_storage = add_sgen, add_storage  # the earlier package's names (its example 04 calls them)
+
+    def _place(self, devices: DeviceAgent | Iterable[DeviceAgent], table: str) -> None:
+        for device in (devices,) if isinstance(devices, DeviceAgent) else devices:
+            if not isinstance(device, DeviceAgent):
+                raise ValueError(f"agent {self.name!r}: add_{table} takes device agents, got {device!r}")
+            if isinstance(device, FleetDevice):
+                if _table(device) != table:
+                    raise ValueError(f"device {device.agent_id!r} is a {type(device).__name__}: a {_table(device)} element, not {table}")
+            else:
+                device.element_type = table
+            if self.devices.get(device.agent_id) is device:  # put in ``devices`` by hand, as the earlier example does
+                device.upstream_id, device.env_id = self.agent_id, self.env_id
+            else:
+                self.add_subordinate(device)
+        self._wire()  # the controller's action spans its devices, however they joined
 
     def add_dataset(self, dataset: Mapping[str, Any]) -> None:
         """This microgrid's hourly profiles: ``{'load', 'solar', 'wind', 'price'}`` -> arrays of one length."""

@@ -142,11 +142,11 @@ def device_type(name: Any, device: Any = "?") -> DeviceType:
     return found
 
 
-def observed_fields(agent_kind: str) -> tuple[tuple[str, bool], ...]:
-    """The state fields a controller observes of a device agent of this ``kind`` (none for a
-    device type of your own that is not registered)."""
+def observed_fields(agent_kind: str) -> tuple[tuple[str, bool], ...] | None:
+    """The state fields a controller observes of a device agent of this ``kind``; None for a
+    kind no device type registered (a device written as a class: it says itself)."""
     kind = _AGENT_KINDS.get(agent_kind)
-    return _BY_KIND[kind].observed if kind else ()
+    return _BY_KIND[kind].observed if kind else None
 
 
 for _type in _built_in():

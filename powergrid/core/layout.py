@@ -56,7 +56,7 @@ class Layout:
         for k, mg in enumerate(mgs):
             start = offsets[-1]
             c_low, c_high, d_high, c_at = [], [], [], start
-            d_at = start + sum(by_kind(d.kind).action_c for d in mg.devices)
+            d_at = start + sum(len(fleets[d.fleet].ACTION) for d in mg.devices if d.fleet)
             for dev in mg.devices:
                 if dev.fleet:
                     kind, i = dev.fleet, dev.row

@@ -16,7 +16,9 @@ import numpy as np
 import pandapower as pp
 
 from heron.core.checks import finite_number, is_finite_number
+from powergrid.agents.devices import DeviceAgent
 from powergrid.agents.fleets import Fleet
+from powergrid.agents.object_fleet import object_fleet_class, object_fleet_key
 from powergrid.agents.registry import device_type, fleet_kinds
 from powergrid.core.agent_nets import attach_agent, device_config_of
 from powergrid.core.config import DSO_KEYS, MICROGRID_KEYS, checked_dict
@@ -150,6 +152,7 @@ class GridModel:
         self.config, self.net, self.operator_buses, self.series = config, copy.deepcopy(net), {}, []
         self.dataset = {split: {kind: {} for kind in DATASET_KINDS} for split in ("train", "test")}
         self.microgrids, configs = [], {kind: [] for kind in fleet_kinds()}
+        objects: dict[str, list[dict[str, Any]]] = {}  # devices written as classes, by their fleet
         load_series = [None] * len(self.net.load)
         for name, agent in agents.items():
             if getattr(agent, "dataset", None) is None:
@@ -163,7 +166,10 @@ class GridModel:
                 load_series[i] = column
             nodes = {str(n).rsplit(" Bus ", 1)[-1]: int(b) for b, n in zip(self.net.bus.index[mg.buses], self.net.bus.name[mg.buses])}
             for device_id, device in agent.devices.items():
-                mg.devices.append(self._add_device(mg, nodes, {"renew_area": name}, device_config_of(device_id, device), configs))
+                if getattr(device, "parameters", None) is None and isinstance(device, DeviceAgent):  # a device written as a class
+                    mg.devices.append(self._add_object_device(mg, nodes, device, objects))
+                else:
+                    mg.devices.append(self._add_device(mg, nodes, {"renew_area": name}, device_config_of(device_id, device), configs))
             self.microgrids.append(mg)
         first = next(iter(agents))
         for name in agents:
@@ -172,7 +178,26 @@ class GridModel:
         self.price_series = self._column("price", first)
         always = self._column(*ALWAYS)  # loads outside every agent keep their base value
         self._finish(configs, [always if c is None else c for c in load_series])
+        for kind, rows in objects.items():
+            fleet = self.fleets[kind] = rows[0]["class"](rows)
+            fleet.element[:], fleet.bus[:] = [c["_element"] for c in rows], [c["_bus"] for c in rows]
         return self
+
+    def _add_object_device(self, mg: Microgrid, nodes: Mapping[str, int], device: DeviceAgent,
+                           objects: dict[str, list[dict[str, Any]]]) -> DeviceSpec:
+        """A device written as a class (see :mod:`powergrid.agents.object_fleet`): an element
+        at its bus, a row of the object fleet of devices like it."""
+        node = str(node_name(device.bus)) if device.bus is not None else None
+        if node not in nodes:
+            raise ValueError(f"device {device.agent_id!r}: bus {device.bus!r} is not a node of {mg.name}; nodes: {sorted(nodes)}")
+        key = object_fleet_key(device)
+        kind = next((k for k, rows in objects.items() if object_fleet_key(rows[0]["device"]) == key), f"object {len(objects)}")
+        rows = objects.setdefault(kind, [])
+        fleet_class = rows[0]["class"] if rows else object_fleet_class(device)
+        name = device.agent_id
+        rows.append({"name": name, "device": device, "class": fleet_class, "_bus": nodes[node],
+                     "_element": fleet_class.create_element(self.net, nodes[node], name, None)})
+        return DeviceSpec("object", len(rows) - 1, name, fleet=kind)
 
     # The built-in fleets by name (empty fleets when a config has none of them).
     generators = property(lambda self: self.fleets["generator"])

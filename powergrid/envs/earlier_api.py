@@ -58,6 +58,16 @@ class EarlierEnvAPI:
         return self.config
 
     @property
+    def _name(self) -> str:
+        """The env's name, the id the earlier package gave its controllers as their upstream."""
+        return type(self).__name__
+
+    @property
+    def _t(self) -> int:
+        """The dataset hour the next step plays (the earlier package's clock)."""
+        return int(self.core.start_hour + self.core.t)
+
+    @property
     def actionable_agents(self) -> dict[str, Any]:
         """Agents that have an action (every microgrid with a device to command)."""
         return {a: agent for a, agent in self.agent_dict.items() if agent.action.dim}

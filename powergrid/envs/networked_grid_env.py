@@ -177,7 +177,9 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
             agent.n_buses = len(mg.bus_positions)
             for spec in mg.devices:
                 device = agent.devices[spec.name]
-                device.fleet, device.index, device.dt_h = self.core.fleets[spec.fleet], spec.row, self.dt_h
+                device.dt_h = self.dt_h
+                if spec.kind != "object":  # a device written as a class keeps its own numbers
+                    device.fleet, device.index = self.core.fleets[spec.fleet], spec.row
 
     def _cost_and_safety(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-agent cost and safety now (an earlier-style subclass scores rewards instead: the core's)."""

@@ -1,0 +1,1 @@
+"""The earlier HERON/PowerGrid's module path of device states."""

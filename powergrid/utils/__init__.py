@@ -1,0 +1,1 @@
+"""Utilities kept at the earlier HERON/PowerGrid's module paths."""
