@@ -50,6 +50,14 @@ class FeatureProvider(_Feature):
             return True
         return not normalize_visibility(tags).isdisjoint(normalize_visibility(viewer, "viewer") | {"public"})
 
+    def is_observable_by(self, requestor_id: str, requestor_level: int, owner_id: str, owner_level: int) -> bool:
+        """The earlier package's rule, by ids and hierarchy levels (1 field, 2 coordinator, 3
+        system): public to all, owner to its owner, system to level >= 3, upper_level to one
+        level above the owner; a feature naming no viewers is seen by none of them."""
+        tags = set(self.visibility or ())
+        return ("public" in tags or ("owner" in tags and requestor_id == owner_id)
+                or ("system" in tags and requestor_level >= 3) or ("upper_level" in tags and requestor_level == owner_level + 1))
+
     def vector(self) -> np.ndarray:
         values = self._values
         return np.concatenate([v.reshape(-1) for v in values.values()]).astype(np.float32) if values else np.zeros(0, np.float32)

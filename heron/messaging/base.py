@@ -11,7 +11,7 @@ from typing import Any
 
 from heron.messaging.channels import ChannelManager
 
-__all__ = ["Message", "MessageType", "MessageBroker", "ChannelManager", "BROADCAST", "DEFAULT_ENV"]
+__all__ = ["Message", "MessageType", "MessageBroker", "ChannelManager", "BROADCAST", "DEFAULT_ENV", "message_on"]
 
 #: Recipient id of a message meant for every consumer of a channel.
 BROADCAST = "*"
@@ -127,6 +127,21 @@ class Message:
             f"Message(env_id={self.env_id!r}, sender_id={self.sender_id!r}, recipient_id={self.recipient_id!r}, "
             f"timestamp={self.timestamp!r}, message_type={self.message_type.name}, payload={self.payload!r})"
         )
+
+
+def message_on(channel: str, message: Message | Mapping[str, Any]) -> Message:
+    """What a broker publishes on ``channel``: a Message as it is (one of another env than an
+    env's channel raises), a plain dict payload as a broadcast in the channel's environment."""
+    if not isinstance(channel, str) or not channel:
+        raise ValueError(f"channel must be a non-empty string, got {channel!r}")
+    env = ChannelManager.env_of(channel)
+    if isinstance(message, Message):
+        if env is not None and message.env_id != env:
+            raise ValueError(f"message for env_id {message.env_id!r} published on channel {channel!r} of env {env!r}")
+        return message
+    if isinstance(message, Mapping):
+        return Message(env or DEFAULT_ENV, "anonymous", BROADCAST, 0.0, MessageType.BROADCAST, dict(message))
+    raise ValueError(f"publish expects a Message or a dict payload, got {type(message).__name__}: {message!r}")
 
 
 class MessageBroker(ABC):

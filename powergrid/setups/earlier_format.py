@@ -31,8 +31,9 @@ NOT_MODELLED: dict[str, frozenset[str]] = {
     "generator": frozenset({"startup_time_hr", "shutdown_time_hr", "startup_cost", "shutdown_cost", "vm_min_pu", "vm_max_pu",
                             "va_min_deg", "va_max_deg"}),
     "storage": frozenset({"q_min_MVAr", "q_max_MVAr", "s_rated_MVA", "e_throughput_MWh", "degr_cost_per_cycle",
-                          "degr_cost_cum"}),
+                          "degr_cost_cum", "dt_h"}),
 }
+NOT_MODELLED["generator"] |= {"dt_h"}  # a device's step is the env's (one hour)
 _NODE = re.compile(r"^(?:.+ )?Bus (\S+)$")
 
 
@@ -73,6 +74,13 @@ def translated_device(kind: str, device: Mapping[str, Any]) -> dict[str, Any]:
             continue  # applied to p_max below
         elif key in NOT_MODELLED.get(kind, ()):
             continue
+        elif key == "phase_model":
+            from powergrid.utils.phase import require_balanced
+
+            require_balanced(value, f"device {name!r}")
+            continue
+        if ours in out and out[ours] == value:
+            continue  # the same value under two of its names
         if ours in out:
             raise ValueError(f"device {name!r}: {ours!r} is given twice (as {key!r} and as an earlier or our own name)")
         out[ours] = value

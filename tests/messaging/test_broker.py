@@ -5,6 +5,24 @@ import pytest
 
 from heron.messaging import BROADCAST, ChannelManager, InMemoryBroker, Message, MessageType
 from heron.messaging.in_memory_broker import InMemoryBroker as OldPathBroker
+from tests.servers import fresh_redis_broker
+
+TRANSPORTS = ["memory", "redis"]
+
+
+@pytest.fixture(params=TRANSPORTS)
+def make_broker(request):
+    """The transport contract, written once: every test taking ``make_broker`` runs on each transport."""
+    made = []
+
+    def make(**kwargs):
+        broker = InMemoryBroker(**kwargs) if request.param == "memory" else fresh_redis_broker(request.getfixturevalue("redis_url"), **kwargs)
+        made.append(broker)
+        return broker
+
+    yield make
+    for broker in made:
+        broker.close()
 
 
 def msg(env="e1", sender="a", recipient="b", t=0.0, kind=MessageType.INFO, payload=None):
@@ -37,8 +55,8 @@ def test_both_import_paths_give_the_same_class():
     assert OldPathBroker is InMemoryBroker
 
 
-def test_publish_consume_per_recipient_fifo():
-    b = InMemoryBroker()
+def test_publish_consume_per_recipient_fifo(make_broker):
+    b = make_broker()
     ch = ChannelManager.action_channel("c", "x", "e1")
     for i in range(3):
         b.publish(ch, msg(recipient="x", t=i, payload={"i": i}))
@@ -50,8 +68,8 @@ def test_publish_consume_per_recipient_fifo():
     assert b.pending_count() == 0
 
 
-def test_plain_dict_is_a_broadcast_every_known_reader_gets():
-    b = InMemoryBroker()
+def test_plain_dict_is_a_broadcast_every_known_reader_gets(make_broker):
+    b = make_broker()
     seen = []
     b.subscribe("control", seen.append)
     b.consume("control", "r1")
@@ -65,8 +83,8 @@ def test_plain_dict_is_a_broadcast_every_known_reader_gets():
     assert b.consume("control", "r1") == []
 
 
-def test_env_isolation():
-    b = InMemoryBroker()
+def test_env_isolation(make_broker):
+    b = make_broker()
     b.publish("shared", msg(env="e1", recipient="r"))
     b.publish("shared", msg(env="e2", recipient="r", payload={"x": 2}))
     assert [m.payload["x"] for m in b.consume("shared", "r", "e2")] == [2]
@@ -79,8 +97,8 @@ def test_env_isolation():
     assert len(b.consume(ch, "env", "e1")) == 1
 
 
-def test_clear_environment_and_channel_listing():
-    b = InMemoryBroker()
+def test_clear_environment_and_channel_listing(make_broker):
+    b = make_broker()
     b.publish(ChannelManager.state_update_channel("e1"), msg(env="e1"))
     b.publish(ChannelManager.state_update_channel("e2"), msg(env="e2"))
     b.publish("shared", msg(env="e1"))
@@ -117,8 +135,8 @@ def test_message_dict_round_trip_and_type_names():
     assert Message.from_dict(m.to_dict()) == m
 
 
-def test_thread_safety_no_message_lost():
-    b = InMemoryBroker()
+def test_thread_safety_no_message_lost(make_broker):
+    b = make_broker()
     n_threads, per_thread = 4, 5000
     received = []
     stop = threading.Event()
@@ -146,10 +164,10 @@ def test_thread_safety_no_message_lost():
         assert [m.payload["i"] for m in received if m.payload["k"] == k] == list(range(per_thread))
 
 
-def test_two_readers_of_one_queue_share_its_messages_exactly_once():
+def test_two_readers_of_one_queue_share_its_messages_exactly_once(make_broker):
     """Direct queues take no lock: concurrent readers of the same queue must still split the
     messages between them, none lost and none delivered twice, each reader in publish order."""
-    b = InMemoryBroker()
+    b = make_broker()
     total = 20000
     got: list[list[int]] = [[], []]
     done = threading.Event()
@@ -173,8 +191,8 @@ def test_two_readers_of_one_queue_share_its_messages_exactly_once():
     assert all(seq == sorted(seq) for seq in got)
 
 
-def test_subscriber_may_publish_without_deadlock():
-    b = InMemoryBroker()
+def test_subscriber_may_publish_without_deadlock(make_broker):
+    b = make_broker()
     b.subscribe("ping", lambda m: b.publish("pong", {"echo": m.payload["n"]}))
     b.publish("ping", {"n": 3})
     assert [m.payload for m in b.consume("pong", "me")] == [{"echo": 3}]
@@ -194,18 +212,18 @@ def test_consume_does_not_scan_other_recipients():
     assert not queues[("e", "me")] and sum(len(q) for q in queues.values()) == 20000
 
 
-def test_a_reader_that_came_before_the_first_broadcast_gets_it():
+def test_a_reader_that_came_before_the_first_broadcast_gets_it(make_broker):
     """A first consume on a channel nobody has published on yet registers the reader; before,
     a faster reader then trimmed the log of what the early one had never read."""
-    broker = InMemoryBroker()
+    broker = make_broker()
     assert broker.consume("news", "early") == []
     broker.publish("news", {"n": 1})
     assert [m.payload for m in broker.consume("news", "fast")] == [{"n": 1}]
     assert [m.payload for m in broker.consume("news", "early")] == [{"n": 1}]
 
 
-def test_early_readers_lose_nothing_under_threads():
-    broker = InMemoryBroker()
+def test_early_readers_lose_nothing_under_threads(make_broker):
+    broker = make_broker()
     readers, count = [f"r{i}" for i in range(4)], 2000
     received = {r: [] for r in readers}
     started = threading.Barrier(len(readers) + 1)

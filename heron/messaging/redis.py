@@ -1,0 +1,217 @@
+"""RedisBroker: the broker contract on Redis Streams, for agents in separate processes.
+
+Each (env, channel, recipient) is one stream; broadcasts of a channel in an env are one stream
+that every recipient reads through a consumer group of its own. A reader's consume first
+acknowledges what it was given last time (it has processed it: it came back for more), then
+reads what is still pending for it (after a crash, what it was given but never acknowledged),
+then what is new; acknowledged direct messages are deleted, and broadcast entries once every
+group has acknowledged them. Each publish and each consume is one Lua script: one round trip,
+atomic. Frames are :mod:`heron.messaging.codec`'s; a frame that is not one is counted in
+``rejected`` and never delivered.
+
+Subscriptions (``subscribe``) are called for messages published through this broker object.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from heron.messaging.base import BROADCAST, DEFAULT_ENV, Message, MessageBroker, message_on
+from heron.messaging.channels import ChannelManager
+from heron.messaging.codec import FrameError, decode, encode
+
+__all__ = ["RedisBroker"]
+
+_SEP = "\x1f"  # between the parts of a stream key: no channel or agent id holds it
+_PREFIX = "heron"
+#: The most messages one stream holds, as InMemoryBroker's default.
+DEFAULT_MAX_PENDING = 100_000
+
+_PUBLISH = """
+local n = redis.call('XLEN', KEYS[1])
+if n >= tonumber(ARGV[2]) then return redis.error_reply('FULL ' .. n) end
+return redis.call('XADD', KEYS[1], '*', 'm', ARGV[1])
+"""
+
+# KEYS: direct stream, broadcast stream. ARGV: group, peek ('1'/'0'), recover ('1': read what was
+# given but never acknowledged first), number of direct acks, the direct acks, then the broadcast
+# acks. Returns {direct entries, broadcast entries}.
+_CONSUME = """
+local group, peek, recover, n = ARGV[1], ARGV[2] == '1', ARGV[3] == '1', tonumber(ARGV[4])
+local acks = {{}, {}}
+for i = 5, #ARGV do table.insert(acks[(i - 4 <= n) and 1 or 2], ARGV[i]) end
+local function parts(id)
+  local ms, seq = string.match(id, '(%d+)-(%d+)')
+  return tonumber(ms), tonumber(seq)
+end
+local function below(a, b)
+  local am, as = parts(a)
+  local bm, bs = parts(b)
+  return am < bm or (am == bm and as < bs)
+end
+local function read(key, k)
+  if #acks[k] > 0 then
+    redis.call('XACK', key, group, unpack(acks[k]))
+    if k == 1 then redis.call('XDEL', key, unpack(acks[k])) end
+  end
+  if k == 1 and redis.call('EXISTS', key) == 0 then return {} end
+  pcall(redis.call, 'XGROUP', 'CREATE', key, group, '0', 'MKSTREAM')  -- a broadcast reader is known from its first read
+  local out = {}
+  if peek then
+    local start = '-'
+    for _, g in ipairs(redis.call('XINFO', 'GROUPS', key)) do
+      local info = {}
+      for j = 1, #g, 2 do info[g[j]] = g[j + 1] end
+      if info['name'] == group then start = '(' .. info['last-delivered-id'] end
+    end
+    if start == '(0-0' then start = '-' end
+    for _, e in ipairs(redis.call('XRANGE', key, start, '+')) do table.insert(out, e) end
+    return out
+  end
+  for _, from in ipairs(recover and {'0', '>'} or {'>'}) do
+    local res = redis.call('XREADGROUP', 'GROUP', group, group, 'STREAMS', key, from)
+    if res and res[1] then
+      for _, e in ipairs(res[1][2]) do if e[2] then table.insert(out, e) end end
+    end
+  end
+  if k == 2 then  -- drop the broadcasts every group has acknowledged
+    local low = nil
+    for _, g in ipairs(redis.call('XINFO', 'GROUPS', key)) do
+      local info = {}
+      for j = 1, #g, 2 do info[g[j]] = g[j + 1] end
+      local ms, seq = parts(info['last-delivered-id'])
+      local keep = ms .. '-' .. (seq + 1)  -- everything up to the last delivered is acknowledged ...
+      if info['pending'] > 0 then keep = redis.call('XPENDING', key, info['name'])[2] end  -- ... unless some is not
+      if low == nil or below(keep, low) then low = keep end
+    end
+    if low ~= nil then redis.call('XTRIM', key, 'MINID', low) end
+  end
+  return out
+end
+return {read(KEYS[1], 1), read(KEYS[2], 2)}
+"""
+
+
+def _connect(url: str) -> Any:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=3.0, socket_timeout=30.0)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        raise ConnectionError(f"Redis at {url!r} cannot be reached: {error}") from None
+    return client
+
+
+class RedisBroker(MessageBroker):
+    """The broker contract over Redis Streams at ``url`` (``redis://host:port/db``; ``rediss://``
+    for TLS, with a user and password in the URL for an ACL user). An unreachable server fails
+    within seconds, naming the URL. ``max_pending`` bounds each stream, as in memory."""
+
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", max_pending: int = DEFAULT_MAX_PENDING) -> None:
+        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"RedisBroker needs a redis:// (or rediss://, unix://) URL, got {url!r}")
+        self.url, self.max_pending = url, int(max_pending)
+        self._client = _connect(url)
+        self._publish = self._client.register_script(_PUBLISH)
+        self._consume = self._client.register_script(_CONSUME)
+        self._unacked: dict[tuple[str, str], tuple[list[bytes], list[bytes]]] = {}  # (key pair) -> ids given last time
+        self._seen: set[tuple[str, str]] = set()  # streams this broker has read from
+        self._subscribers: dict[str, list[Callable[[Message], None]]] = {}
+        self.rejected = 0  # frames that were not messages of this codec
+
+    def __getstate__(self) -> dict[str, Any]:  # a copy (a vector env's worker) opens its own connection
+        return {"url": self.url, "max_pending": self.max_pending}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["url"], state["max_pending"])
+
+    @staticmethod
+    def _key(env_id: str, channel: str, recipient: str) -> str:
+        return _SEP.join((_PREFIX, env_id, channel, recipient))
+
+    # ------------------------------------------------------------------ contract
+    def create_channel(self, channel: str) -> None:
+        """Streams are made by their first message: nothing to declare."""
+
+    def publish(self, channel: str, message: Message | Mapping[str, Any]) -> None:
+        import redis
+
+        message = message_on(channel, message)
+        key = self._key(message.env_id, channel, message.recipient_id)
+        try:
+            self._publish(keys=[key], args=[encode(message), self.max_pending])
+        except redis.ResponseError as error:
+            if str(error).startswith("FULL"):
+                queue = "broadcast" if message.recipient_id == BROADCAST else f"recipient {message.recipient_id!r}"
+                raise ValueError(f"channel {channel!r}, {queue}: {str(error)[5:]} messages pending, "
+                                 f"the most one stream holds (max_pending={self.max_pending}); is its reader consuming?") from None
+            raise
+        for callback in self._subscribers.get(channel, ()):
+            callback(message)
+
+    def consume(self, channel: str, recipient_id: str, env_id: str | None = None, clear: bool = True) -> list[Message]:
+        """Messages for ``recipient_id`` (direct, then unread broadcasts merged by timestamp);
+        ``clear=False`` peeks without taking them."""
+        env = env_id if env_id is not None else (ChannelManager.env_of(channel) or DEFAULT_ENV)
+        keys = (self._key(env, channel, recipient_id), self._key(env, channel, BROADCAST))
+        direct_acks, broadcast_acks = self._unacked.pop(keys, ((), ())) if clear else ((), ())
+        recover = clear and keys not in self._seen  # this reader's first read here: what it never acknowledged first
+        self._seen.add(keys)
+        direct, shared = self._consume(keys=list(keys), args=[recipient_id, "0" if clear else "1", "1" if recover else "0",
+                                                              len(direct_acks), *direct_acks, *broadcast_acks])
+        if clear and (direct or shared):
+            self._unacked[keys] = ([entry[0] for entry in direct], [entry[0] for entry in shared])
+        out = self._decoded(direct, env)
+        if shared:
+            out = sorted(out + self._decoded(shared, env), key=lambda m: m.timestamp)
+        return out
+
+    def _decoded(self, entries: list[Any], env: str) -> list[Message]:
+        out = []
+        for _, fields in entries:
+            try:
+                message = decode(dict(zip(fields[::2], fields[1::2]))[b"m"])
+            except (FrameError, KeyError):
+                self.rejected += 1
+                continue
+            if message.env_id != env:  # written into this env's stream by someone else: never applied
+                self.rejected += 1
+                continue
+            out.append(message)
+        return out
+
+    def subscribe(self, channel: str, callback: Callable[[Message], None]) -> None:
+        if not callable(callback):
+            raise ValueError(f"subscribe expects a callable, got {callback!r}")
+        self._subscribers.setdefault(channel, []).append(callback)
+
+    def _env_keys(self, env_id: str) -> list[bytes]:
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in self._key(env_id, "", ""))[:-1]  # up to the channel
+        return list(self._client.scan_iter(match=pattern + "*", count=1000))
+
+    def clear_environment(self, env_id: str) -> None:
+        keys = self._env_keys(env_id)
+        if keys:
+            self._client.delete(*keys)
+        self._unacked = {k: v for k, v in self._unacked.items() if not k[0].startswith(self._key(env_id, "", "")[:-1])}
+
+    def get_environment_channels(self, env_id: str) -> list[str]:
+        return sorted({key.decode().split(_SEP)[2] for key in self._env_keys(env_id) if self._client.xlen(key)})
+
+    def pending_count(self, env_id: str | None = None) -> int:
+        """Messages not yet delivered to their reader (every reader, for a broadcast) in the
+        env's streams (all envs' for None)."""
+        keys = self._env_keys(env_id) if env_id is not None else list(self._client.scan_iter(match=f"{_PREFIX}{_SEP}*"))
+        total = 0
+        for key in keys:
+            groups = self._client.xinfo_groups(key)
+            total += max((g["lag"] if g.get("lag") is not None else self._client.xlen(key) for g in groups), default=self._client.xlen(key))
+        return total
+
+    def close(self) -> None:
+        """Acknowledge what was processed, and close the connection."""
+        for keys, (direct, shared) in list(self._unacked.items()):
+            self._consume(keys=list(keys), args=[keys[0].split(_SEP)[-1], "1", "0", len(direct), *direct, *shared])
+        self._unacked.clear()
+        self._client.close()

@@ -1,0 +1,98 @@
+"""Redis Streams as the transport: the wire format, bad frames, an unreachable server, and the env over it."""
+import time
+
+import msgpack
+import numpy as np
+import pytest
+
+from heron.messaging import Message, MessageType
+from heron.messaging.codec import FrameError, decode, encode
+from tests.servers import fresh_redis_broker
+
+
+def test_frames_round_trip_arrays_bit_for_bit_and_refuse_what_is_not_a_frame():
+    payload = {"setpoint": np.array([[0.1, -2.5e-300], [np.pi, 7.0]]), "n": np.int64(3), "tag": "x", "flags": [True, None]}
+    back = decode(encode(Message("e1", "environment", "MG1", 2.5, MessageType.ACTION, payload)))
+    assert (back.env_id, back.sender_id, back.recipient_id, back.timestamp, back.message_type) == ("e1", "environment", "MG1", 2.5,
+                                                                                                   MessageType.ACTION)
+    assert back.payload["setpoint"].tobytes() == payload["setpoint"].tobytes() and back.payload["setpoint"].shape == (2, 2)
+    assert back.payload["n"] == 3 and back.payload["flags"] == [True, None]
+    with pytest.raises(FrameError, match="not a message frame"):
+        decode(b"\xc1garbage")
+    with pytest.raises(FrameError, match="not a HERON message frame"):
+        decode(msgpack.packb({"kind": "someone else's"}))
+    with pytest.raises(FrameError, match="frame version 2; this codec reads version 1"):
+        decode(msgpack.packb([b"HRN", 2, "e1", "a", "b", 0.0, "info", {}]))
+    with pytest.raises(FrameError, match="malformed message fields"):
+        decode(msgpack.packb([b"HRN", 1, "e1", "", "b", 0.0, "info", {}]))
+    with pytest.raises(ValueError, match="cannot be encoded: a message payload cannot hold a object"):
+        encode(Message("e1", "a", "b", 0.0, "info", {"x": object()}))
+
+
+def test_a_foreign_or_malformed_entry_in_a_stream_is_counted_and_never_delivered(redis_url):
+    broker = fresh_redis_broker(redis_url)
+    channel = "env_e1__action__environment_to_MG1"
+    key = broker._key("e1", channel, "MG1")
+    broker._client.xadd(key, {"m": b"not a frame"})
+    broker._client.xadd(key, {"other": b"field"})
+    broker._client.xadd(key, {"m": encode(Message("e2", "environment", "MG1", 0.0, "action", {"x": 1}))})  # another env's
+    broker.publish(channel, Message("e1", "environment", "MG1", 1.0, "action", {"x": 2}))
+    assert [m.payload for m in broker.consume(channel, "MG1")] == [{"x": 2}]
+    assert broker.rejected == 3
+
+
+def test_an_unreachable_server_fails_within_seconds_naming_it():
+    from heron.messaging.redis import RedisBroker
+
+    start = time.monotonic()
+    with pytest.raises(ConnectionError, match=r"Redis at 'redis://127.0.0.1:1/0' cannot be reached"):
+        RedisBroker("redis://127.0.0.1:1/0")
+    assert time.monotonic() - start < 5.0
+    with pytest.raises(ValueError, match="needs a redis://"):
+        RedisBroker("http://127.0.0.1:6379")
+
+
+def test_a_reader_that_restarts_gets_again_what_it_never_acknowledged(redis_url):
+    channel = "env_e1__action__environment_to_MG1"
+    first = fresh_redis_broker(redis_url)
+    for n in range(3):
+        first.publish(channel, Message("e1", "environment", "MG1", float(n), "action", {"n": n}))
+    assert [m.payload["n"] for m in first.consume(channel, "MG1")] == [0, 1, 2]  # then it dies before coming back
+    from heron.messaging.redis import RedisBroker
+
+    second = RedisBroker(redis_url)
+    assert [m.payload["n"] for m in second.consume(channel, "MG1")] == [0, 1, 2]  # redelivered: nothing lost
+    assert second.consume(channel, "MG1") == [] and second.pending_count("e1") == 0
+    second.close()
+    assert second_reads_nothing(redis_url, channel)
+
+
+def second_reads_nothing(url, channel):
+    from heron.messaging.redis import RedisBroker
+
+    third = RedisBroker(url)
+    return third.consume(channel, "MG1") == []
+
+
+def test_distributed_mode_over_redis_equals_centralized(redis_url):
+    from powergrid.envs import MultiAgentMicrogrids
+
+    broker = fresh_redis_broker(redis_url)
+    runs = []
+    for config in ({"centralized": True}, {"centralized": False, "message_broker": broker}):
+        env = MultiAgentMicrogrids({"train": False, **config})
+        obs, _ = env.reset(seed=5)
+        rng = np.random.default_rng(11)
+        trace = [np.concatenate(list(obs.values()))]
+        for _ in range(48):
+            if not env.agents:
+                env.reset(seed=6)
+            actions = {a: env.action_space(a).low + rng.random(env.action_space(a).shape) * (env.action_space(a).high - env.action_space(a).low)
+                       for a in env.agents}
+            obs, rewards, *_ = env.step({a: v.astype(np.float64) for a, v in actions.items()})
+            trace += [np.concatenate(list(obs.values())), np.array(list(rewards.values()))]
+        runs.append(trace)
+        env.close()
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+    assert broker.pending_count() == 0 and broker.rejected == 0
