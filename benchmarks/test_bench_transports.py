@@ -1,40 +1,60 @@
-"""Distributed mode per transport, side by side: one env step with the sites' messages on the
-in-memory broker and on Redis Streams, and the broker's own throughput (one publish and one
-consume of a 3-entry action) on each. Redis needs a server (``HERON_REDIS_URL``, or
-``redis-server`` installed: see tests/servers.py)."""
+"""Distributed mode per transport, side by side, for 3 and 30 microgrids: one env step with the
+sites in the env's process on the in-memory broker and on Redis Streams, and with each site a
+process of its own on Redis (``remote_sites``); and each broker's own throughput (one message
+published and consumed). Redis needs a server (``HERON_REDIS_URL``, or ``redis-server``
+installed: see tests/servers.py)."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
+from benchmarks.many_microgrids import many_microgrids
 from heron.messaging import InMemoryBroker, Message, MessageType
 from powergrid.envs import MultiAgentMicrogrids
 from tests.servers import fresh_redis_broker, redis_url  # noqa: F401  (the fixture)
 
-TRANSPORTS = ["memory", "redis"]
+MODES = ["memory", "redis", "redis, site processes"]
 
 
-def broker_of(name, request):
-    return InMemoryBroker() if name == "memory" else fresh_redis_broker(request.getfixturevalue("redis_url"))
+@pytest.mark.parametrize("n", [3, 30])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.benchmark(group="transports: distributed step")
+def test_distributed_step(benchmark, mode, n, request):
+    config = {"centralized": False, "train": False, "microgrid_configs": many_microgrids(n), "env_id": f"bench{n}"}
+    sites = []
+    if mode == "memory":
+        config["message_broker"] = InMemoryBroker()
+    else:
+        url = request.getfixturevalue("redis_url")
+        config["message_broker"] = fresh_redis_broker(url)
+    if mode == "redis, site processes":
+        config.update(remote_sites=True, site_timeout=300.0)
+        path = request.config.cache.mkdir("bench_sites") / f"config{n}.json"
+        path.write_text(__import__("json").dumps({"train": False, "microgrid_configs": config["microgrid_configs"]}))
+        sites = [subprocess.Popen([sys.executable, "-m", "powergrid", "site", f"MG{k + 1}", "--broker", url, "--env-id", config["env_id"],
+                                   "--config", str(path)], stdout=subprocess.DEVNULL) for k in range(n)]
+    try:
+        env = MultiAgentMicrogrids(config)
+        env.reset(seed=0)
+        actions = {a: np.clip(np.zeros(env.action_space(a).shape), env.action_space(a).low, env.action_space(a).high) for a in env.agents}
+
+        def step():
+            if not env.agents:
+                env.reset()
+            env.step(actions)
+
+        benchmark.pedantic(step, rounds=30 if n > 3 else 100, warmup_rounds=3)
+        env.close()
+    finally:
+        for p in sites:
+            p.kill()
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-@pytest.mark.benchmark(group="transports: distributed step, 3 microgrids")
-def test_distributed_step(benchmark, transport, request):
-    env = MultiAgentMicrogrids({"centralized": False, "message_broker": broker_of(transport, request)})
-    env.reset(seed=0)
-    actions = {a: np.clip(np.zeros(env.action_space(a).shape), env.action_space(a).low, env.action_space(a).high) for a in env.agents}
-
-    def step():
-        if not env.agents:
-            env.reset()
-        env.step(actions)
-
-    benchmark.pedantic(step, rounds=200, warmup_rounds=5)
-
-
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ["memory", "redis"])
 @pytest.mark.benchmark(group="transports: one message published and consumed")
 def test_message_round_trip(benchmark, transport, request):
-    broker = broker_of(transport, request)
+    broker = InMemoryBroker() if transport == "memory" else fresh_redis_broker(request.getfixturevalue("redis_url"))
     channel = "env_b__action__environment_to_MG1"
     message = Message("b", "environment", "MG1", 0.0, MessageType.ACTION, {"setpoint": np.arange(3.0)})
 

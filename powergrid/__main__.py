@@ -1,5 +1,7 @@
 """``python -m powergrid``: the default setup in centralized, distributed and event-driven mode;
-``python -m powergrid baselines --days N``: the baselines that bracket what a policy can reach.
+``python -m powergrid baselines --days N``: the baselines that bracket what a policy can reach;
+``python -m powergrid site MG1 --broker URL --env-id ID``: one site (a microgrid controller and
+its devices) as a process of its own, serving an env configured with ``remote_sites``.
 
 The same rule-based controller (``powergrid.agents.policies.RuleBasedPolicy``) runs each
 microgrid of the embedded ``ieee34_ieee13`` setup over the same test days; the table compares
@@ -95,17 +97,40 @@ def run_baseline_table(days: int, seed: int) -> int:
     return 0
 
 
+def run_site(args: argparse.Namespace) -> int:
+    """``python -m powergrid site``: serve until the env says stop."""
+    import json
+
+    from powergrid.agents.site_process import broker_from_url, serve_site
+
+    config = None
+    if args.config:
+        with open(args.config, encoding="utf-8") as f:
+            config = json.load(f)
+    steps = serve_site(args.agent_id, broker_from_url(args.broker), args.env_id, config, idle_timeout=args.idle_timeout)
+    print(f"site {args.agent_id}: served {steps} steps of env {args.env_id}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--episodes", type=positive_int, default=10, help="test days per mode (default 10)")
-    commands = parser.add_subparsers(dest="command", metavar="{baselines}")
+    commands = parser.add_subparsers(dest="command", metavar="{baselines,site}")
     baselines = commands.add_parser("baselines", help="the table of baselines that bracket what a policy can reach")
     baselines.add_argument("--days", type=positive_int, default=20, help="test days (default 20)")
     baselines.add_argument("--seed", type=int, default=0, help="seed of the random baseline (default 0)")
+    site = commands.add_parser("site", help="serve one site of an env whose sites run as processes (config 'remote_sites')")
+    site.add_argument("agent_id", help="the site's agent id, e.g. MG1")
+    site.add_argument("--broker", required=True, help="the broker's URL, e.g. redis://127.0.0.1:6379/0")
+    site.add_argument("--env-id", required=True, help="the env's env_id")
+    site.add_argument("--config", help="the env's config as a JSON file (setup, microgrid_configs, train...); default: the default config")
+    site.add_argument("--idle-timeout", type=float, default=600.0, help="seconds without a message before it gives up (default 600)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning)
     if args.command == "baselines":
         return run_baseline_table(args.days, args.seed)
+    if args.command == "site":
+        return run_site(args)
     results = {}
     with tqdm(total=3 * 24 * args.episodes, desc="ieee34_ieee13", unit="step") as bar:
         bar.set_postfix_str("centralized")

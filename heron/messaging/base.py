@@ -4,6 +4,7 @@ from __future__ import annotations
 import enum
 import gc
 import math
+import time
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -174,6 +175,17 @@ class MessageBroker(ABC):
     @abstractmethod
     def get_environment_channels(self, env_id: str) -> list[str]:
         """Channels that currently hold state for ``env_id``."""
+
+    def receive(self, channel: str, recipient_id: str, env_id: str, timeout: float) -> list[Message]:
+        """Wait up to ``timeout`` seconds for messages on ``channel`` for ``recipient_id`` and take
+        them (``[]`` if none came): how a process on a real transport waits for its next message."""
+        deadline, pause = time.monotonic() + timeout, 1e-4
+        while True:
+            messages = self.consume(channel, recipient_id, env_id)
+            if messages or time.monotonic() >= deadline:
+                return messages
+            time.sleep(pause)
+            pause = min(pause * 2.0, 2e-3)
 
     def claim_environment(self, env_id: str, owner: object) -> None:
         """Reserve ``env_id`` for ``owner`` (an env): a second live owner of the same id on this

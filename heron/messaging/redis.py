@@ -13,6 +13,7 @@ Subscriptions (``subscribe``) are called for messages published through this bro
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -88,7 +89,13 @@ local function read(key, k)
   end
   return out
 end
-return {read(KEYS[1], 1), read(KEYS[2], 2)}
+local function last(key)
+  if redis.call('EXISTS', key) == 0 then return '0-0' end
+  local info = redis.call('XINFO', 'STREAM', key)
+  for j = 1, #info, 2 do if info[j] == 'last-generated-id' then return info[j + 1] end end
+  return '0-0'
+end
+return {read(KEYS[1], 1), read(KEYS[2], 2), last(KEYS[1]), last(KEYS[2])}
 """
 
 
@@ -117,6 +124,7 @@ class RedisBroker(MessageBroker):
         self._consume = self._client.register_script(_CONSUME)
         self._unacked: dict[tuple[str, str], tuple[list[bytes], list[bytes]]] = {}  # (key pair) -> ids given last time
         self._seen: set[tuple[str, str]] = set()  # streams this broker has read from
+        self._last_ids: list[bytes] = [b"0-0", b"0-0"]  # the newest entry ids of the streams the last consume read
         self._subscribers: dict[str, list[Callable[[Message], None]]] = {}
         self.rejected = 0  # frames that were not messages of this codec
 
@@ -158,14 +166,28 @@ class RedisBroker(MessageBroker):
         direct_acks, broadcast_acks = self._unacked.pop(keys, ((), ())) if clear else ((), ())
         recover = clear and keys not in self._seen  # this reader's first read here: what it never acknowledged first
         self._seen.add(keys)
-        direct, shared = self._consume(keys=list(keys), args=[recipient_id, "0" if clear else "1", "1" if recover else "0",
-                                                              len(direct_acks), *direct_acks, *broadcast_acks])
+        direct, shared, *self._last_ids = self._consume(keys=list(keys), args=[recipient_id, "0" if clear else "1", "1" if recover else "0",
+                                                                               len(direct_acks), *direct_acks, *broadcast_acks])
         if clear and (direct or shared):
             self._unacked[keys] = ([entry[0] for entry in direct], [entry[0] for entry in shared])
         out = self._decoded(direct, env)
         if shared:
             out = sorted(out + self._decoded(shared, env), key=lambda m: m.timestamp)
         return out
+
+    def receive(self, channel: str, recipient_id: str, env_id: str, timeout: float) -> list[Message]:
+        """Wait up to ``timeout`` seconds for messages and take them: between reads, the
+        connection blocks in Redis (XREAD BLOCK) until either stream grows, so a waiting process
+        neither spins nor adds a polling delay."""
+        deadline = time.monotonic() + timeout
+        while True:
+            messages = self.consume(channel, recipient_id, env_id)
+            left = deadline - time.monotonic()
+            if messages or left <= 0:
+                return messages
+            env = env_id if env_id is not None else (ChannelManager.env_of(channel) or DEFAULT_ENV)
+            keys = (self._key(env, channel, recipient_id), self._key(env, channel, BROADCAST))
+            self._client.xread(dict(zip(keys, self._last_ids)), block=max(int(left * 1000), 1))
 
     def _decoded(self, entries: list[Any], env: str) -> list[Message]:
         out = []

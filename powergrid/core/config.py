@@ -13,7 +13,10 @@ devices}``; device types and their keys in :mod:`powergrid.agents.registry`),
 seconds between power flows, or None for a power flow at every device action effect) and
 ``description`` (free text, as ``load_setup`` returns it; the env does not read it) and
 ``protocol`` (the earlier package's key: a SetpointProtocol, how controllers direct their
-devices, which is the default, or a P2PTradingProtocol, as the env's ``protocol`` argument).
+devices, which is the default, or a P2PTradingProtocol, as the env's ``protocol`` argument),
+``remote_sites`` (distributed mode with each site a process of its own on ``message_broker``:
+``python -m powergrid site <id> --broker URL --env-id <env_id>``) and ``site_timeout`` (seconds
+the env waits for a remote site's message before it names the site in an error).
 """
 from __future__ import annotations
 
@@ -52,6 +55,8 @@ DEFAULTS: dict[str, Any] = {
     "env_update_interval": None,
     "description": None,
     "protocol": None,
+    "remote_sites": False,
+    "site_timeout": 10.0,
 }
 
 
@@ -64,7 +69,7 @@ def validated_config(config: Mapping[str, Any] | None, defaults: Mapping[str, An
     if unknown:
         raise ValueError(f"unknown config key(s) {unknown}; valid keys: {sorted(defaults)}")
     cfg = {**defaults, **config}
-    for key in ("centralized", "train", "share_reward"):
+    for key in ("centralized", "train", "share_reward", "remote_sites"):
         if not isinstance(cfg[key], (bool, np.bool_)):
             raise ValueError(f"config {key!r} must be True or False, got {cfg[key]!r}")
     steps = cfg["max_episode_steps"]
@@ -93,6 +98,10 @@ def validated_config(config: Mapping[str, Any] | None, defaults: Mapping[str, An
     if protocol is not None and not isinstance(protocol, (SetpointProtocol, P2PTradingProtocol)):
         raise ValueError("config 'protocol' must be None, a SetpointProtocol (how controllers direct their devices: the "
                          f"default) or a P2PTradingProtocol (trading between microgrids), got {protocol!r}")
+    finite_number(cfg["site_timeout"], "config 'site_timeout' (seconds)", above=0.0)
+    if cfg["remote_sites"] and (cfg["centralized"] or not isinstance(broker, MessageBroker) or broker == "in_memory"):
+        raise ValueError("config 'remote_sites': sites in other processes need 'centralized': False and a "
+                         "'message_broker' they can reach (e.g. RedisBroker(url)), not the in-memory one")
     if not isinstance(cfg["setup"], str):
         raise ValueError(f"config 'setup' must be a setup name, got {cfg['setup']!r}")
     return cfg

@@ -209,6 +209,12 @@ class GridCore:
                 getattr(b, array)[where] = values
         self.price = column[at["price"]]
 
+    def availability(self) -> dict[str, np.ndarray]:
+        """This hour's availability of each device of the fleets that follow a profile (one copy):
+        what a site in another process needs to know of the weather (``fleet.follow``)."""
+        column = self.model.profiles[self.split][self.hour]
+        return {kind: column[series] for kind, series in self.model.fleet_series.items()}
+
     def push_devices(self) -> None:
         """The fleets' injections and the discrete settings into the power-flow backend."""
         b = self.backend

@@ -87,18 +87,15 @@ class Exchange:
         self.core.advance_profiles()  # the hour's loads, weather and price (nature's part)
         for agent_id, channel, (lo, hi) in zip(self.agent_ids, self._commands, self._slices):  # 1. commands
             broker.publish(channel, Message(env, ENVIRONMENT_ID, agent_id, t, MessageType.ACTION, {"setpoint": flat[lo:hi]}))
-        for site in self.sites.values():  # 2. sites set their devices
-            site.act(t)
-        updates = {m.sender_id: m.payload for m in broker.consume(self._state_updates, ENVIRONMENT_ID, env)}
-        delivered = self.apply_state_updates(updates, flat)  # 3. the power flow, and each site's results
+        self._sites_act(t)  # 2. sites set their devices
+        delivered = self.apply_state_updates(self._device_updates(), flat)  # 3. the power flow, and each site's results
         converged = bool(self.core.solve())
         self.last_results = self.result_payloads(converged)
         for agent_id, channel, payload in zip(self.agent_ids, self._results, self.last_results):
             broker.publish(channel, Message(env, ENVIRONMENT_ID, agent_id, t, MessageType.RESULT, payload))
         ordered = []
         for agent_id, site, channel in zip(self.agent_ids, self.sites.values(), self._reports):  # 4. sites report
-            site.report(t)
-            reports = broker.consume(channel, ENVIRONMENT_ID, env)
+            reports = self._report_of(agent_id, site, channel, t)
             if len(reports) != 1:
                 raise ValueError(f"site {agent_id!r} sent {len(reports)} reports this step, expected one")
             ordered.append(reports[0].payload)
@@ -110,6 +107,18 @@ class Exchange:
                                                               context={"timestamp": t})
             cost = cost + settle(self.core, self.agent_ids, results)
         return [e["obs"] for e in ordered], cost, safety, converged, delivered
+
+    # The sites' part, in this process (a remote exchange overrides these three).
+    def _sites_act(self, timestamp: float) -> None:
+        for site in self.sites.values():
+            site.act(timestamp)
+
+    def _device_updates(self) -> dict[str, Mapping[str, float]]:
+        return {m.sender_id: m.payload for m in self.broker.consume(self._state_updates, ENVIRONMENT_ID, self.env_id)}
+
+    def _report_of(self, agent_id: str, site: Site, channel: str, timestamp: float) -> list[Message]:
+        site.report(timestamp)
+        return self.broker.consume(channel, ENVIRONMENT_ID, self.env_id)
 
     def apply_state_updates(self, updates: Mapping[str, Mapping[str, float]], commanded: np.ndarray) -> np.ndarray:
         """What the devices reported, into the power flow's injections; returns the actions as

@@ -67,6 +67,7 @@ from powergrid.core.step import GridCore
 from powergrid.envs.earlier_api import EarlierEnvAPI, EpisodeFlags
 from powergrid.envs.event_driven import EventDrivenGrid
 from powergrid.envs.exchange import Exchange, settle
+from powergrid.envs.remote_sites import RemoteExchange
 from powergrid.envs.network_proxy import NetworkStateProxy
 from powergrid.powerflow import make_backend
 
@@ -136,7 +137,14 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
         self.last_converged = False  # whether the last power flow converged
         self.exchange: Exchange | None = None
         self.proxy_agent: NetworkStateProxy | None = None  # the network state the sites were sent (distributed)
-        if not self.centralized:
+        if not self.centralized and cfg["remote_sites"]:  # each site a process of its own (powergrid.envs.remote_sites)
+            if protocol is not None:
+                raise ValueError("config 'remote_sites' does not run a P2PTradingProtocol yet: its market runs in the env's process")
+            reporting = {d: a for a, agent in self.agent_dict.items() for d, dev in agent.devices.items() if dev.action.dim}
+            self.exchange = RemoteExchange(self.core, dict.fromkeys(self.agent_dict), broker, self.env_id, device_sites=reporting,
+                                           timeout=cfg["site_timeout"])
+            self.proxy_agent = NetworkStateProxy(self.exchange)
+        elif not self.centralized:
             sites = {a: Site(agent, broker, self.env_id, cfg["sell_price_ratio"], self.dt_h) for a, agent in self.agent_dict.items()}
             self.exchange = Exchange(self.core, sites, broker, self.env_id, protocol)
             self.proxy_agent = NetworkStateProxy(self.exchange)
@@ -243,6 +251,8 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
         self._started = True
         if self.message_broker is not None:
             self.message_broker.clear_environment(self.env_id)
+        if isinstance(self.exchange, RemoteExchange):  # the sites' devices back to their initial state too
+            self.exchange.control("reset", day=int(core.start_hour) // 24)
         core.advance_profiles()
         core.push_devices()
         converged = self.last_converged = bool(core.solve())  # if not, the network part of the observations is the model's flat start
@@ -313,7 +323,9 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
             self.message_broker.claim_environment(self.env_id, self)
 
     def close(self) -> None:
-        """Give the env id back to the broker (which belongs to whoever passed it in)."""
+        """Stop remote sites, and give the env id back to the broker (which belongs to whoever passed it in)."""
+        if isinstance(self.exchange, RemoteExchange):
+            self.exchange.control("stop")
         if self.message_broker is not None:
             self.message_broker.release_environment(self.env_id, self)
 

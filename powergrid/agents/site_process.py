@@ -1,0 +1,67 @@
+"""A site in a process of its own: ``python -m powergrid site MG1 --broker URL --env-id ID``.
+
+The process builds the model of the env's config (the same setup gives the same devices),
+takes the controller ``MG1`` with its devices, and serves the env over the broker: on
+``reset`` its devices return to their initial state; on ``step`` they take the hour's
+availability the env measured, the controller reads its command and sets them (they publish
+their state updates), and when the env's power-flow results arrive it reports its
+observation, cost and safety (:class:`~powergrid.agents.site.Site`); ``stop`` ends it. It
+holds no reference to the env: everything arrives as messages.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from heron.messaging.base import MessageBroker
+from powergrid.agents.site import Site
+from powergrid.envs.remote_sites import control_channel
+
+__all__ = ["serve_site", "broker_from_url"]
+
+
+def broker_from_url(url: str) -> MessageBroker:
+    """The broker a URL names: ``redis://`` or ``rediss://`` (Redis Streams)."""
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from heron.messaging.redis import RedisBroker
+
+        return RedisBroker(url)
+    raise ValueError(f"no broker for URL {url!r}; expected redis://host:port/db")
+
+
+def serve_site(agent_id: str, broker: MessageBroker, env_id: str, config: Mapping[str, Any] | None = None,
+               idle_timeout: float = 600.0) -> int:
+    """Serve site ``agent_id`` of the env ``env_id`` until it says stop (or nothing arrives for
+    ``idle_timeout`` seconds: ``TimeoutError``); returns the number of steps served."""
+    from powergrid.envs import MultiAgentMicrogrids
+
+    local = MultiAgentMicrogrids({**(config or {}), "centralized": True, "message_broker": None})
+    if agent_id not in local.agent_dict:
+        raise ValueError(f"site {agent_id!r} is not an agent of this config; agents: {local.possible_agents}")
+    site = Site(local.agent_dict[agent_id], broker, env_id, local.config["sell_price_ratio"], local.dt_h)
+    control, results = control_channel(env_id, agent_id), site.proxy.result_channel
+    steps = 0
+    while True:
+        messages = broker.receive(control, agent_id, env_id, idle_timeout)
+        if not messages:
+            raise TimeoutError(f"site {agent_id!r}: no message from env {env_id!r} for {idle_timeout:g} s")
+        for message in messages:
+            op, t = message.payload.get("op"), message.timestamp
+            if op == "stop":
+                return steps
+            if op == "reset":
+                local.reset(options={"day": int(message.payload["day"])})
+            elif op == "step":
+                for kind, values in message.payload["availability"].items():
+                    local.core.fleets[kind].follow(np.asarray(values, dtype=np.float64))
+                site.act(t)
+                network = broker.receive(results, agent_id, env_id, idle_timeout)
+                if not network:
+                    raise TimeoutError(f"site {agent_id!r}: no power-flow results from env {env_id!r} for {idle_timeout:g} s")
+                site.proxy.network_state[agent_id] = dict(network[-1].payload)
+                site.report(t)
+                steps += 1
+            else:
+                raise ValueError(f"site {agent_id!r}: unknown control message {message.payload!r}")

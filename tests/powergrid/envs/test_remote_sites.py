@@ -1,0 +1,67 @@
+"""Sites as processes of their own over Redis Streams: the same results as in-process distributed mode."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from powergrid.envs import MultiAgentMicrogrids
+from tests.servers import fresh_redis_broker
+
+
+def start_sites(url, env_id, agents=("MG1", "MG2", "MG3")):
+    return [subprocess.Popen([sys.executable, "-m", "powergrid", "site", a, "--broker", url, "--env-id", env_id, "--idle-timeout", "120"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for a in agents]
+
+
+def test_three_site_processes_over_redis_match_in_process_distributed_mode(redis_url):
+    sites = start_sites(redis_url, "remote1")
+    try:
+        remote = MultiAgentMicrogrids({"centralized": False, "message_broker": fresh_redis_broker(redis_url), "env_id": "remote1",
+                                       "remote_sites": True, "site_timeout": 120.0, "train": False})
+        local = MultiAgentMicrogrids({"centralized": False, "train": False})
+        rng = np.random.default_rng(2)
+        pairs = [env.reset(seed=4)[0] for env in (remote, local)]
+        worst = max(np.abs(pairs[0][a] - pairs[1][a]).max() for a in remote.possible_agents)
+        for _ in range(200):
+            actions = {a: remote.action_space(a).low + rng.random(remote.action_space(a).shape)
+                       * (remote.action_space(a).high - remote.action_space(a).low) for a in remote.agents}
+            out = [env.step(actions) for env in (remote, local)]
+            for a in remote.possible_agents:
+                worst = max(worst, np.abs(out[0][0][a] - out[1][0][a]).max(), abs(out[0][1][a] - out[1][1][a]),
+                            abs(out[0][4][a]["cost"] - out[1][4][a]["cost"]))
+            if not remote.agents:
+                remote.reset()
+                local.reset()
+        assert worst <= 1e-9
+        np.testing.assert_allclose(remote.storage.soc, local.storage.soc, rtol=0, atol=1e-9)  # the env's mirror of the sites
+        remote.close()
+        outputs = [p.communicate(timeout=60)[0] for p in sites]
+        assert [p.returncode for p in sites] == [0, 0, 0], outputs
+        assert all("served 200 steps" in o for o in outputs)
+    finally:
+        for p in sites:
+            p.kill()
+
+
+def test_a_site_that_does_not_answer_is_named_within_the_timeout(redis_url):
+    sites = start_sites(redis_url, "remote2", agents=("MG1", "MG3"))  # MG2 never starts
+    try:
+        env = MultiAgentMicrogrids({"centralized": False, "message_broker": fresh_redis_broker(redis_url), "env_id": "remote2",
+                                    "remote_sites": True, "site_timeout": 20.0})
+        env.reset(seed=0)
+        actions = {a: np.clip(np.zeros(env.action_space(a).shape), env.action_space(a).low, env.action_space(a).high) for a in env.agents}
+        with pytest.raises(TimeoutError, match=r"site\(s\) \['MG2'\] sent no state update within 20 s"):
+            env.step(actions)
+        assert env.core.t == 0  # the step was undone on the env's side
+        env.close()
+    finally:
+        for p in sites:
+            p.kill()
+
+
+def test_remote_sites_need_a_broker_other_processes_can_reach():
+    with pytest.raises(ValueError, match="'remote_sites'.*'centralized': False and a 'message_broker' they can reach"):
+        MultiAgentMicrogrids({"centralized": False, "remote_sites": True})
+    with pytest.raises(ValueError, match="site_timeout"):
+        MultiAgentMicrogrids({"site_timeout": 0})
