@@ -3,6 +3,7 @@ sites in the env's process on the in-memory broker and on Redis Streams, and wit
 process of its own on Redis (``remote_sites``); and each broker's own throughput (one message
 published and consumed). Redis needs a server (``HERON_REDIS_URL``, or ``redis-server``
 installed: see tests/servers.py)."""
+import json
 import subprocess
 import sys
 
@@ -20,7 +21,7 @@ MODES = ["memory", "redis", "redis, site processes"]
 @pytest.mark.parametrize("n", [3, 30])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.benchmark(group="transports: distributed step")
-def test_distributed_step(benchmark, mode, n, request):
+def test_distributed_step(benchmark, mode, n, request, tmp_path):
     config = {"centralized": False, "train": False, "microgrid_configs": many_microgrids(n), "env_id": f"bench{n}"}
     sites = []
     if mode == "memory":
@@ -30,8 +31,8 @@ def test_distributed_step(benchmark, mode, n, request):
         config["message_broker"] = fresh_redis_broker(url)
     if mode == "redis, site processes":
         config.update(remote_sites=True, site_timeout=300.0)
-        path = request.config.cache.mkdir("bench_sites") / f"config{n}.json"
-        path.write_text(__import__("json").dumps({"train": False, "microgrid_configs": config["microgrid_configs"]}))
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps({"train": False, "microgrid_configs": config["microgrid_configs"]}))
         sites = [subprocess.Popen([sys.executable, "-m", "powergrid", "site", f"MG{k + 1}", "--broker", url, "--env-id", config["env_id"],
                                    "--config", str(path)], stdout=subprocess.DEVNULL) for k in range(n)]
     try:

@@ -99,10 +99,10 @@ return {read(KEYS[1], 1), read(KEYS[2], 2), last(KEYS[1]), last(KEYS[2])}
 """
 
 
-def _connect(url: str) -> Any:
+def _connect(url: str, socket_timeout: float) -> Any:
     import redis
 
-    client = redis.Redis.from_url(url, socket_connect_timeout=3.0, socket_timeout=30.0)
+    client = redis.Redis.from_url(url, socket_connect_timeout=3.0, socket_timeout=socket_timeout)
     try:
         client.ping()
     except redis.RedisError as error:
@@ -113,13 +113,15 @@ def _connect(url: str) -> Any:
 class RedisBroker(MessageBroker):
     """The broker contract over Redis Streams at ``url`` (``redis://host:port/db``; ``rediss://``
     for TLS, with a user and password in the URL for an ACL user). An unreachable server fails
-    within seconds, naming the URL. ``max_pending`` bounds each stream, as in memory."""
+    within seconds, naming the URL. ``max_pending`` bounds each stream, as in memory;
+    ``socket_timeout`` (s) bounds each reply (a blocking wait is cut into reads within it)."""
 
-    def __init__(self, url: str = "redis://127.0.0.1:6379/0", max_pending: int = DEFAULT_MAX_PENDING) -> None:
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", max_pending: int = DEFAULT_MAX_PENDING,
+                 socket_timeout: float = 30.0) -> None:
         if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"RedisBroker needs a redis:// (or rediss://, unix://) URL, got {url!r}")
-        self.url, self.max_pending = url, int(max_pending)
-        self._client = _connect(url)
+        self.url, self.max_pending, self.socket_timeout = url, int(max_pending), float(socket_timeout)
+        self._client = _connect(url, self.socket_timeout)
         self._publish = self._client.register_script(_PUBLISH)
         self._consume = self._client.register_script(_CONSUME)
         self._unacked: dict[tuple[str, str], tuple[list[bytes], list[bytes]]] = {}  # (key pair) -> ids given last time
@@ -129,10 +131,10 @@ class RedisBroker(MessageBroker):
         self.rejected = 0  # frames that were not messages of this codec
 
     def __getstate__(self) -> dict[str, Any]:  # a copy (a vector env's worker) opens its own connection
-        return {"url": self.url, "max_pending": self.max_pending}
+        return {"url": self.url, "max_pending": self.max_pending, "socket_timeout": self.socket_timeout}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["url"], state["max_pending"])
+        self.__init__(**state)
 
     @staticmethod
     def _key(env_id: str, channel: str, recipient: str) -> str:
@@ -187,7 +189,8 @@ class RedisBroker(MessageBroker):
                 return messages
             env = env_id if env_id is not None else (ChannelManager.env_of(channel) or DEFAULT_ENV)
             keys = (self._key(env, channel, recipient_id), self._key(env, channel, BROADCAST))
-            self._client.xread(dict(zip(keys, self._last_ids)), block=max(int(left * 1000), 1))
+            block = max(int(min(left, 0.5 * self.socket_timeout) * 1000), 1)  # within the connection's read timeout
+            self._client.xread(dict(zip(keys, self._last_ids)), block=block)
 
     def _decoded(self, entries: list[Any], env: str) -> list[Message]:
         out = []

@@ -96,3 +96,12 @@ def test_distributed_mode_over_redis_equals_centralized(redis_url):
     for a, b in zip(*runs):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
     assert broker.pending_count() == 0 and broker.rejected == 0
+
+
+def test_a_wait_longer_than_the_connections_read_timeout_is_served(redis_url):
+    """A site waits minutes for its env (30 site processes start slowly); it once failed with the
+    socket's 30 s read timeout, since one blocking read asked Redis to wait the whole time."""
+    broker = fresh_redis_broker(redis_url, socket_timeout=0.5)
+    start = time.monotonic()
+    assert broker.receive("env_e1__site_control__MG1", "MG1", "e1", timeout=1.5) == []
+    assert 1.4 < time.monotonic() - start < 5.0
