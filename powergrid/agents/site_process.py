@@ -23,12 +23,24 @@ __all__ = ["serve_site", "broker_from_url"]
 
 
 def broker_from_url(url: str) -> MessageBroker:
-    """The broker a URL names: ``redis://`` or ``rediss://`` (Redis Streams)."""
+    """The broker a URL names: ``redis://`` or ``rediss://`` (Redis Streams), ``kafka://host:port[,host:port]``
+    (Kafka; ``?topic_prefix=...&group_id=...`` set those arguments)."""
     if url.startswith(("redis://", "rediss://", "unix://")):
         from heron.messaging.redis import RedisBroker
 
         return RedisBroker(url)
-    raise ValueError(f"no broker for URL {url!r}; expected redis://host:port/db")
+    if url.startswith("kafka://"):
+        from urllib.parse import parse_qsl, urlsplit
+
+        from heron.messaging.kafka import KafkaBroker
+
+        parts = urlsplit(url)
+        options = dict(parse_qsl(parts.query))
+        unknown = sorted(set(options) - {"topic_prefix", "group_id"})
+        if unknown:
+            raise ValueError(f"broker URL {url!r}: unknown option(s) {unknown}; expected topic_prefix, group_id")
+        return KafkaBroker(parts.netloc, **options)
+    raise ValueError(f"no broker for URL {url!r}; expected redis://host:port/db or kafka://host:port")
 
 
 def serve_site(agent_id: str, broker: MessageBroker, env_id: str, config: Mapping[str, Any] | None = None,

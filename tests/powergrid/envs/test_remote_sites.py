@@ -1,12 +1,23 @@
-"""Sites as processes of their own over Redis Streams: the same results as in-process distributed mode."""
+"""Sites as processes of their own over Redis Streams and Kafka: the same results as in-process distributed mode."""
 import subprocess
 import sys
+import uuid
 
 import numpy as np
 import pytest
 
+from heron.messaging.kafka import KafkaBroker
 from powergrid.envs import MultiAgentMicrogrids
 from tests.servers import fresh_redis_broker
+
+
+def transport(name, request):
+    """(the env's broker, the URL its sites connect to) on a fresh namespace of the server."""
+    if name == "redis":
+        url = request.getfixturevalue("redis_url")
+        return fresh_redis_broker(url), url
+    servers, tag = request.getfixturevalue("kafka_servers"), uuid.uuid4().hex[:8]
+    return KafkaBroker(servers, topic_prefix=f"t{tag}", group_id=f"g{tag}"), f"kafka://{servers}?topic_prefix=t{tag}&group_id=g{tag}"
 
 
 def start_sites(url, env_id, agents=("MG1", "MG2", "MG3")):
@@ -14,10 +25,12 @@ def start_sites(url, env_id, agents=("MG1", "MG2", "MG3")):
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for a in agents]
 
 
-def test_three_site_processes_over_redis_match_in_process_distributed_mode(redis_url):
-    sites = start_sites(redis_url, "remote1")
+@pytest.mark.parametrize("name", ["redis", "kafka"])
+def test_three_site_processes_match_in_process_distributed_mode(name, request):
+    broker, url = transport(name, request)
+    sites = start_sites(url, "remote1")
     try:
-        remote = MultiAgentMicrogrids({"centralized": False, "message_broker": fresh_redis_broker(redis_url), "env_id": "remote1",
+        remote = MultiAgentMicrogrids({"centralized": False, "message_broker": broker, "env_id": "remote1",
                                        "remote_sites": True, "site_timeout": 120.0, "train": False})
         local = MultiAgentMicrogrids({"centralized": False, "train": False})
         rng = np.random.default_rng(2)

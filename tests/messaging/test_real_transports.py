@@ -1,4 +1,4 @@
-"""Redis Streams as the transport: the wire format, bad frames, an unreachable server, and the env over it."""
+"""Real transports (Redis Streams, Kafka): the wire format, bad frames, unreachable servers, restarts, and the env over them."""
 import time
 
 import msgpack
@@ -7,7 +7,7 @@ import pytest
 
 from heron.messaging import Message, MessageType
 from heron.messaging.codec import FrameError, decode, encode
-from tests.servers import fresh_redis_broker
+from tests.servers import fresh_kafka_broker, fresh_redis_broker
 
 
 def test_frames_round_trip_arrays_bit_for_bit_and_refuse_what_is_not_a_frame():
@@ -52,6 +52,30 @@ def test_an_unreachable_server_fails_within_seconds_naming_it():
         RedisBroker("http://127.0.0.1:6379")
 
 
+def test_an_unreachable_kafka_server_fails_within_seconds_naming_it():
+    from heron.messaging.kafka import KafkaBroker
+
+    start = time.monotonic()
+    with pytest.raises(ConnectionError, match=r"Kafka at '127.0.0.1:1' cannot be reached"):
+        KafkaBroker("127.0.0.1:1", connect_timeout=2.0)
+    assert time.monotonic() - start < 6.0
+
+
+def test_a_kafka_reader_that_restarts_gets_again_what_it_had_not_finished(kafka_servers):
+    from heron.messaging.kafka import KafkaBroker
+
+    first = fresh_kafka_broker(kafka_servers)
+    channel, names = "env_e1__action__environment_to_MG1", dict(topic_prefix=first.topic_prefix, group_id=first.group_id)
+    for n in range(3):
+        first.publish(channel, Message("e1", "environment", "MG1", float(n), "action", {"n": n}))
+    assert [m.payload["n"] for m in first.consume(channel, "MG1")] == [0, 1, 2]  # then it dies before coming back
+    second = KafkaBroker(kafka_servers, **names)
+    assert [m.payload["n"] for m in second.consume(channel, "MG1")] == [0, 1, 2]  # nothing lost
+    assert second.consume(channel, "MG1") == []
+    second.close()  # commits what it processed
+    assert KafkaBroker(kafka_servers, **names).consume(channel, "MG1") == []  # nothing applied twice
+
+
 def test_a_reader_that_restarts_gets_again_what_it_never_acknowledged(redis_url):
     channel = "env_e1__action__environment_to_MG1"
     first = fresh_redis_broker(redis_url)
@@ -74,10 +98,12 @@ def second_reads_nothing(url, channel):
     return third.consume(channel, "MG1") == []
 
 
-def test_distributed_mode_over_redis_equals_centralized(redis_url):
+@pytest.mark.parametrize("name", ["redis", "kafka"])
+def test_distributed_mode_over_a_real_broker_equals_centralized(name, request):
     from powergrid.envs import MultiAgentMicrogrids
 
-    broker = fresh_redis_broker(redis_url)
+    broker = (fresh_redis_broker(request.getfixturevalue("redis_url")) if name == "redis"
+              else fresh_kafka_broker(request.getfixturevalue("kafka_servers")))
     runs = []
     for config in ({"centralized": True}, {"centralized": False, "message_broker": broker}):
         env = MultiAgentMicrogrids({"train": False, **config})
@@ -95,7 +121,7 @@ def test_distributed_mode_over_redis_equals_centralized(redis_url):
         env.close()
     for a, b in zip(*runs):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
-    assert broker.pending_count() == 0 and broker.rejected == 0
+    assert broker.rejected == 0 and (name == "kafka" or broker.pending_count() == 0)
 
 
 def test_a_wait_longer_than_the_connections_read_timeout_is_served(redis_url):

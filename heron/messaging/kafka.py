@@ -1,0 +1,248 @@
+"""KafkaBroker: the broker contract on Kafka (confluent-kafka), for agents in separate processes.
+
+One topic per channel kind (``<prefix>.action``, ``<prefix>.state_updates``...), one
+partition, each message keyed by its recipient with its channel in a header: many channels
+share few topics, which Kafka servers handle far better than a topic per channel. Each reader
+(env, recipient) is a consumer of its own group (``<group_id>.<env>.<recipient>``) with its
+partitions assigned, not subscribed (no group rebalance to wait for); it reads a topic up to
+its end offset at the time of the read, keeps what is for it (its own messages and the env's
+broadcasts, in order) and commits the offsets of a read when it comes back for the next one,
+so a reader that restarts reads again what it had not finished. The producer is idempotent
+with ``acks=all`` and every publish is flushed before it returns, one message a batch (some
+servers, Tansu among them, report a batch's first offset + 1 as the end offset).
+Frames are :mod:`heron.messaging.codec`'s; a frame that is not one is counted in ``rejected``.
+
+Security settings (``security_protocol``, ``sasl_*``, ``ssl_ca_location``) pass through to
+librdkafka, as any other librdkafka key in ``config``.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from heron.messaging.base import BROADCAST, DEFAULT_ENV, Message, MessageBroker, message_on
+from heron.messaging.channels import ChannelManager
+from heron.messaging.codec import FrameError, decode, encode
+
+__all__ = ["KafkaBroker"]
+
+_TOPIC_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+#: librdkafka's own log lines (connection retries) go here, not to stderr: errors reach the caller as exceptions.
+_LOG = logging.getLogger("heron.messaging.kafka")
+
+
+def channel_kind(channel: str) -> str:
+    """The kind of a channel (``action``, ``info``, ``state_updates``...): the topic it travels on."""
+    if ChannelManager.env_of(channel) is not None:
+        rest = channel.split("__", 2)[1]
+        return _TOPIC_CHARS.sub("_", rest)
+    return "other"
+
+
+class KafkaBroker(MessageBroker):
+    """The broker contract over Kafka at ``bootstrap_servers`` (see the module doc). A server
+    that cannot be reached fails within ``connect_timeout`` seconds, naming it."""
+
+    def __init__(self, bootstrap_servers: str = "127.0.0.1:9092", group_id: str = "heron", security_protocol: str | None = None,
+                 sasl_mechanism: str | None = None, sasl_plain_username: str | None = None, sasl_plain_password: str | None = None,
+                 ssl_ca_location: str | None = None, topic_prefix: str = "heron", connect_timeout: float = 5.0,
+                 config: Mapping[str, Any] | None = None) -> None:
+        from confluent_kafka import Producer
+        from confluent_kafka.admin import AdminClient
+
+        if not isinstance(bootstrap_servers, str) or not bootstrap_servers:
+            raise ValueError(f"KafkaBroker needs bootstrap_servers 'host:port[,host:port]', got {bootstrap_servers!r}")
+        security = {"security.protocol": security_protocol, "sasl.mechanism": sasl_mechanism, "sasl.username": sasl_plain_username,
+                     "sasl.password": sasl_plain_password, "ssl.ca.location": ssl_ca_location}
+        self._common = {"bootstrap.servers": bootstrap_servers, **{k: v for k, v in security.items() if v is not None}, **(config or {})}
+        self.bootstrap_servers, self.group_id, self.topic_prefix = bootstrap_servers, group_id, topic_prefix
+        self._arguments = dict(bootstrap_servers=bootstrap_servers, group_id=group_id, security_protocol=security_protocol,
+                               sasl_mechanism=sasl_mechanism, sasl_plain_username=sasl_plain_username,
+                               sasl_plain_password=sasl_plain_password, ssl_ca_location=ssl_ca_location, topic_prefix=topic_prefix,
+                               connect_timeout=connect_timeout, config=dict(config or {}))
+        self._admin = AdminClient({**self._common, "logger": _LOG})
+        try:
+            self._topics = set(self._admin.list_topics(timeout=connect_timeout).topics)
+        except Exception as error:
+            raise ConnectionError(f"Kafka at {bootstrap_servers!r} cannot be reached: {error}") from None
+        self._producer = Producer({**self._common, "enable.idempotence": True, "acks": "all", "linger.ms": 0,
+                                   "batch.num.messages": 1, "logger": _LOG})
+        self._readers: dict[tuple[str, str], _Reader] = {}
+        self._lock = threading.Lock()  # readers are made once; each reads under its own lock
+        self._published: dict[str, set[str]] = {}  # env -> channels this broker published on
+        self._subscribers: dict[str, list[Callable[[Message], None]]] = {}
+        self.rejected = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self._arguments)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)
+
+    def _topic(self, channel: str) -> str:
+        topic = f"{self.topic_prefix}.{channel_kind(channel)}"
+        if topic not in self._topics:
+            from confluent_kafka import KafkaException
+            from confluent_kafka.admin import NewTopic
+
+            for future in self._admin.create_topics([NewTopic(topic, 1, 1)]).values():
+                try:
+                    future.result()
+                except KafkaException as error:
+                    if "TOPIC_ALREADY_EXISTS" not in str(error):
+                        raise
+            self._topics.add(topic)
+        return topic
+
+    # ------------------------------------------------------------------ contract
+    def create_channel(self, channel: str) -> None:
+        self._topic(channel)
+
+    def publish(self, channel: str, message: Message | Mapping[str, Any]) -> None:
+        message = message_on(channel, message)
+        self._published.setdefault(message.env_id, set()).add(channel)
+        self._producer.produce(self._topic(channel), key=message.recipient_id.encode(), value=encode(message),
+                               headers=[("channel", channel.encode())])
+        if self._producer.flush(30.0):
+            raise ConnectionError(f"Kafka at {self.bootstrap_servers!r} did not acknowledge a message on {channel!r} within 30 s")
+        for callback in self._subscribers.get(channel, ()):
+            callback(message)
+
+    def consume(self, channel: str, recipient_id: str, env_id: str | None = None, clear: bool = True) -> list[Message]:
+        env = env_id if env_id is not None else (ChannelManager.env_of(channel) or DEFAULT_ENV)
+        reader = self._readers.get((env, recipient_id))
+        if reader is None:
+            with self._lock:
+                reader = self._readers.get((env, recipient_id)) or self._readers.setdefault((env, recipient_id),
+                                                                                             _Reader(self, env, recipient_id))
+        topic = self._topic(channel)
+        with reader.lock:  # a consumer serves one thread at a time
+            return reader.take(channel, topic, clear)
+
+    def subscribe(self, channel: str, callback: Callable[[Message], None]) -> None:
+        if not callable(callback):
+            raise ValueError(f"subscribe expects a callable, got {callback!r}")
+        self._subscribers.setdefault(channel, []).append(callback)
+
+    def clear_environment(self, env_id: str) -> None:
+        """This process's readers of ``env_id`` skip to the end of every topic and forget what they held."""
+        self._published.pop(env_id, None)
+        for (env, _), reader in list(self._readers.items()):
+            if env == env_id:
+                with reader.lock:
+                    reader.skip_to_end()
+
+    def get_environment_channels(self, env_id: str) -> list[str]:
+        """Channels this broker published on for ``env_id``, or on which its readers hold messages
+        not yet taken (what other processes published, Kafka does not tell)."""
+        held = {c for (env, _), r in list(self._readers.items()) if env == env_id for c, msgs in r.held.items() if msgs}
+        return sorted(held | self._published.get(env_id, set()))
+
+    def close(self) -> None:
+        """Commit what was processed, close the readers and flush the producer."""
+        for reader in self._readers.values():
+            reader.close()
+        self._readers.clear()
+        self._producer.flush(10.0)
+
+
+class _Reader:
+    """One (env, recipient)'s consumer: what it has read and holds, per channel."""
+
+    def __init__(self, broker: KafkaBroker, env: str, recipient: str) -> None:
+        from confluent_kafka import Consumer
+
+        self.broker, self.env, self.recipient, self.lock = broker, env, recipient, threading.Lock()
+        self.consumer = Consumer({**broker._common, "group.id": f"{broker.group_id}.{env}.{recipient}", "enable.auto.commit": False,
+                                  "auto.offset.reset": "earliest", "fetch.wait.max.ms": 10, "logger": _LOG})
+        self.partitions: dict[str, Any] = {}  # topic -> its TopicPartition
+        self.held: dict[str, list[Message]] = {}  # channel -> messages read, not yet taken
+        self.done: dict[str, int] = {}  # topic -> offset to commit at the next read
+        self.committed: dict[str, int] = {}  # topic -> offset last committed
+
+    def _assign(self, topic: str) -> None:
+        from confluent_kafka import TopicPartition
+
+        if topic in self.partitions:
+            return
+        committed = self.consumer.committed([TopicPartition(topic, 0)], timeout=10.0)[0].offset
+        self.committed[topic] = committed
+        self.partitions[topic] = TopicPartition(topic, 0, committed if committed >= 0 else 0)
+        self.consumer.incremental_assign([self.partitions[topic]])  # the others keep their positions
+
+    def _read(self, topic: str) -> None:
+        """Everything on ``topic`` up to its end offset now."""
+        from confluent_kafka import TopicPartition
+
+        _, end = self.consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10.0, cached=False)
+        position = self.consumer.position([TopicPartition(topic, 0)])[0].offset
+        position = self.partitions[topic].offset if position < 0 else position
+        while position < end:
+            record = self.consumer.poll(10.0)
+            if record is None:
+                raise ConnectionError(f"Kafka at {self.broker.bootstrap_servers!r}: {topic} did not deliver offsets "
+                                      f"{position}..{end - 1} within 10 s")
+            if record.error():
+                continue
+            if record.topic() == topic:
+                position = record.offset() + 1
+            self._keep(record)
+        while (record := self.consumer.poll(0)) is not None:  # fetched already, beyond the end a server reported
+            if not record.error():
+                if record.topic() == topic:
+                    position = record.offset() + 1
+                self._keep(record)
+        self.done[topic] = position
+
+    def _keep(self, record: Any) -> None:
+        recipient = record.key().decode() if record.key() else ""
+        if recipient not in (self.recipient, BROADCAST):
+            return
+        try:
+            message = decode(record.value())
+            channel = dict(record.headers() or [])["channel"].decode()
+        except (FrameError, KeyError, UnicodeDecodeError):
+            self.broker.rejected += 1
+            return
+        if message.env_id == self.env:
+            self.held.setdefault(channel, []).append(message)
+
+    def take(self, channel: str, topic: str, clear: bool) -> list[Message]:
+        from confluent_kafka import TopicPartition
+
+        if clear:  # what the last read returned has been processed: commit it (where it moved)
+            moved = [TopicPartition(t, 0, o) for t, o in self.done.items() if self.committed.get(t) != o]
+            if moved:
+                self.consumer.commit(offsets=moved, asynchronous=False)
+                self.committed.update((tp.topic, tp.offset) for tp in moved)
+            self.done = {}
+        self._assign(topic)
+        self._read(topic)
+        held = self.held.get(channel, [])
+        out = sorted(held, key=lambda m: m.timestamp)
+        if clear:
+            self.held[channel] = []
+        return out
+
+    def skip_to_end(self) -> None:
+        from confluent_kafka import TopicPartition
+
+        for topic in list(self.partitions):
+            _, end = self.consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10.0, cached=False)
+            self.consumer.incremental_unassign([TopicPartition(topic, 0)])
+            self.partitions[topic] = TopicPartition(topic, 0, end)
+            self.consumer.incremental_assign([self.partitions[topic]])
+            self.done[topic] = end
+        self.held.clear()
+
+    def close(self) -> None:
+        from confluent_kafka import TopicPartition
+
+        if self.done:
+            self.consumer.commit(offsets=[TopicPartition(t, 0, o) for t, o in self.done.items()], asynchronous=False)
+        self.consumer.close()
+
+
