@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,6 +33,9 @@ __all__ = ["KafkaBroker"]
 _TOPIC_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 #: librdkafka's own log lines (connection retries) go here, not to stderr: errors reach the caller as exceptions.
 _LOG = logging.getLogger("heron.messaging.kafka")
+#: How long a read waits for a fetch beyond the reported end offset when its channel has nothing
+#: yet (s): twice the consumers' fetch.wait.max.ms, the longest a server holds a fetch.
+_SETTLE = 0.02
 
 
 def channel_kind(channel: str) -> str:
@@ -104,10 +108,13 @@ class KafkaBroker(MessageBroker):
     def publish(self, channel: str, message: Message | Mapping[str, Any]) -> None:
         message = message_on(channel, message)
         self._published.setdefault(message.env_id, set()).add(channel)
+        failures: list[Any] = []
         self._producer.produce(self._topic(channel), key=message.recipient_id.encode(), value=encode(message),
-                               headers=[("channel", channel.encode())])
+                               headers=[("channel", channel.encode())], on_delivery=lambda error, _: failures.append(error))
         if self._producer.flush(30.0):
             raise ConnectionError(f"Kafka at {self.bootstrap_servers!r} did not acknowledge a message on {channel!r} within 30 s")
+        if failures and failures[0] is not None:
+            raise ConnectionError(f"Kafka at {self.bootstrap_servers!r} refused a message on {channel!r}: {failures[0]}")
         for callback in self._subscribers.get(channel, ()):
             callback(message)
 
@@ -162,6 +169,7 @@ class _Reader:
         self.held: dict[str, list[Message]] = {}  # channel -> messages read, not yet taken
         self.done: dict[str, int] = {}  # topic -> offset to commit at the next read
         self.committed: dict[str, int] = {}  # topic -> offset last committed
+        self.cleared_ms = 0  # records produced before this (ms since the epoch) were cleared
 
     def _assign(self, topic: str) -> None:
         from confluent_kafka import TopicPartition
@@ -173,7 +181,7 @@ class _Reader:
         self.partitions[topic] = TopicPartition(topic, 0, committed if committed >= 0 else 0)
         self.consumer.incremental_assign([self.partitions[topic]])  # the others keep their positions
 
-    def _read(self, topic: str) -> None:
+    def _read(self, topic: str, channel: str) -> None:
         """Everything on ``topic`` up to its end offset now."""
         from confluent_kafka import TopicPartition
 
@@ -190,12 +198,18 @@ class _Reader:
             if record.topic() == topic:
                 position = record.offset() + 1
             self._keep(record)
-        while (record := self.consumer.poll(0)) is not None:  # fetched already, beyond the end a server reported
+        wait = 0.0
+        while (record := self.consumer.poll(wait)) is not None or (wait == 0.0 and not self.held.get(channel)):
+            # beyond the end the server reported (Tansu's end offsets can lag, even go back):
+            # what is fetched already, and, when the channel has nothing yet, what a fetch brings
+            if record is None:
+                wait = _SETTLE
+                continue
             if not record.error():
                 if record.topic() == topic:
                     position = record.offset() + 1
                 self._keep(record)
-        self.done[topic] = position
+        self.done[topic] = max(position, self.done.get(topic, 0))
 
     def _keep(self, record: Any) -> None:
         recipient = record.key().decode() if record.key() else ""
@@ -207,7 +221,7 @@ class _Reader:
         except (FrameError, KeyError, UnicodeDecodeError):
             self.broker.rejected += 1
             return
-        if message.env_id == self.env:
+        if message.env_id == self.env and record.timestamp()[1] >= self.cleared_ms:  # not from before a clear
             self.held.setdefault(channel, []).append(message)
 
     def take(self, channel: str, topic: str, clear: bool) -> list[Message]:
@@ -220,7 +234,7 @@ class _Reader:
                 self.committed.update((tp.topic, tp.offset) for tp in moved)
             self.done = {}
         self._assign(topic)
-        self._read(topic)
+        self._read(topic, channel)
         held = self.held.get(channel, [])
         out = sorted(held, key=lambda m: m.timestamp)
         if clear:
@@ -228,14 +242,9 @@ class _Reader:
         return out
 
     def skip_to_end(self) -> None:
-        from confluent_kafka import TopicPartition
-
-        for topic in list(self.partitions):
-            _, end = self.consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10.0, cached=False)
-            self.consumer.incremental_unassign([TopicPartition(topic, 0)])
-            self.partitions[topic] = TopicPartition(topic, 0, end)
-            self.consumer.incremental_assign([self.partitions[topic]])
-            self.done[topic] = end
+        """Forget what is held, and drop what was produced before now when it is read (the
+        server's end offsets cannot be trusted to skip it: see the module doc)."""
+        self.cleared_ms = int(time.time() * 1000)
         self.held.clear()
 
     def close(self) -> None:

