@@ -215,3 +215,17 @@ def test_event_driven_mode_runs_its_physics_and_solves_with_its_power():
     assert panel.calls > 0 and all(h["converged"] for h in env.event_history) and len(env.event_history) == 3
     assert env.backend.sgen_p[element] == pytest.approx(panel.electrical.P_MW)
     assert env.event_history[-1]["cost"]["MG1"] != 0.0
+
+
+def test_the_earlier_visibility_rule_and_env_clock_as_their_code_reads_them():
+    @dataclass
+    class Shown(FeatureProvider):
+        visibility = ("upper_level",)
+        x: float = 1.0
+
+    assert Shown().is_observable_by("MG1", 2, "dev", 1) and not Shown().is_observable_by("dev", 1, "dev", 1)
+    assert not Sunlight().is_observable_by("MG1", 2, "dev", 1)  # names no viewers: private to their rule
+    env = make()
+    env.reset(seed=0, options={"day": 2})
+    env.step({"MG1": ACTION})
+    assert env._t == 2 * 24 + 1 and env._name == "WithDevicesOfItsOwn"  # the hour the next step plays

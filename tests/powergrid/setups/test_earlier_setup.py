@@ -204,3 +204,18 @@ def test_a_held_solar_command_follows_the_sun_in_event_driven_mode():
         available.append(0.2 * model.profiles["test"][core.hour][model.fleet_series["generator"][0]])
     np.testing.assert_allclose(delivered, np.minimum(available, 0.25), atol=1e-12)
     assert min(delivered) == 0.0 and max(delivered) > 0.05
+
+
+def test_their_device_settings_step_length_phase_model_and_one_value_under_two_names():
+    """Their generator tests give ``dt_h``, ``phase_model`` and the power factor under two names;
+    each raised an unknown-key or given-twice error here."""
+    from powergrid.setups.earlier_format import translated_device
+
+    cfg = {"name": "G1", "device_state_config": {"p_max_MW": 1.0, "min_pf": 0.9, "pf_min_abs": 0.9, "phase_model": "balanced_1ph"}}
+    assert translated_device("generator", cfg) == {"name": "G1", "p_max": 1.0, "pf_min": 0.9}
+    with pytest.warns(UserWarning, match=r"device 'E1': \['dt_h'\] are not modelled"):
+        translated_device("storage", {"name": "E1", "e_capacity_MWh": 1.0, "dt_h": 0.25})
+    with pytest.raises(ValueError, match="'pf_min' is given twice"):
+        translated_device("generator", {"name": "G1", "min_pf": 0.9, "pf_min_abs": 0.8})
+    with pytest.raises(ValueError, match="device 'G1': three_phase is not modelled"):
+        translated_device("generator", {"name": "G1", "phase_model": "three_phase"})
