@@ -13,7 +13,8 @@ servers, Tansu among them, report a batch's first offset + 1 as the end offset).
 Frames are :mod:`heron.messaging.codec`'s; a frame that is not one is counted in ``rejected``.
 
 Security settings (``security_protocol``, ``sasl_*``, ``ssl_ca_location``) pass through to
-librdkafka, as any other librdkafka key in ``config``.
+librdkafka, as any other librdkafka setting: in ``config`` by its name (``{"fetch.wait.max.ms": 5}``)
+or as a keyword with underscores for dots (``fetch_wait_max_ms=5``).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from heron.messaging.base import BROADCAST, DEFAULT_ENV, Message, MessageBroker, message_on
@@ -50,23 +51,27 @@ class KafkaBroker(MessageBroker):
     """The broker contract over Kafka at ``bootstrap_servers`` (see the module doc). A server
     that cannot be reached fails within ``connect_timeout`` seconds, naming it."""
 
-    def __init__(self, bootstrap_servers: str = "127.0.0.1:9092", group_id: str = "heron", security_protocol: str | None = None,
-                 sasl_mechanism: str | None = None, sasl_plain_username: str | None = None, sasl_plain_password: str | None = None,
-                 ssl_ca_location: str | None = None, topic_prefix: str = "heron", connect_timeout: float = 5.0,
-                 config: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, bootstrap_servers: str | Sequence[str] = "127.0.0.1:9092", group_id: str | None = None,
+                 security_protocol: str | None = None, sasl_mechanism: str | None = None, sasl_plain_username: str | None = None,
+                 sasl_plain_password: str | None = None, ssl_ca_location: str | None = None, topic_prefix: str = "heron",
+                 connect_timeout: float = 5.0, config: Mapping[str, Any] | None = None, **librdkafka_options: Any) -> None:
         from confluent_kafka import Producer
         from confluent_kafka.admin import AdminClient
 
+        if not isinstance(bootstrap_servers, str) and isinstance(bootstrap_servers, Sequence):
+            bootstrap_servers = ",".join(bootstrap_servers)  # the FAQ's ['kafka1:9092', 'kafka2:9092']
         if not isinstance(bootstrap_servers, str) or not bootstrap_servers:
-            raise ValueError(f"KafkaBroker needs bootstrap_servers 'host:port[,host:port]', got {bootstrap_servers!r}")
+            raise ValueError(f"KafkaBroker needs bootstrap_servers 'host:port[,host:port]' or a list of them, got {bootstrap_servers!r}")
+        group_id = "heron" if group_id is None else group_id
         security = {"security.protocol": security_protocol, "sasl.mechanism": sasl_mechanism, "sasl.username": sasl_plain_username,
                      "sasl.password": sasl_plain_password, "ssl.ca.location": ssl_ca_location}
-        self._common = {"bootstrap.servers": bootstrap_servers, **{k: v for k, v in security.items() if v is not None}, **(config or {})}
+        options = {**(config or {}), **{key.replace("_", "."): value for key, value in librdkafka_options.items()}}
+        self._common = {"bootstrap.servers": bootstrap_servers, **{k: v for k, v in security.items() if v is not None}, **options}
         self.bootstrap_servers, self.group_id, self.topic_prefix = bootstrap_servers, group_id, topic_prefix
         self._arguments = dict(bootstrap_servers=bootstrap_servers, group_id=group_id, security_protocol=security_protocol,
                                sasl_mechanism=sasl_mechanism, sasl_plain_username=sasl_plain_username,
                                sasl_plain_password=sasl_plain_password, ssl_ca_location=ssl_ca_location, topic_prefix=topic_prefix,
-                               connect_timeout=connect_timeout, config=dict(config or {}))
+                               connect_timeout=connect_timeout, config=options)
         self._admin = AdminClient({**self._common, "logger": _LOG})
         try:
             self._topics = set(self._admin.list_topics(timeout=connect_timeout).topics)
@@ -157,7 +162,13 @@ class KafkaBroker(MessageBroker):
 
 
 class _Reader:
-    """One (env, recipient)'s consumer: what it has read and holds, per channel."""
+    """One (env, recipient)'s consumer: what it has read and holds, per channel.
+
+    It takes each topic's records strictly in offset order: a server may serve an offset while
+    an earlier one, written at the same time by another producer, is not readable yet (Tansu
+    does); the reader then goes back for the earlier one instead of skipping it. It commits,
+    per topic, the first offset it still holds (or its next one when it holds none), so a
+    reader that restarts reads again all it had not handed over and processed."""
 
     def __init__(self, broker: KafkaBroker, env: str, recipient: str) -> None:
         from confluent_kafka import Consumer
@@ -165,39 +176,32 @@ class _Reader:
         self.broker, self.env, self.recipient, self.lock = broker, env, recipient, threading.Lock()
         self.consumer = Consumer({**broker._common, "group.id": f"{broker.group_id}.{env}.{recipient}", "enable.auto.commit": False,
                                   "auto.offset.reset": "earliest", "fetch.wait.max.ms": 10, "logger": _LOG})
-        self.partitions: dict[str, Any] = {}  # topic -> its TopicPartition
-        self.held: dict[str, list[Message]] = {}  # channel -> messages read, not yet taken
-        self.done: dict[str, int] = {}  # topic -> offset to commit at the next read
+        self.next: dict[str, int] = {}  # topic -> the offset it takes next
+        self.held: dict[str, list[tuple[str, int, Message]]] = {}  # channel -> (topic, offset, message) read, not yet taken
         self.committed: dict[str, int] = {}  # topic -> offset last committed
         self.cleared_ms = 0  # records produced before this (ms since the epoch) were cleared
 
     def _assign(self, topic: str) -> None:
         from confluent_kafka import TopicPartition
 
-        if topic in self.partitions:
+        if topic in self.next:
             return
         committed = self.consumer.committed([TopicPartition(topic, 0)], timeout=10.0)[0].offset
         self.committed[topic] = committed
-        self.partitions[topic] = TopicPartition(topic, 0, committed if committed >= 0 else 0)
-        self.consumer.incremental_assign([self.partitions[topic]])  # the others keep their positions
+        self.next[topic] = max(committed, 0)
+        self.consumer.incremental_assign([TopicPartition(topic, 0, self.next[topic])])  # the others keep their positions
 
     def _read(self, topic: str, channel: str) -> None:
-        """Everything on ``topic`` up to its end offset now."""
+        """Everything on ``topic`` up to its end offset now, then what has been fetched beyond it."""
         from confluent_kafka import TopicPartition
 
         _, end = self.consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10.0, cached=False)
-        position = self.consumer.position([TopicPartition(topic, 0)])[0].offset
-        position = self.partitions[topic].offset if position < 0 else position
-        while position < end:
-            record = self.consumer.poll(10.0)
-            if record is None:
+        deadline = time.monotonic() + 10.0
+        while self.next[topic] < end:
+            if time.monotonic() > deadline:
                 raise ConnectionError(f"Kafka at {self.broker.bootstrap_servers!r}: {topic} did not deliver offsets "
-                                      f"{position}..{end - 1} within 10 s")
-            if record.error():
-                continue
-            if record.topic() == topic:
-                position = record.offset() + 1
-            self._keep(record)
+                                      f"{self.next[topic]}..{end - 1} within 10 s")
+            self._take_record(self.consumer.poll(0.5))
         wait = 0.0
         while (record := self.consumer.poll(wait)) is not None or (wait == 0.0 and not self.held.get(channel)):
             # beyond the end the server reported (Tansu's end offsets can lag, even go back):
@@ -205,13 +209,22 @@ class _Reader:
             if record is None:
                 wait = _SETTLE
                 continue
-            if not record.error():
-                if record.topic() == topic:
-                    position = record.offset() + 1
-                self._keep(record)
-        self.done[topic] = max(position, self.done.get(topic, 0))
+            self._take_record(record)
 
-    def _keep(self, record: Any) -> None:
+    def _take_record(self, record: Any) -> None:
+        """Keep ``record`` if it is the next of its topic and for this reader; go back for a gap."""
+        from confluent_kafka import TopicPartition
+
+        if record is None or record.error():
+            return
+        topic, offset = record.topic(), record.offset()
+        expected = self.next[topic]
+        if offset < expected:  # served again after going back
+            return
+        if offset > expected:  # an earlier offset is not readable yet: fetch from it again
+            self.consumer.seek(TopicPartition(topic, 0, expected))
+            return
+        self.next[topic] = offset + 1
         recipient = record.key().decode() if record.key() else ""
         if recipient not in (self.recipient, BROADCAST):
             return
@@ -222,21 +235,27 @@ class _Reader:
             self.broker.rejected += 1
             return
         if message.env_id == self.env and record.timestamp()[1] >= self.cleared_ms:  # not from before a clear
-            self.held.setdefault(channel, []).append(message)
+            self.held.setdefault(channel, []).append((topic, offset, message))
 
-    def take(self, channel: str, topic: str, clear: bool) -> list[Message]:
+    def _commit(self) -> None:
+        """Commit, where it moved, each topic's first offset still held (what was handed over is processed)."""
         from confluent_kafka import TopicPartition
 
-        if clear:  # what the last read returned has been processed: commit it (where it moved)
-            moved = [TopicPartition(t, 0, o) for t, o in self.done.items() if self.committed.get(t) != o]
-            if moved:
-                self.consumer.commit(offsets=moved, asynchronous=False)
-                self.committed.update((tp.topic, tp.offset) for tp in moved)
-            self.done = {}
+        first = dict(self.next)
+        for entries in self.held.values():
+            for topic, offset, _ in entries:
+                first[topic] = min(first[topic], offset)
+        moved = [TopicPartition(t, 0, o) for t, o in first.items() if self.committed.get(t) != o]
+        if moved:
+            self.consumer.commit(offsets=moved, asynchronous=False)
+            self.committed.update((tp.topic, tp.offset) for tp in moved)
+
+    def take(self, channel: str, topic: str, clear: bool) -> list[Message]:
+        if clear:  # what the last read handed over has been processed
+            self._commit()
         self._assign(topic)
         self._read(topic, channel)
-        held = self.held.get(channel, [])
-        out = sorted(held, key=lambda m: m.timestamp)
+        out = sorted((message for _, _, message in self.held.get(channel, [])), key=lambda m: m.timestamp)
         if clear:
             self.held[channel] = []
         return out
@@ -248,10 +267,5 @@ class _Reader:
         self.held.clear()
 
     def close(self) -> None:
-        from confluent_kafka import TopicPartition
-
-        if self.done:
-            self.consumer.commit(offsets=[TopicPartition(t, 0, o) for t, o in self.done.items()], asynchronous=False)
+        self._commit()
         self.consumer.close()
-
-

@@ -59,6 +59,21 @@ def test_an_unreachable_kafka_server_fails_within_seconds_naming_it():
     with pytest.raises(ConnectionError, match=r"Kafka at '127.0.0.1:1' cannot be reached"):
         KafkaBroker("127.0.0.1:1", connect_timeout=2.0)
     assert time.monotonic() - start < 6.0
+    with pytest.raises(ConnectionError, match=r"Kafka at '127.0.0.1:1,127.0.0.1:2' cannot be reached"):
+        KafkaBroker(["127.0.0.1:1", "127.0.0.1:2"], connect_timeout=1.0)  # the FAQ's list of servers
+    with pytest.raises(ValueError, match="bootstrap_servers 'host:port"):
+        KafkaBroker(9092)
+
+
+def test_kafka_settings_pass_through_by_name_or_keyword(kafka_servers):
+    broker = fresh_kafka_broker(kafka_servers, config={"fetch.wait.max.ms": 5}, session_timeout_ms=6000)
+    assert broker._common["fetch.wait.max.ms"] == 5 and broker._common["session.timeout.ms"] == 6000
+    channel = "env_e1__action__environment_to_MG1"
+    broker.publish(channel, Message("e1", "environment", "MG1", 0.0, "action", {"x": 1}))
+    assert [m.payload for m in broker.consume(channel, "MG1")] == [{"x": 1}]
+    from heron.messaging.kafka import KafkaBroker
+
+    assert KafkaBroker(kafka_servers, topic_prefix=broker.topic_prefix).group_id == "heron"  # group_id=None: the default group
 
 
 def test_a_kafka_reader_that_restarts_gets_again_what_it_had_not_finished(kafka_servers):
@@ -74,6 +89,37 @@ def test_a_kafka_reader_that_restarts_gets_again_what_it_had_not_finished(kafka_
     assert second.consume(channel, "MG1") == []
     second.close()  # commits what it processed
     assert KafkaBroker(kafka_servers, **names).consume(channel, "MG1") == []  # nothing applied twice
+
+
+def test_a_kafka_reader_misses_nothing_that_writers_publish_at_once(kafka_servers):
+    """Concurrent writers to one partition: a server may serve an offset before an earlier one
+    is readable (Tansu does); the reader must go back for it, not skip it."""
+    import threading
+
+    from heron.messaging.kafka import KafkaBroker
+
+    reader = fresh_kafka_broker(kafka_servers)
+    names, channel, count = dict(topic_prefix=reader.topic_prefix, group_id=reader.group_id), "env_e1__state_updates", 150
+    reader.create_channel(channel)
+
+    def write(sender):
+        writer = KafkaBroker(kafka_servers, **names)
+        for n in range(count):
+            writer.publish(channel, Message("e1", sender, "environment", float(n), "state_update", {"n": n}))
+        writer.close()
+
+    writers = [threading.Thread(target=write, args=(f"site{k}",)) for k in range(3)]
+    for w in writers:
+        w.start()
+    got = []
+    deadline = time.monotonic() + 60
+    while len(got) < 3 * count and time.monotonic() < deadline:
+        got += reader.receive(channel, "environment", "e1", 1.0)
+    for w in writers:
+        w.join()
+    got += reader.receive(channel, "environment", "e1", 0.5)
+    for k in range(3):
+        assert [m.payload["n"] for m in got if m.sender_id == f"site{k}"] == list(range(count))
 
 
 def test_a_reader_that_restarts_gets_again_what_it_never_acknowledged(redis_url):
