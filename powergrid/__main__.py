@@ -101,13 +101,15 @@ def run_site(args: argparse.Namespace) -> int:
     """``python -m powergrid site``: serve until the env says stop."""
     import json
 
-    from powergrid.agents.site_process import broker_from_url, serve_site
+    from powergrid.agents.site_process import broker_from_url, serve, site_agent
 
     config = None
     if args.config:
         with open(args.config, encoding="utf-8") as f:
             config = json.load(f)
-    steps = serve_site(args.agent_id, broker_from_url(args.broker), args.env_id, config, idle_timeout=args.idle_timeout)
+    agent, broker = site_agent(args.agent_id, config), broker_from_url(args.broker)
+    print(f"site {args.agent_id}: serving env {args.env_id}", flush=True)
+    steps = serve(agent, broker, args.env_id, idle_timeout=args.idle_timeout)
     print(f"site {args.agent_id}: served {steps} steps of env {args.env_id}")
     return 0
 

@@ -68,3 +68,14 @@ class GridAgent(CoordinatorAgent):
         out[len(values):] = network["vm_pu"]
         return out
 
+
+    def run(self, env_id: str | None = None, idle_timeout: float = 600.0) -> int:
+        """Serve this controller and its devices as a site of the env ``env_id`` (default: the
+        agent's own ``env_id``) over its ``message_broker``, until the env says stop: the
+        FAQ's ``agent_mg1.run()``, on the controller's own hardware. Everything arrives as
+        messages (:mod:`powergrid.agents.site_process`); returns the number of steps served."""
+        from powergrid.agents.site_process import serve
+
+        if self.message_broker is None:
+            raise ValueError(f"agent {self.agent_id!r}: run() needs a message_broker the env can reach (e.g. RedisBroker(url))")
+        return serve(self, self.message_broker, env_id if env_id is not None else self.env_id, idle_timeout)

@@ -19,10 +19,11 @@ import numpy as np
 from heron.agents.proxy import ENVIRONMENT_ID
 from heron.messaging.base import MessageBroker
 from heron.messaging.channels import ChannelManager
+from powergrid.agents.grid_agent import GridAgent
 from powergrid.agents.site import Site
 from powergrid.envs.remote_sites import control_channel
 
-__all__ = ["serve_site", "broker_from_url"]
+__all__ = ["serve", "site_agent", "broker_from_url", "restart_devices", "follow_weather"]
 
 
 def broker_from_url(url: str) -> MessageBroker:
@@ -57,16 +58,35 @@ def _arrived(broker: MessageBroker, channel: str, agent_id: str, env_id: str, ti
     return True
 
 
-def serve_site(agent_id: str, broker: MessageBroker, env_id: str, config: Mapping[str, Any] | None = None,
-               idle_timeout: float = 600.0) -> int:
-    """Serve site ``agent_id`` of the env ``env_id`` until it says stop (or nothing arrives for
-    ``idle_timeout`` seconds: ``TimeoutError``); returns the number of steps served."""
-    from powergrid.envs import MultiAgentMicrogrids
+def restart_devices(agent: GridAgent) -> None:
+    """The controller and its devices back to their initial state: a device's numbers live in
+    its fleet, which its own reset restores (a fleet this site shares with others' devices, in a
+    model of the whole env, is restarted whole: those rows are not served here)."""
+    agent.reset()
+    for fleet in {id(d.fleet): d.fleet for d in agent.devices.values() if getattr(d, "fleet", None) is not None}.values():
+        fleet.reset()
 
-    local = MultiAgentMicrogrids({**(config or {}), "centralized": True, "message_broker": None})
-    if agent_id not in local.agent_dict:
-        raise ValueError(f"site {agent_id!r} is not an agent of this config; agents: {local.possible_agents}")
-    site = Site(local.agent_dict[agent_id], broker, env_id, local.config["sell_price_ratio"], local.dt_h)
+
+def follow_weather(agent: GridAgent, availability: Mapping[str, float]) -> None:
+    """Each device that follows a profile at the hour's availability the env measured for it."""
+    rows: dict[int, tuple[Any, np.ndarray]] = {}
+    for device_id, value in availability.items():
+        device = agent.devices.get(device_id)
+        if device is None or getattr(device, "fleet", None) is None:
+            raise ValueError(f"site {agent.agent_id!r}: the env sent the availability of {device_id!r}, which is not one of its "
+                             f"fleet devices {sorted(agent.devices)}: does the site's setup match the env's?")
+        fleet, values = rows.setdefault(id(device.fleet), (device.fleet, np.ones(len(device.fleet.p))))
+        values[device.index] = value
+    for fleet, values in rows.values():
+        fleet.follow(values)
+
+
+def serve(agent: GridAgent, broker: MessageBroker, env_id: str, idle_timeout: float = 600.0) -> int:
+    """Serve controller ``agent`` (with its devices) as a site of env ``env_id`` on ``broker``
+    until the env says stop (or nothing arrives for ``idle_timeout`` seconds: ``TimeoutError``);
+    returns the number of steps served. ``GridAgent.run`` and ``python -m powergrid site`` come here."""
+    agent_id = agent.agent_id
+    site = Site(agent, broker, env_id)
     control, results = control_channel(env_id, agent_id), site.proxy.result_channel
     commands = ChannelManager.action_channel(ENVIRONMENT_ID, agent_id, env_id)
     steps = 0
@@ -79,10 +99,10 @@ def serve_site(agent_id: str, broker: MessageBroker, env_id: str, config: Mappin
             if op == "stop":
                 return steps
             if op == "reset":
-                local.reset(options={"day": int(message.payload["day"])})
+                restart_devices(agent)
+                site.sell_price_ratio, site.dt_h = float(message.payload["sell_price_ratio"]), float(message.payload["dt_h"])
             elif op == "step":
-                for kind, values in message.payload["availability"].items():
-                    local.core.fleets[kind].follow(np.asarray(values, dtype=np.float64))
+                follow_weather(agent, message.payload["availability"])
                 if not _arrived(broker, commands, agent_id, env_id, idle_timeout):  # sent before the step message
                     raise TimeoutError(f"site {agent_id!r}: no command from env {env_id!r} for {idle_timeout:g} s")
                 site.act(t)
@@ -94,3 +114,14 @@ def serve_site(agent_id: str, broker: MessageBroker, env_id: str, config: Mappin
                 steps += 1
             else:
                 raise ValueError(f"site {agent_id!r}: unknown control message {message.payload!r}")
+
+
+def site_agent(agent_id: str, config: Mapping[str, Any] | None = None) -> GridAgent:
+    """Controller ``agent_id`` with its devices, built from the env's ``config`` (the same setup
+    gives the same devices), ready to :func:`serve`."""
+    from powergrid.envs import MultiAgentMicrogrids
+
+    local = MultiAgentMicrogrids({**(config or {}), "centralized": True, "message_broker": None})
+    if agent_id not in local.agent_dict:
+        raise ValueError(f"site {agent_id!r} is not an agent of this config; agents: {local.possible_agents}")
+    return local.agent_dict[agent_id]

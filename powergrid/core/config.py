@@ -15,8 +15,10 @@ seconds between power flows, or None for a power flow at every device action eff
 ``protocol`` (the earlier package's key: a SetpointProtocol, how controllers direct their
 devices, which is the default, or a P2PTradingProtocol, as the env's ``protocol`` argument),
 ``remote_sites`` (distributed mode with each site a process of its own on ``message_broker``:
-``python -m powergrid site <id> --broker URL --env-id <env_id>``) and ``site_timeout`` (seconds
-the env waits for a remote site's message before it names the site in an error).
+``python -m powergrid site <id> --broker URL --env-id <env_id>``), ``site_timeout`` (seconds
+the env waits for a remote site's message) and ``silent_site`` (distributed mode: ``'raise'``,
+a site that does not answer is named in an error; ``'hold'``, it is held at what the env last
+heard from it and flagged ``stale`` in its ``infos``).
 """
 from __future__ import annotations
 
@@ -57,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "protocol": None,
     "remote_sites": False,
     "site_timeout": 10.0,
+    "silent_site": "raise",
 }
 
 
@@ -102,6 +105,8 @@ def validated_config(config: Mapping[str, Any] | None, defaults: Mapping[str, An
     if cfg["remote_sites"] and (cfg["centralized"] or not isinstance(broker, MessageBroker) or broker == "in_memory"):
         raise ValueError("config 'remote_sites': sites in other processes need 'centralized': False and a "
                          "'message_broker' they can reach (e.g. RedisBroker(url)), not the in-memory one")
+    if cfg["silent_site"] not in ("raise", "hold"):
+        raise ValueError(f"config 'silent_site' must be 'raise' or 'hold', got {cfg['silent_site']!r}")
     if not isinstance(cfg["setup"], str):
         raise ValueError(f"config 'setup' must be a setup name, got {cfg['setup']!r}")
     return cfg

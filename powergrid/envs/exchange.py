@@ -12,7 +12,11 @@ devices) share nothing but the broker. One step:
    with its action on ``info_channel(MG, 'environment')``;
 5. with a P2P protocol, the sites bid and ask by message and the env clears the market.
 
-Every message published in a step is consumed in that step.
+Every message published in a step is consumed in that step; one stamped with an earlier
+step (late) is dropped. With ``silent='hold'`` (config ``silent_site``) a device whose update
+or a site whose report does not come is held at what the env last heard from it (at the
+start of an episode: its initial state, the reset observation and no cost), and its site is
+named in ``stale`` for the step; with ``'raise'`` (the default) the step fails naming it.
 """
 from __future__ import annotations
 
@@ -56,9 +60,16 @@ class Exchange:
     """The env's side of the exchange with ``sites`` (agent id -> Site) over ``broker``."""
 
     def __init__(self, core: GridCore, sites: Mapping[str, Site], broker: MessageBroker, env_id: str,
-                 protocol: P2PTradingProtocol | None = None) -> None:
+                 protocol: P2PTradingProtocol | None = None, silent: str = "raise") -> None:
+        if silent not in ("raise", "hold"):
+            raise ValueError(f"silent_site must be 'raise' or 'hold', got {silent!r}")
         self.core, self.sites, self.broker, self.env_id, self.protocol = core, dict(sites), broker, env_id, protocol
-        self.agent_ids = list(self.sites)
+        self.agent_ids, self.silent = list(self.sites), silent
+        self.device_sites = {d: a for a, site in self.sites.items() if site is not None for d in site.agent.devices}
+        self.stale: set[str] = set()  # the sites held at what the env last heard, this step
+        self.late = 0  # messages dropped because they belonged to an earlier step
+        self._heard: dict[str, Mapping[str, float]] = {}  # device -> its last state update
+        self._last_reports: dict[str, Mapping[str, Any]] = {}  # site -> its last report
         self.last_results: list[dict[str, Any]] = []  # each site's results of the last power flow (agent order)
         lay = core.layout
         self._commands = [ChannelManager.action_channel(ENVIRONMENT_ID, a, env_id) for a in self.agent_ids]
@@ -87,18 +98,25 @@ class Exchange:
         self.core.advance_profiles()  # the hour's loads, weather and price (nature's part)
         for agent_id, channel, (lo, hi) in zip(self.agent_ids, self._commands, self._slices):  # 1. commands
             broker.publish(channel, Message(env, ENVIRONMENT_ID, agent_id, t, MessageType.ACTION, {"setpoint": flat[lo:hi]}))
+        self.stale = set()
         self._sites_act(t)  # 2. sites set their devices
-        delivered = self.apply_state_updates(self._device_updates(), flat)  # 3. the power flow, and each site's results
+        updates = self._current(self._device_updates(), t)
+        delivered = self.apply_state_updates(self._held_updates(updates), flat)  # 3. the power flow, and each site's results
         converged = bool(self.core.solve())
         self.last_results = self.result_payloads(converged)
         for agent_id, channel, payload in zip(self.agent_ids, self._results, self.last_results):
             broker.publish(channel, Message(env, ENVIRONMENT_ID, agent_id, t, MessageType.RESULT, payload))
         ordered = []
         for agent_id, site, channel in zip(self.agent_ids, self.sites.values(), self._reports):  # 4. sites report
-            reports = self._report_of(agent_id, site, channel, t)
+            reports = self._current(self._report_of(agent_id, site, channel, t), t)
+            if not reports and self.silent == "hold":
+                self.stale.add(agent_id)
+                ordered.append(self._last_reports[agent_id])
+                continue
             if len(reports) != 1:
                 raise ValueError(f"site {agent_id!r} sent {len(reports)} reports this step, expected one")
             ordered.append(reports[0].payload)
+            self._last_reports[agent_id] = reports[0].payload
         cost = np.array([e["cost"] for e in ordered])
         safety = np.array([e["safety"] for e in ordered])
         if self.protocol is not None:  # 5. peers bid and ask by message; the env clears the market
@@ -108,13 +126,41 @@ class Exchange:
             cost = cost + settle(self.core, self.agent_ids, results)
         return [e["obs"] for e in ordered], cost, safety, converged, delivered
 
+    def start_episode(self, observations: Mapping[str, np.ndarray]) -> None:
+        """What the env has heard at the start of an episode: each device's initial state, each
+        site's reset observation with no cost (what a silent site is held at before it reports)."""
+        core = self.core
+        self._heard = {name: {key: getattr(core.fleets[kind], attribute).item(row) for key, attribute, _ in core.fleets[kind].OBSERVED}
+                       for kind in core.layout.acting for row, name in enumerate(core.layout.ids[kind])}
+        for (name, key), value in zip(self._discrete_keys, core.discrete.tolist()):
+            self._heard[name] = {key: value}
+        self._last_reports = {a: {"action": None, "obs": observations[a], "cost": 0.0, "safety": 0.0, "p_import": r["p_import"],
+                                  "marginal_cost": r["price"]} for a, r in zip(self.agent_ids, self.last_results)}
+
+    def _current(self, messages: Sequence[Message], timestamp: float) -> list[Message]:
+        """The messages of this step (those of an earlier step came late: counted in ``late``)."""
+        current = [m for m in messages if m.timestamp == timestamp]
+        self.late += len(messages) - len(current)
+        return current
+
+    def _held_updates(self, messages: Sequence[Message]) -> dict[str, Mapping[str, float]]:
+        """Each device's update of this step; with ``silent='hold'``, the last heard of a silent one."""
+        updates = {m.sender_id: m.payload for m in messages}
+        self._heard.update(updates)
+        if self.silent == "hold":
+            for device, site in self.device_sites.items():
+                if device not in updates and device in self._heard:
+                    updates[device] = self._heard[device]
+                    self.stale.add(site)
+        return updates
+
     # The sites' part, in this process (a remote exchange overrides these three).
     def _sites_act(self, timestamp: float) -> None:
         for site in self.sites.values():
             site.act(timestamp)
 
-    def _device_updates(self) -> dict[str, Mapping[str, float]]:
-        return {m.sender_id: m.payload for m in self.broker.consume(self._state_updates, ENVIRONMENT_ID, self.env_id)}
+    def _device_updates(self) -> list[Message]:
+        return self.broker.consume(self._state_updates, ENVIRONMENT_ID, self.env_id)
 
     def _report_of(self, agent_id: str, site: Site, channel: str, timestamp: float) -> list[Message]:
         site.report(timestamp)

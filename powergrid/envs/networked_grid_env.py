@@ -142,11 +142,13 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
                 raise ValueError("config 'remote_sites' does not run a P2PTradingProtocol yet: its market runs in the env's process")
             reporting = {d: a for a, agent in self.agent_dict.items() for d, dev in agent.devices.items() if dev.action.dim}
             self.exchange = RemoteExchange(self.core, dict.fromkeys(self.agent_dict), broker, self.env_id, device_sites=reporting,
-                                           timeout=cfg["site_timeout"])
+                                           site_devices={a: list(agent.devices) for a, agent in self.agent_dict.items()},
+                                           timeout=cfg["site_timeout"], settings={"sell_price_ratio": cfg["sell_price_ratio"], "dt_h": self.dt_h},
+                                           silent=cfg["silent_site"])
             self.proxy_agent = NetworkStateProxy(self.exchange)
         elif not self.centralized:
             sites = {a: Site(agent, broker, self.env_id, cfg["sell_price_ratio"], self.dt_h) for a, agent in self.agent_dict.items()}
-            self.exchange = Exchange(self.core, sites, broker, self.env_id, protocol)
+            self.exchange = Exchange(self.core, sites, broker, self.env_id, protocol, silent=cfg["silent_site"])
             self.proxy_agent = NetworkStateProxy(self.exchange)
 
     # ---------------------------------------------------------- the model
@@ -252,13 +254,15 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
         if self.message_broker is not None:
             self.message_broker.clear_environment(self.env_id)
         if isinstance(self.exchange, RemoteExchange):  # the sites' devices back to their initial state too
-            self.exchange.control("reset", day=int(core.start_hour) // 24)
+            self.exchange.restart(int(core.start_hour) // 24)
         core.advance_profiles()
         core.push_devices()
         converged = self.last_converged = bool(core.solve())  # if not, the network part of the observations is the model's flat start
+        observations = self._observations()
         if self.exchange is not None:
             self.exchange.last_results = self.exchange.result_payloads(converged)
-        return self._observations(), {a: {"converged": converged} for a in self.agents}
+            self.exchange.start_episode(observations)
+        return observations, {a: {"converged": converged} for a in self.agents}
 
     def step(self, actions: Mapping[str, Any]):
         """One hour. A step that raises (bad input, or an error in a site, the broker or an
@@ -304,6 +308,9 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
         infos = {a: {"cost": c, "safety": s, "converged": converged, "action_clipped": bool(f), "action_limited": bool(lim),
                      "delivered_action": delivered[offsets[k]:offsets[k + 1]]}
                  for k, (a, c, s, f, lim) in enumerate(zip(self.possible_agents, cost.tolist(), safety.tolist(), clipped, limited))}
+        if self.exchange is not None:  # distributed: which sites were held at what the env last heard
+            for a in self.possible_agents:
+                infos[a]["stale"] = a in self.exchange.stale
         truncated = core.t >= self.max_episode_steps
         terminations = EpisodeFlags.of(self.agents, False, truncated)
         truncations = EpisodeFlags.of(self.agents, truncated, truncated)

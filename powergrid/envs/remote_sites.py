@@ -11,7 +11,7 @@ did not answer. ``reset`` and ``stop`` travel on the same channel, in order.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from heron.agents.proxy import ENVIRONMENT_ID
@@ -29,12 +29,17 @@ def control_channel(env_id: str, agent_id: str) -> str:
 
 class RemoteExchange(Exchange):
     """The env's side of the exchange with sites in other processes (see the module doc).
-    ``device_sites`` maps each device that reports to its site; ``timeout`` bounds each wait."""
+    ``site_devices`` lists each site's devices, ``device_sites`` maps each device that reports
+    to its site; ``timeout`` bounds each wait; a reset tells the sites ``settings`` (the
+    ``sell_price_ratio`` and ``dt_h`` their costs use)."""
 
-    def __init__(self, *args: Any, device_sites: Mapping[str, str], timeout: float, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, site_devices: Mapping[str, Sequence[str]], device_sites: Mapping[str, str], timeout: float,
+                 settings: Mapping[str, float], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.device_sites, self.timeout = dict(device_sites), float(timeout)
+        self.device_sites, self.timeout, self.settings = dict(device_sites), float(timeout), dict(settings)
         self._controls = {a: control_channel(self.env_id, a) for a in self.agent_ids}
+        profiles = {name for kind in self.core.availability() for name in self.core.layout.ids[kind]}
+        self._followers = {a: [d for d in devices if d in profiles] for a, devices in site_devices.items()}
         # what the env mirrors of each device's update into its own fleets: (device, key, fleet array, row)
         self._mirrored = [(name, key, getattr(self.core.fleets[kind], attribute), row)
                           for kind in self.core.layout.acting for row, name in enumerate(self.core.layout.ids[kind])
@@ -46,27 +51,49 @@ class RemoteExchange(Exchange):
             self.broker.publish(channel, Message(self.env_id, ENVIRONMENT_ID, agent_id, timestamp, MessageType.CUSTOM,
                                                  {"op": op, **payload}))
 
-    def _sites_act(self, timestamp: float) -> None:
-        availability = {kind: values.tolist() for kind, values in self.core.availability().items()}
-        self.control("step", timestamp, availability=availability)
+    def restart(self, day: int) -> None:
+        """Every site's devices back to their initial state for an episode from ``day``."""
+        self.control("reset", day=day, **self.settings)
 
-    def _device_updates(self) -> dict[str, Mapping[str, float]]:
-        updates: dict[str, Mapping[str, float]] = {}
+    def _sites_act(self, timestamp: float) -> None:
+        """Tell each site to act, with the hour's availability of its devices that follow the weather."""
+        self._now = timestamp
+        availability = {name: value for kind, values in self.core.availability().items()
+                        for name, value in zip(self.core.layout.ids[kind], values.tolist())}
+        for agent_id, channel in self._controls.items():
+            mine = {name: availability[name] for name in self._followers[agent_id]}
+            self.broker.publish(channel, Message(self.env_id, ENVIRONMENT_ID, agent_id, timestamp, MessageType.CUSTOM,
+                                                 {"op": "step", "availability": mine}))
+
+    def _device_updates(self) -> list[Message]:
+        """This step's state updates, waiting up to the timeout for every device's."""
+        current: dict[str, Message] = {}
         deadline = time.monotonic() + self.timeout
-        while len(updates) < len(self.device_sites):
+        while len(current) < len(self.device_sites):
             left = deadline - time.monotonic()
-            messages = self.broker.receive(self._state_updates, ENVIRONMENT_ID, self.env_id, max(left, 0.0))
-            updates.update((m.sender_id, m.payload) for m in messages)
+            messages = self._current(self.broker.receive(self._state_updates, ENVIRONMENT_ID, self.env_id, max(left, 0.0)), self._now)
+            current.update((m.sender_id, m) for m in messages)
             if not messages and left <= 0:
-                silent = sorted({site for device, site in self.device_sites.items() if device not in updates})
+                if self.silent == "hold":
+                    break
+                silent = sorted({site for device, site in self.device_sites.items() if device not in current})
                 raise TimeoutError(f"site(s) {silent} sent no state update within {self.timeout:g} s "
                                    f"(config 'site_timeout'); is each running with --env-id {self.env_id}?")
+        return list(current.values())
+
+    def _held_updates(self, messages: Sequence[Message]) -> dict[str, Mapping[str, float]]:
+        updates = super()._held_updates(messages)
         for device, key, values, row in self._mirrored:  # the env's copy of the device states, for state() and metrics
             values[row] = updates[device][key]
         return updates
 
     def _report_of(self, agent_id: str, site: Any, channel: str, timestamp: float) -> list[Message]:
-        reports = self.broker.receive(channel, ENVIRONMENT_ID, self.env_id, self.timeout)
-        if not reports:
-            raise TimeoutError(f"site {agent_id!r} did not report within {self.timeout:g} s (config 'site_timeout')")
-        return reports
+        """This step's report of ``agent_id``, waiting up to the timeout (none: held, or an error)."""
+        deadline = time.monotonic() + self.timeout
+        while (left := deadline - time.monotonic()) > 0:
+            reports = self._current(self.broker.receive(channel, ENVIRONMENT_ID, self.env_id, left), timestamp)
+            if reports:
+                return reports
+        if self.silent == "hold":
+            return []
+        raise TimeoutError(f"site {agent_id!r} did not report within {self.timeout:g} s (config 'site_timeout')")
