@@ -247,6 +247,15 @@ class Agent:
         """What this agent tells its upstream besides its action (distributed mode); nothing by default."""
         return {}
 
+    refused_commands = 0  # setpoints refused: not numbers, not finite, or not this agent's action size
+
+    def _acceptable(self, setpoint: Any) -> bool:
+        try:
+            values = np.asarray(setpoint, dtype=np.float64)
+        except (TypeError, ValueError):
+            return False
+        return values.size == self.action.dim and bool(np.isfinite(values).all())
+
     def receive_commands(self, upstream_id: str | None = None) -> Any:
         """Consume what the upstream sent since the last call: returns the latest setpoint (or
         None) and merges signals (e.g. a price) into ``upstream_signal``, in arrival order.
@@ -271,7 +280,10 @@ class Agent:
         for msg in messages:
             payload = msg.payload
             if "setpoint" in payload:
-                setpoint = payload["setpoint"]
+                if self._acceptable(payload["setpoint"]):
+                    setpoint = payload["setpoint"]
+                else:  # an actuator refuses a command it cannot execute, and keeps the last one
+                    self.refused_commands += 1
                 if len(payload) == 1:
                     continue
             signals = {k: v for k, v in payload.items() if k != "setpoint"}

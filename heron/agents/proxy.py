@@ -65,8 +65,10 @@ class Proxy:
         """Cache the latest network results published for the agent, and the latest report of
         each subordinate (its action and the network state it knows)."""
         node = self.actual_agent.agent_id
-        for msg in self.broker.consume(self.result_channel, node, self.env_id):
+        results = self.broker.consume(self.result_channel, node, self.env_id)
+        for msg in results:
             self.network_state[node] = dict(msg.payload)
+        self.results_fresh = bool(results)  # False: acting on the last results it had (a message lost or late)
         for sid, subordinate, channel in self._report_routes:
             if not subordinate.distributed:
                 continue  # local to this agent: it reports by direct call, not on the broker
@@ -96,6 +98,7 @@ class Proxy:
         if refresh:
             self.refresh_network_state()
         setpoint = agent.receive_commands(self.upstream_id)
+        self.command_fresh = setpoint is not None  # False: holding the last command (none came, or it was refused)
         obs = None
         if setpoint is None and agent.policy is not None:  # only a deciding agent needs to observe
             info = dict(global_state or {})

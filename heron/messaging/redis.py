@@ -21,12 +21,17 @@ from heron.messaging.base import BROADCAST, DEFAULT_ENV, Message, MessageBroker,
 from heron.messaging.channels import ChannelManager
 from heron.messaging.codec import FrameError, decode, encode
 
-__all__ = ["RedisBroker"]
+__all__ = ["RedisBroker", "stream_key"]
 
 _SEP = "\x1f"  # between the parts of a stream key: no channel or agent id holds it
 _PREFIX = "heron"
 #: The most messages one stream holds, as InMemoryBroker's default.
 DEFAULT_MAX_PENDING = 100_000
+
+def stream_key(env_id: str, channel: str, recipient: str) -> str:
+    """The stream of ``channel``'s messages for ``recipient`` in env ``env_id``."""
+    return _SEP.join((_PREFIX, env_id, channel, recipient))
+
 
 _PUBLISH = """
 local n = redis.call('XLEN', KEYS[1])
@@ -113,14 +118,16 @@ def _connect(url: str, socket_timeout: float) -> Any:
 class RedisBroker(MessageBroker):
     """The broker contract over Redis Streams at ``url`` (``redis://host:port/db``; ``rediss://``
     for TLS, with a user and password in the URL for an ACL user). An unreachable server fails
-    within seconds, naming the URL. ``max_pending`` bounds each stream, as in memory;
+    within seconds, naming the URL. ``max_pending`` bounds each stream, as in memory (None: no
+    bound, for an ACL user that may write but not read its report streams);
     ``socket_timeout`` (s) bounds each reply (a blocking wait is cut into reads within it)."""
 
-    def __init__(self, url: str = "redis://127.0.0.1:6379/0", max_pending: int = DEFAULT_MAX_PENDING,
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", max_pending: int | None = DEFAULT_MAX_PENDING,
                  socket_timeout: float = 30.0) -> None:
         if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"RedisBroker needs a redis:// (or rediss://, unix://) URL, got {url!r}")
-        self.url, self.max_pending, self.socket_timeout = url, int(max_pending), float(socket_timeout)
+        self.url, self.socket_timeout = url, float(socket_timeout)
+        self.max_pending = None if max_pending is None else int(max_pending)
         self._client = _connect(url, self.socket_timeout)
         self._publish = self._client.register_script(_PUBLISH)
         self._consume = self._client.register_script(_CONSUME)
@@ -136,9 +143,7 @@ class RedisBroker(MessageBroker):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)
 
-    @staticmethod
-    def _key(env_id: str, channel: str, recipient: str) -> str:
-        return _SEP.join((_PREFIX, env_id, channel, recipient))
+    _key = staticmethod(stream_key)
 
     # ------------------------------------------------------------------ contract
     def create_channel(self, channel: str) -> None:
@@ -150,7 +155,10 @@ class RedisBroker(MessageBroker):
         message = message_on(channel, message)
         key = self._key(message.env_id, channel, message.recipient_id)
         try:
-            self._publish(keys=[key], args=[encode(message), self.max_pending])
+            if self.max_pending is None:
+                self._client.xadd(key, {"m": encode(message)})
+            else:
+                self._publish(keys=[key], args=[encode(message), self.max_pending])
         except redis.ResponseError as error:
             if str(error).startswith("FULL"):
                 queue = "broadcast" if message.recipient_id == BROADCAST else f"recipient {message.recipient_id!r}"

@@ -65,7 +65,8 @@ class Site:
         """Evaluate and report to the env: the action, observation, cost, safety, import and
         marginal cost."""
         obs, cost, safety, marginal, network = self.evaluate()
-        payload = {"action": self.proxy.last_action, "obs": obs, "cost": cost, "safety": safety, "p_import": network["p_import"],
-                   "marginal_cost": marginal}
+        proxy = self.proxy
+        payload = {"action": proxy.last_action, "obs": obs, "cost": cost, "safety": safety, "p_import": network["p_import"],
+                   "marginal_cost": marginal, "stale": not (getattr(proxy, "command_fresh", True) and getattr(proxy, "results_fresh", True))}
         self.broker.publish(self.proxy.report_channel,
                             Message(self.env_id, self.agent.agent_id, ENVIRONMENT_ID, timestamp, MessageType.INFO, payload))

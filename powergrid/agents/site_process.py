@@ -106,11 +106,9 @@ def serve(agent: GridAgent, broker: MessageBroker, env_id: str, idle_timeout: fl
                 if not _arrived(broker, commands, agent_id, env_id, idle_timeout):  # sent before the step message
                     raise TimeoutError(f"site {agent_id!r}: no command from env {env_id!r} for {idle_timeout:g} s")
                 site.act(t)
-                network = broker.receive(results, agent_id, env_id, idle_timeout)
-                if not network:
+                if not _arrived(broker, results, agent_id, env_id, idle_timeout):
                     raise TimeoutError(f"site {agent_id!r}: no power-flow results from env {env_id!r} for {idle_timeout:g} s")
-                site.proxy.network_state[agent_id] = dict(network[-1].payload)
-                site.report(t)
+                site.report(t)  # reads the results
                 steps += 1
             else:
                 raise ValueError(f"site {agent_id!r}: unknown control message {message.payload!r}")

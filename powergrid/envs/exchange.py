@@ -117,6 +117,8 @@ class Exchange:
                 raise ValueError(f"site {agent_id!r} sent {len(reports)} reports this step, expected one")
             ordered.append(reports[0].payload)
             self._last_reports[agent_id] = reports[0].payload
+            if reports[0].payload.get("stale"):  # the site held its last command or results
+                self.stale.add(agent_id)
         cost = np.array([e["cost"] for e in ordered])
         safety = np.array([e["safety"] for e in ordered])
         if self.protocol is not None:  # 5. peers bid and ask by message; the env clears the market

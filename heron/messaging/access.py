@@ -1,0 +1,107 @@
+"""Who may publish on and read each channel, read off the channel's name.
+
+One table for every transport: :class:`~heron.messaging.security.SecureBroker` enforces it on
+each publish and on each message it receives, and :func:`redis_acl_rules` and
+:func:`kafka_acl_bindings` map it onto the servers' own access control, so a process that
+bypasses our code is stopped by the server too.
+
+=====================  ===============================  ====================
+channel kind           who publishes                    who reads
+=====================  ===============================  ====================
+``action``             the upstream (``U_to_N``: U)     the node (N)
+``info``               the node (``N_to_U``: N)         the upstream (U)
+``broadcast``          the agent it is named for        anyone
+``state_updates``      any device (signed as itself)    the environment
+``power_flow_results`` the environment                  the agent it names
+``site_control``       the environment                  the agent it names
+any other kind         anyone (signed as itself)        the agent it names
+=====================  ===============================  ====================
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from heron.messaging.channels import ChannelManager
+
+__all__ = ["ENVIRONMENT_ID", "parties", "may_publish", "may_read", "redis_acl_rules", "kafka_acl_bindings"]
+
+#: The environment's agent id (as :mod:`heron.agents.proxy` spells it).
+ENVIRONMENT_ID = "environment"
+_FROM_ENV = ("power_flow_results", "site_control")
+
+
+def parties(channel: str) -> tuple[str, str | None, str | None]:
+    """(kind, the one sender allowed or None for any, the one reader allowed or None for any)."""
+    if ChannelManager.env_of(channel) is None:
+        return "other", None, None
+    parts = channel.split("__", 2)
+    kind, rest = parts[1], parts[2] if len(parts) > 2 else ""
+    if kind in ("action", "info"):  # both spelled <sender>_to_<reader>
+        sender, sep, reader = rest.partition("_to_")
+        return (kind, sender, reader) if sep else (kind, None, None)
+    if kind == "broadcast":
+        return kind, rest or None, None
+    if kind == "state_updates":
+        return kind, None, ENVIRONMENT_ID
+    if kind in _FROM_ENV:
+        return kind, ENVIRONMENT_ID, rest or None
+    return kind, None, rest or None
+
+
+def may_publish(channel: str, sender: str) -> bool:
+    _, publisher, _ = parties(channel)
+    return publisher is None or publisher == sender
+
+
+def may_read(channel: str, recipient: str) -> bool:
+    _, _, reader = parties(channel)
+    return reader is None or reader == recipient
+
+
+def redis_acl_rules(env_id: str, agent_id: str, devices: Iterable[str] = (), password: str | None = None) -> list[str]:
+    """``ACL SETUSER <agent_id> ...`` rules for a site's Redis user under
+    :class:`~heron.messaging.redis.RedisBroker`'s key scheme: it may read (and acknowledge)
+    only the streams addressed to it or its devices, and broadcasts; it may write, not read,
+    its reports and its devices' state updates. Its broker must be built with
+    ``max_pending=None`` (a write-only stream's length cannot be read to bound it)."""
+    from heron.messaging.redis import stream_key
+
+    readers = [agent_id, *devices]
+    own = [stream_key(env_id, "*", r) for r in readers] + [stream_key(env_id, "*", "*")]
+    reports = [stream_key(env_id, ChannelManager.info_channel(agent_id, ENVIRONMENT_ID, env_id), ENVIRONMENT_ID),
+               stream_key(env_id, ChannelManager.state_update_channel(env_id), ENVIRONMENT_ID)]
+    rules = ["reset", "on", f">{password}" if password else "nopass", "-@all",
+             "+ping", "+hello", "+client|setinfo", "+evalsha", "+eval", "+script|load", "+script|exists",
+             "+xreadgroup", "+xread", "+xack", "+xdel", "+xgroup|create", "+xinfo|groups", "+xinfo|stream", "+xrange",
+             "+xpending", "+xtrim", "+exists", "+xadd", "+xlen"]
+    rules += [f"~{_glob_escape_but_star(key)}" for key in own]
+    rules += [f"%W~{_glob_escape_but_star(key)}" for key in reports]
+    return rules
+
+
+def _glob_escape_but_star(key: str) -> str:
+    """A stream key as an ACL glob: ``*`` in it (the wildcard we mean, or a broadcast's
+    recipient) stays a wildcard; ``?``, ``[``, ``]`` and ``\\`` match themselves."""
+    return "".join("\\" + c if c in "?[]\\" else c for c in key)
+
+
+def kafka_acl_bindings(agent_id: str, topic_prefix: str = "heron", group_id: str = "heron", principal: str | None = None) -> list[Any]:
+    """The Kafka ACLs of a site under :class:`~heron.messaging.kafka.KafkaBroker`'s topics
+    (``AclBinding`` objects for ``AdminClient.create_acls``; ``principal`` defaults to
+    ``User:<agent_id>``): read the kinds sent to it, write the kinds it sends, use its own
+    consumer groups. Kafka's ACLs stop at the topic, and a topic carries one kind for every
+    recipient, so which recipient reads a message is enforced by the signatures, not by them."""
+    from confluent_kafka.admin import AclBinding, AclOperation, AclPermissionType, ResourcePatternType, ResourceType
+
+    who = principal or f"User:{agent_id}"
+
+    def allow(kind: ResourceType, name: str, operation: AclOperation, pattern: ResourcePatternType) -> Any:
+        return AclBinding(kind, name, pattern, who, "*", operation, AclPermissionType.ALLOW)
+
+    literal, prefixed = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
+    out = [allow(ResourceType.TOPIC, f"{topic_prefix}.{kind}", AclOperation.READ, literal)
+           for kind in ("action", "power_flow_results", "site_control", "broadcast")]
+    out += [allow(ResourceType.TOPIC, f"{topic_prefix}.{kind}", AclOperation.WRITE, literal) for kind in ("info", "state_updates")]
+    out.append(allow(ResourceType.GROUP, f"{group_id}.", AclOperation.READ, prefixed))
+    return out

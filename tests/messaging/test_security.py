@@ -1,0 +1,152 @@
+"""Attacks on distributed mode by someone on the same broker, on the in-memory and Redis
+transports: each is rejected and counted, and the rewards are those of an env nobody attacked."""
+import time
+
+import numpy as np
+import pytest
+
+from heron.messaging import ChannelManager, InMemoryBroker, Message
+from heron.messaging.security import Keyring, SecureBroker, sealed
+from powergrid.envs import MultiAgentMicrogrids
+from tests.servers import fresh_redis_broker
+
+ENV = "sec"
+
+
+def inner_broker(name, request):
+    """(the env's transport, a second connection to it for the attacker)."""
+    if name == "memory":
+        broker = InMemoryBroker()
+        return broker, broker
+    url = request.getfixturevalue("redis_url")
+    from heron.messaging.redis import RedisBroker
+
+    return fresh_redis_broker(url), RedisBroker(url)
+
+
+def identities(env):
+    return ["environment", *env.possible_agents, *(d for a in env.agent_dict.values() for d in a.devices)]
+
+
+class Attack:
+    """A secured env, its twin nobody attacks, the attacker's raw connection to the same
+    transport and the keyring. ``inject`` puts the attacker's messages right after the env's own
+    on a channel, so that, were they taken, they would be the latest."""
+
+    def __init__(self, name, request):
+        self.clean = MultiAgentMicrogrids({"centralized": False, "train": False})
+        self.ring = Keyring.generate(identities(self.clean))
+        self.inner, self.raw = inner_broker(name, request)
+        self.env = MultiAgentMicrogrids({"centralized": False, "train": False, "env_id": ENV,
+                                         "message_broker": SecureBroker(self.inner, self.ring)})
+        for e in (self.env, self.clean):
+            e.reset(seed=3)
+
+    def inject(self, channel, *forged):
+        sent = []
+
+        def follow(_):
+            if not sent:
+                sent.append(True)
+                for message in forged:
+                    self.raw.publish(channel, message)
+
+        self.inner.subscribe(channel, follow)
+
+    def step_and_compare(self):
+        """One step of both envs: the attacked one must give the clean one's observations and rewards."""
+        env, clean = self.env, self.clean
+        actions = {a: env.action_space(a).low + 0.3 * (env.action_space(a).high - env.action_space(a).low) for a in env.agents}
+        out, clean_out = env.step(actions), clean.step(actions)
+        for a in clean_out[1]:
+            assert out[1][a] == pytest.approx(clean_out[1][a], abs=1e-9)
+            np.testing.assert_allclose(out[0][a], clean_out[0][a], atol=1e-6)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def attack(request):
+    return Attack(request.param, request)
+
+
+def test_a_forged_state_update_is_rejected(attack):
+    t = float(attack.env.core.t + 1)
+    forged = Message(ENV, "solar_1", "environment", t, "state_update", {"P_MW": 5.0, "Q_MVAR": 0.0})  # its limit is 0.2 MW
+    channel = ChannelManager.state_update_channel(ENV)
+    attack.inject(channel, forged, sealed(forged, channel, attack.ring.key("MG3"), time.time_ns()))  # unsigned; signed by another site
+    attack.step_and_compare()
+    assert attack.env.message_broker.rejections == {"unsigned": 1, "bad signature": 1}
+
+
+def test_a_forged_evaluation_is_rejected(attack):
+    t = float(attack.env.core.t + 1)
+    forged = Message(ENV, "MG1", "environment", t, "info", {"action": None, "obs": np.zeros(1), "cost": -1e6, "safety": 0.0,
+                                                              "p_import": 0.0, "marginal_cost": 0.0})
+    attack.inject(ChannelManager.info_channel("MG1", "environment", ENV), forged)
+    attack.step_and_compare()
+    assert attack.env.message_broker.rejections == {"unsigned": 1}
+
+
+@pytest.mark.parametrize("setpoint", [np.full(3, 0.05), np.full(3, np.nan)])
+def test_a_setpoint_from_another_site_is_rejected(attack, setpoint):
+    t, channel, ring = float(attack.env.core.t + 1), ChannelManager.action_channel("environment", "MG1", ENV), attack.ring
+    mg3 = SecureBroker(attack.raw, Keyring({"MG3": ring.key("MG3")}), identities=["MG3"])
+    with pytest.raises(PermissionError, match="'MG3' may not publish on 'env_sec__action__environment_to_MG1'"):
+        mg3.publish(channel, Message(ENV, "MG3", "MG1", t, "action", {"setpoint": setpoint}))
+    # past our code: as itself (the channel is not its to write), then as the env (it has not MG1's key)
+    attack.inject(channel, sealed(Message(ENV, "MG3", "MG1", t, "action", {"setpoint": setpoint}), channel, ring.key("MG3"), time.time_ns()),
+                  sealed(Message(ENV, "environment", "MG1", t, "action", {"setpoint": setpoint}), channel, ring.key("MG3"), time.time_ns()))
+    attack.step_and_compare()
+    assert attack.env.message_broker.rejections == {"not allowed on this channel": 1, "bad signature": 1}
+
+
+def test_a_site_cannot_read_another_sites_queue(attack):
+    mg3 = SecureBroker(attack.raw, Keyring({"MG3": attack.ring.key("MG3")}), identities=["MG3"])
+    with pytest.raises(PermissionError, match="may read for \\['MG3'\\], not for 'MG1'"):
+        mg3.consume(ChannelManager.action_channel("environment", "MG1", ENV), "MG1", ENV)
+    with pytest.raises(PermissionError, match="'MG3' may not read 'env_sec__action__environment_to_MG1'"):
+        mg3.consume(ChannelManager.action_channel("environment", "MG1", ENV), "MG3", ENV)
+
+
+@pytest.mark.parametrize("name", ["memory", "redis"])
+def test_a_replayed_or_copied_message_is_rejected(name, request):
+    inner, raw = inner_broker(name, request)
+    ring = Keyring.generate(["environment", "MG1"])
+    env, site = SecureBroker(inner, ring, identities=["environment"]), SecureBroker(raw, ring, identities=["MG1"])
+    channel = ChannelManager.action_channel("environment", "MG1", ENV)
+    key = ring.key("MG1")
+    fresh = sealed(Message(ENV, "environment", "MG1", 1.0, "action", {"setpoint": [0.1]}), channel, key, time.time_ns())
+    raw.publish(channel, fresh)
+    assert len(site.consume(channel, "MG1", ENV)) == 1
+    raw.publish(channel, fresh)  # the same envelope again
+    old = sealed(Message(ENV, "environment", "MG1", 1.0, "action", {"setpoint": [0.1]}), channel, key, time.time_ns() - 10 ** 12)
+    raw.publish(channel, old)  # signed 1000 s ago: outside the window
+    assert site.consume(channel, "MG1", ENV) == []
+    assert site.rejections == {"replayed": 2}
+    env.publish(channel, Message(ENV, "environment", "MG1", 2.0, "action", {"setpoint": [0.2]}))
+    assert [m.payload["setpoint"] for m in site.consume(channel, "MG1", ENV)] == [[0.2]]
+
+
+def test_keys_are_never_shown_and_a_key_file_is_private(tmp_path):
+    ring = Keyring.generate(["environment", "MG1"])
+    path = tmp_path / "mg1.json"
+    ring.save(path, ["MG1"])
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    loaded = Keyring.from_file(path)
+    assert loaded.key("MG1") == ring.key("MG1") and loaded.identities() == {"MG1"}
+    assert ring.key("MG1").hex() not in repr(ring) + repr(SecureBroker(InMemoryBroker(), ring))
+    with pytest.raises(ValueError, match="no key for identities \\['MG2'\\]"):
+        SecureBroker(InMemoryBroker(), ring, identities=["MG2"])
+
+
+def test_without_signatures_a_nan_setpoint_is_refused_not_executed():
+    """The unsigned broker still refuses a setpoint a device cannot execute: the site holds its
+    last command and says so (``stale``) instead of crashing the step."""
+    env = MultiAgentMicrogrids({"centralized": False, "train": False, "env_id": ENV})
+    env.reset(seed=0)
+    t = float(env.core.t + 1)
+    env.message_broker.publish(ChannelManager.action_channel("environment", "MG1", ENV),
+                               Message(ENV, "environment", "MG1", t, "action", {"setpoint": np.full(3, np.nan)}))
+    actions = {a: env.action_space(a).low for a in env.agents}
+    obs, rewards, _, _, infos = env.step(actions)
+    assert all(np.isfinite(o).all() for o in obs.values()) and np.isfinite(list(rewards.values())).all()
+    assert env.agent_dict["MG1"].refused_commands == 1
