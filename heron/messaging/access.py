@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from heron.messaging.base import BROADCAST
 from heron.messaging.channels import ChannelManager
 
 __all__ = ["ENVIRONMENT_ID", "parties", "may_publish", "may_read", "redis_acl_rules", "kafka_acl_bindings"]
@@ -67,23 +68,22 @@ def redis_acl_rules(env_id: str, agent_id: str, devices: Iterable[str] = (), pas
     ``max_pending=None`` (a write-only stream's length cannot be read to bound it)."""
     from heron.messaging.redis import stream_key
 
-    readers = [agent_id, *devices]
-    own = [stream_key(env_id, "*", r) for r in readers] + [stream_key(env_id, "*", "*")]
-    reports = [stream_key(env_id, ChannelManager.info_channel(agent_id, ENVIRONMENT_ID, env_id), ENVIRONMENT_ID),
-               stream_key(env_id, ChannelManager.state_update_channel(env_id), ENVIRONMENT_ID)]
+    def any_channel_to(recipient: str) -> str:  # the stream key as an ACL glob, any channel
+        return _literal(stream_key(env_id, "\0", recipient)).replace("\0", "*")
+
+    reports = [ChannelManager.info_channel(agent_id, ENVIRONMENT_ID, env_id), ChannelManager.state_update_channel(env_id)]
     rules = ["reset", "on", f">{password}" if password else "nopass", "-@all",
-             "+ping", "+hello", "+client|setinfo", "+evalsha", "+eval", "+script|load", "+script|exists",
+             "+ping", "+hello", "+evalsha", "+eval", "+script|load", "+script|exists",
              "+xreadgroup", "+xread", "+xack", "+xdel", "+xgroup|create", "+xinfo|groups", "+xinfo|stream", "+xrange",
              "+xpending", "+xtrim", "+exists", "+xadd", "+xlen"]
-    rules += [f"~{_glob_escape_but_star(key)}" for key in own]
-    rules += [f"%W~{_glob_escape_but_star(key)}" for key in reports]
+    rules += [f"~{any_channel_to(r)}" for r in (agent_id, *devices, BROADCAST)]
+    rules += [f"%W~{_literal(stream_key(env_id, channel, ENVIRONMENT_ID))}" for channel in reports]
     return rules
 
 
-def _glob_escape_but_star(key: str) -> str:
-    """A stream key as an ACL glob: ``*`` in it (the wildcard we mean, or a broadcast's
-    recipient) stays a wildcard; ``?``, ``[``, ``]`` and ``\\`` match themselves."""
-    return "".join("\\" + c if c in "?[]\\" else c for c in key)
+def _literal(text: str) -> str:
+    """``text`` as an ACL glob that matches only itself."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def kafka_acl_bindings(agent_id: str, topic_prefix: str = "heron", group_id: str = "heron", principal: str | None = None) -> list[Any]:

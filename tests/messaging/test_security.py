@@ -150,3 +150,36 @@ def test_without_signatures_a_nan_setpoint_is_refused_not_executed():
     obs, rewards, _, _, infos = env.step(actions)
     assert all(np.isfinite(o).all() for o in obs.values()) and np.isfinite(list(rewards.values())).all()
     assert env.agent_dict["MG1"].refused_commands == 1
+
+
+def test_redis_acl_users_confine_a_site_to_its_own_streams(redis_url):
+    """The channel policy mapped onto Redis ACL users: the server itself stops a site that
+    bypasses our code from reading another site's commands or the env's state updates."""
+    import redis
+
+    from heron.messaging.access import redis_acl_rules
+    from heron.messaging.redis import RedisBroker
+
+    admin = fresh_redis_broker(redis_url)
+    env_id, user = "acl", f"mg3_{time.time_ns()}"
+    admin._client.execute_command("ACL", "SETUSER", user, *redis_acl_rules(env_id, "MG3", ["solar_3", "ess_3"], password="pw3"))
+    try:
+        site_url = redis_url.replace("redis://", f"redis://{user}:pw3@")
+        site = RedisBroker(site_url, max_pending=None)
+        own = ChannelManager.action_channel("environment", "MG3", env_id)
+        other = ChannelManager.action_channel("environment", "MG1", env_id)
+        for channel, recipient in ((own, "MG3"), (other, "MG1")):
+            admin.publish(channel, Message(env_id, "environment", recipient, 1.0, "action", {"setpoint": [0.1]}))
+        assert [m.payload for m in site.consume(own, "MG3", env_id)] == [{"setpoint": [0.1]}]
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            site.consume(other, "MG1", env_id)
+        report = ChannelManager.info_channel("MG3", "environment", env_id)
+        site.publish(report, Message(env_id, "MG3", "environment", 1.0, "info", {"cost": 1.0}))  # may write its report
+        site.publish(ChannelManager.state_update_channel(env_id), Message(env_id, "ess_3", "environment", 1.0, "state_update", {"P_MW": 0.0}))
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            site.consume(report, "environment", env_id)  # but not read it, nor the others' updates
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            site.publish(ChannelManager.info_channel("MG1", "environment", env_id), Message(env_id, "MG1", "environment", 1.0, "info", {}))
+        assert [m.payload for m in admin.consume(report, "environment", env_id)] == [{"cost": 1.0}]
+    finally:
+        admin._client.execute_command("ACL", "DELUSER", user)
