@@ -68,6 +68,7 @@ class Exchange:
         self.device_sites = {d: a for a, site in self.sites.items() if site is not None for d in site.agent.devices}
         self.stale: set[str] = set()  # the sites held at what the env last heard, this step
         self.late = 0  # messages dropped because they belonged to an earlier step
+        self.duplicates = 0  # reports received more than once in a step
         self._heard: dict[str, Mapping[str, float]] = {}  # device -> its last state update
         self._last_reports: dict[str, Mapping[str, Any]] = {}  # site -> its last report
         self.last_results: list[dict[str, Any]] = []  # each site's results of the last power flow (agent order)
@@ -113,11 +114,13 @@ class Exchange:
                 self.stale.add(agent_id)
                 ordered.append(self._last_reports[agent_id])
                 continue
-            if len(reports) != 1:
-                raise ValueError(f"site {agent_id!r} sent {len(reports)} reports this step, expected one")
-            ordered.append(reports[0].payload)
-            self._last_reports[agent_id] = reports[0].payload
-            if reports[0].payload.get("stale"):  # the site held its last command or results
+            if not reports:
+                raise ValueError(f"site {agent_id!r} sent no report this step")
+            self.duplicates += len(reports) - 1  # copies of one report (a transport may deliver one twice)
+            report = reports[-1].payload
+            ordered.append(report)
+            self._last_reports[agent_id] = report
+            if report.get("stale"):  # the site held its last command or results
                 self.stale.add(agent_id)
         cost = np.array([e["cost"] for e in ordered])
         safety = np.array([e["safety"] for e in ordered])
