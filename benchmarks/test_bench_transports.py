@@ -71,3 +71,22 @@ def test_message_round_trip(benchmark, transport, request):
         assert len(broker.consume(channel, "MG1", "b")) == 1
 
     benchmark.pedantic(round_trip, rounds=2000 if transport != "kafka" else 200, warmup_rounds=20)
+
+
+@pytest.mark.parametrize("transport", ["memory", "redis", "kafka"])
+@pytest.mark.benchmark(group="transports: 100 messages published, then consumed in one read")
+def test_throughput(benchmark, transport, request):
+    """Messages per second = 100 / the median (each Kafka publish waits for its acknowledgement)."""
+    broker, _ = broker_of(transport, request)
+    channel = "env_b__state_updates"
+    messages = [Message("b", f"device{k}", "environment", 0.0, MessageType.STATE_UPDATE, {"P_MW": 0.1, "Q_MVAR": 0.0})
+                for k in range(100)]
+
+    def batch():
+        for message in messages:
+            broker.publish(channel, message)
+        got = []
+        while len(got) < len(messages):
+            got += broker.consume(channel, "environment", "b")
+
+    benchmark.pedantic(batch, rounds=50 if transport != "kafka" else 5, warmup_rounds=1)

@@ -1,7 +1,9 @@
 """``python -m powergrid``: the default setup in centralized, distributed and event-driven mode;
 ``python -m powergrid baselines --days N``: the baselines that bracket what a policy can reach;
 ``python -m powergrid site MG1 --broker URL --env-id ID``: one site (a microgrid controller and
-its devices) as a process of its own, serving an env configured with ``remote_sites``.
+its devices) as a process of its own, serving an env configured with ``remote_sites``;
+``python -m powergrid robustness``: the rule-based controllers under a grid of message latency
+and loss (a table, a CSV and a PNG plot; see ``powergrid.robustness``).
 
 The same rule-based controller (``powergrid.agents.policies.RuleBasedPolicy``) runs each
 microgrid of the embedded ``ieee34_ieee13`` setup over the same test days; the table compares
@@ -107,17 +109,48 @@ def run_site(args: argparse.Namespace) -> int:
     if args.config:
         with open(args.config, encoding="utf-8") as f:
             config = json.load(f)
-    agent, broker = site_agent(args.agent_id, config), broker_from_url(args.broker)
+    agent, broker = site_agent(args.agent_id, config), broker_from_url(args.broker, args.keys)
     print(f"site {args.agent_id}: serving env {args.env_id}", flush=True)
-    steps = serve(agent, broker, args.env_id, idle_timeout=args.idle_timeout)
-    print(f"site {args.agent_id}: served {steps} steps of env {args.env_id}")
+    served = serve(agent, broker, args.env_id, idle_timeout=args.idle_timeout, wait=args.wait)
+    print(f"site {args.agent_id}: served {served.steps} steps of env {args.env_id} (skipped {served.skipped} already past)")
+    return 0
+
+
+def numbers(text: str) -> list[float]:
+    """An argparse type: comma-separated numbers >= 0."""
+    try:
+        values = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values or any(not np.isfinite(v) or v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers >= 0, got {text!r}")
+    return values
+
+
+def run_robustness(args: argparse.Namespace) -> int:
+    """``python -m powergrid robustness``: the sweep, its table, CSV and plot."""
+    import os
+
+    from powergrid.robustness import format_table, plot, sweep, write_table
+
+    os.makedirs(args.out, exist_ok=True)
+    with tqdm(total=len(args.latency) * len(args.loss), desc="robustness", unit="setting") as bar:
+        cells = sweep(args.latency, args.loss, args.days, deadline=args.deadline, jitter=args.jitter, seed=args.seed,
+                      progress=lambda cell: bar.update(1))
+    table, figure = os.path.join(args.out, "robustness.csv"), os.path.join(args.out, "robustness.png")
+    write_table(cells, table)
+    plot(cells, figure, title=f"rule-based control, {args.days} test days, deadline {args.deadline:g} s")
+    print(f"\nRule-based control under message latency (jitter {args.jitter:g} x latency) and loss, deadline "
+          f"{args.deadline:g} s; per day, sums over the microgrids")
+    print(format_table(cells))
+    print(f"table: {table}\nplot:  {figure}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--episodes", type=positive_int, default=10, help="test days per mode (default 10)")
-    commands = parser.add_subparsers(dest="command", metavar="{baselines,site}")
+    commands = parser.add_subparsers(dest="command", metavar="{baselines,site,robustness}")
     baselines = commands.add_parser("baselines", help="the table of baselines that bracket what a policy can reach")
     baselines.add_argument("--days", type=positive_int, default=20, help="test days (default 20)")
     baselines.add_argument("--seed", type=int, default=0, help="seed of the random baseline (default 0)")
@@ -127,8 +160,21 @@ def main(argv: list[str] | None = None) -> int:
     site.add_argument("--env-id", required=True, help="the env's env_id")
     site.add_argument("--config", help="the env's config as a JSON file (setup, microgrid_configs, train...); default: the default config")
     site.add_argument("--idle-timeout", type=float, default=600.0, help="seconds without a message before it gives up (default 600)")
+    site.add_argument("--keys", help="the site's key file (signed messages: see heron.messaging.security); default: unsigned")
+    site.add_argument("--wait", type=float, default=10.0,
+                      help="seconds it waits in a step for its command and results before acting on the last it had (default 10)")
+    robust = commands.add_parser("robustness", help="the rule-based controllers under message latency and loss")
+    robust.add_argument("--latency", type=numbers, default=[0.0, 0.9, 1.0, 1.2], help="latencies, s (default 0,0.9,1,1.2)")
+    robust.add_argument("--loss", type=numbers, default=[0.0, 0.05, 0.2, 0.5], help="loss probabilities (default 0,0.05,0.2,0.5)")
+    robust.add_argument("--deadline", type=float, default=1.0, help="how long a reader waits in a step, s (default 1)")
+    robust.add_argument("--jitter", type=float, default=0.2, help="jitter's standard deviation over the latency (default 0.2)")
+    robust.add_argument("--days", type=positive_int, default=2, help="test days per setting (default 2)")
+    robust.add_argument("--seed", type=int, default=0, help="the fault model's seed (default 0)")
+    robust.add_argument("--out", default="robustness", help="folder for robustness.csv and robustness.png (default ./robustness)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning)
+    if args.command == "robustness":
+        return run_robustness(args)
     if args.command == "baselines":
         return run_baseline_table(args.days, args.seed)
     if args.command == "site":

@@ -41,13 +41,15 @@ class Site:
             device.timestamp = timestamp
         return self.proxy.step(report=False, refresh=False)  # results come later in the step; evaluate reads them
 
-    def evaluate(self) -> tuple[np.ndarray, float, float, float, dict[str, Any]]:
+    def evaluate(self) -> tuple[np.ndarray, float, float, float, dict[str, Any]] | None:
         """From the latest network results and the devices' reports: the observation, cost,
         safety, the generators' mean marginal cost (the price without generators), and the
-        network results themselves."""
+        network results themselves; None before any results have reached the site."""
         self.proxy.refresh_network_state()
         agent = self.agent
-        network = self.proxy.network_state[agent.agent_id]
+        network = self.proxy.network_state.get(agent.agent_id)
+        if network is None:
+            return None
         measured = network["device_states"]  # what the env measured (renewable output follows the weather)
         cost = exchange_cost(network["p_import"], network["price"], self.sell_price_ratio, self.dt_h)
         states, safety, marginal = {}, 0.0, []
@@ -64,7 +66,10 @@ class Site:
     def report(self, timestamp: float) -> None:
         """Evaluate and report to the env: the action, observation, cost, safety, import and
         marginal cost."""
-        obs, cost, safety, marginal, network = self.evaluate()
+        evaluation = self.evaluate()
+        if evaluation is None:  # nothing to evaluate from yet: no report (the env holds the site, or names it)
+            return
+        obs, cost, safety, marginal, network = evaluation
         proxy = self.proxy
         payload = {"action": proxy.last_action, "obs": obs, "cost": cost, "safety": safety, "p_import": network["p_import"],
                    "marginal_cost": marginal, "stale": not (getattr(proxy, "command_fresh", True) and getattr(proxy, "results_fresh", True))}

@@ -10,25 +10,31 @@ holds no reference to the env: everything arrives as messages.
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from heron.agents.proxy import ENVIRONMENT_ID
 from heron.messaging.base import MessageBroker
 from heron.messaging.channels import ChannelManager
+from heron.messaging.security import Keyring, SecureBroker
 from powergrid.agents.grid_agent import GridAgent
 from powergrid.agents.site import Site
 from powergrid.envs.remote_sites import control_channel
 
-__all__ = ["serve", "site_agent", "broker_from_url", "restart_devices", "follow_weather"]
+__all__ = ["Served", "serve", "site_agent", "provision_keys", "broker_from_url", "restart_devices", "follow_weather"]
 
 
-def broker_from_url(url: str) -> MessageBroker:
+def broker_from_url(url: str, keys: str | os.PathLike | None = None) -> MessageBroker:
     """The broker a URL names: ``redis://`` or ``rediss://`` (Redis Streams), ``kafka://host:port[,host:port]``
-    (Kafka; ``?topic_prefix=...&group_id=...`` set those arguments)."""
+    (Kafka; ``?topic_prefix=...&group_id=...`` set those arguments); with a key file ``keys``,
+    a :class:`~heron.messaging.security.SecureBroker` over it acting as the file's identities."""
+    if keys is not None:
+        ring = Keyring.from_file(keys)
+        return SecureBroker(broker_from_url(url), ring, identities=ring.identities())
     if url.startswith(("redis://", "rediss://", "unix://")):
         from heron.messaging.redis import RedisBroker
 
@@ -47,15 +53,35 @@ def broker_from_url(url: str) -> MessageBroker:
     raise ValueError(f"no broker for URL {url!r}; expected redis://host:port/db or kafka://host:port")
 
 
-def _arrived(broker: MessageBroker, channel: str, agent_id: str, env_id: str, timeout: float) -> bool:
-    """Wait until a message for ``agent_id`` is on ``channel``, leaving it there: a transport
-    may show a message a little after one published later on another channel (Kafka)."""
+def provision_keys(env: Any, directory: str | os.PathLike) -> Keyring:
+    """Fresh keys for every identity of ``env`` (a MultiAgentMicrogrids): ``environment.json``
+    (all of them, for the env's process) and ``<site>.json`` per site (its own and its
+    devices'), each readable by its owner only. Returns the env's keyring."""
+    ring = Keyring.generate([ENVIRONMENT_ID, *env.possible_agents, *(d for a in env.agent_dict.values() for d in a.devices)])
+    os.makedirs(directory, exist_ok=True)
+    ring.save(os.path.join(directory, f"{ENVIRONMENT_ID}.json"))
+    for agent_id, agent in env.agent_dict.items():
+        ring.save(os.path.join(directory, f"{agent_id}.json"), [agent_id, *agent.devices])
+    return ring
+
+
+def _arrived(broker: MessageBroker, channel: str, agent_id: str, env_id: str, timestamp: float, timeout: float) -> bool:
+    """Wait until a message of step ``timestamp`` (or later) for ``agent_id`` is on ``channel``,
+    leaving it there: a transport may show a message a little after one published later on
+    another channel (Kafka), and a site that restarts finds earlier steps' messages first."""
     deadline = time.monotonic() + timeout
-    while not broker.consume(channel, agent_id, env_id, clear=False):
+    while not any(m.timestamp >= timestamp for m in broker.consume(channel, agent_id, env_id, clear=False)):
         if time.monotonic() > deadline:
             return False
         time.sleep(1e-3)
     return True
+
+
+class Served(NamedTuple):
+    """What a site did until the env said stop."""
+
+    steps: int  # steps it acted in
+    skipped: int  # steps it found already past when it read them (it was down, or late), and did not act in
 
 
 def restart_devices(agent: GridAgent) -> None:
@@ -81,33 +107,41 @@ def follow_weather(agent: GridAgent, availability: Mapping[str, float]) -> None:
         fleet.follow(values)
 
 
-def serve(agent: GridAgent, broker: MessageBroker, env_id: str, idle_timeout: float = 600.0) -> int:
+def serve(agent: GridAgent, broker: MessageBroker, env_id: str, idle_timeout: float = 600.0, wait: float = 10.0) -> Served:
     """Serve controller ``agent`` (with its devices) as a site of env ``env_id`` on ``broker``
-    until the env says stop (or nothing arrives for ``idle_timeout`` seconds: ``TimeoutError``);
-    returns the number of steps served. ``GridAgent.run`` and ``python -m powergrid site`` come here."""
+    until the env says stop (or nothing arrives for ``idle_timeout`` seconds: ``TimeoutError``).
+    ``GridAgent.run`` and ``python -m powergrid site`` come here.
+
+    In a step it waits up to ``wait`` seconds for its command and for its results; without
+    them it acts on (or reports from) the last it had, and says so (``stale``). When it reads
+    several step messages at once (it was down, or fell behind), the earlier steps are past:
+    it acts in the newest only, and counts the others as skipped. It reads from its committed
+    position on the broker, so after a crash it gets what it had not finished, and not again
+    what it had."""
     agent_id = agent.agent_id
     site = Site(agent, broker, env_id)
     control, results = control_channel(env_id, agent_id), site.proxy.result_channel
     commands = ChannelManager.action_channel(ENVIRONMENT_ID, agent_id, env_id)
-    steps = 0
+    steps = skipped = 0
     while True:
         messages = broker.receive(control, agent_id, env_id, idle_timeout)
         if not messages:
             raise TimeoutError(f"site {agent_id!r}: no message from env {env_id!r} for {idle_timeout:g} s")
-        for message in messages:
+        newest = max((i for i, m in enumerate(messages) if m.payload.get("op") == "step"), default=-1)
+        for i, message in enumerate(messages):
             op, t = message.payload.get("op"), message.timestamp
             if op == "stop":
-                return steps
+                return Served(steps, skipped)
             if op == "reset":
                 restart_devices(agent)
                 site.sell_price_ratio, site.dt_h = float(message.payload["sell_price_ratio"]), float(message.payload["dt_h"])
+            elif op == "step" and i < newest:
+                skipped += 1
             elif op == "step":
                 follow_weather(agent, message.payload["availability"])
-                if not _arrived(broker, commands, agent_id, env_id, idle_timeout):  # sent before the step message
-                    raise TimeoutError(f"site {agent_id!r}: no command from env {env_id!r} for {idle_timeout:g} s")
+                _arrived(broker, commands, agent_id, env_id, t, wait)  # sent before the step message; if not, hold the last
                 site.act(t)
-                if not _arrived(broker, results, agent_id, env_id, idle_timeout):
-                    raise TimeoutError(f"site {agent_id!r}: no power-flow results from env {env_id!r} for {idle_timeout:g} s")
+                _arrived(broker, results, agent_id, env_id, t, wait)
                 site.report(t)  # reads the results
                 steps += 1
             else:

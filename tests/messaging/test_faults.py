@@ -66,3 +66,11 @@ def test_bad_fault_settings_are_named():
         Faults(latency=-1)
     with pytest.raises(ValueError, match="faults of 'action' must be a Faults"):
         FaultyBroker(InMemoryBroker(), {"action": 0.1})
+
+
+def test_a_site_that_never_got_results_sends_no_report_and_is_held():
+    """Results lost from the first step: a site cannot compute its observation, so it reports
+    nothing and the env holds it (this crashed the step before)."""
+    rewards, stale, env = run({"power_flow_results": Faults(loss=1.0)}, steps=3)
+    assert stale.all()
+    np.testing.assert_allclose(rewards, np.zeros_like(rewards))

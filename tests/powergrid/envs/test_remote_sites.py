@@ -1,6 +1,7 @@
 """Sites as processes of their own over Redis Streams and Kafka: the same results as in-process distributed mode."""
 import subprocess
 import sys
+import time
 import uuid
 
 import numpy as np
@@ -20,20 +21,28 @@ def transport(name, request):
     return KafkaBroker(servers, topic_prefix=f"t{tag}", group_id=f"g{tag}"), f"kafka://{servers}?topic_prefix=t{tag}&group_id=g{tag}"
 
 
-def start_sites(url, env_id, agents=("MG1", "MG2", "MG3")):
-    """Site processes, once each says it is serving."""
-    sites = [subprocess.Popen([sys.executable, "-m", "powergrid", "site", a, "--broker", url, "--env-id", env_id, "--idle-timeout", "120"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for a in agents]
+def start_sites(url, env_id, agents=("MG1", "MG2", "MG3"), keys=None):
+    """Site processes, once each says it is serving (with ``keys``, a folder of key files: signed)."""
+    signed = lambda a: ["--keys", str(keys / f"{a}.json")] if keys is not None else []  # noqa: E731
+    sites = [subprocess.Popen([sys.executable, "-m", "powergrid", "site", a, "--broker", url, "--env-id", env_id, "--idle-timeout", "120",
+                               *signed(a)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for a in agents]
     for site in sites:
         line = site.stdout.readline()
         assert "serving env" in line, line + site.stdout.read()
     return sites
 
 
-@pytest.mark.parametrize("name", ["redis", "kafka"])
-def test_three_site_processes_match_in_process_distributed_mode(name, request):
-    broker, url = transport(name, request)
-    sites = start_sites(url, "remote1")
+@pytest.mark.parametrize("name", ["redis", "kafka", "redis, signed"])
+def test_three_site_processes_match_in_process_distributed_mode(name, request, tmp_path):
+    broker, url = transport(name.split(",")[0], request)
+    keys = None
+    if name.endswith("signed"):
+        from heron.messaging.security import SecureBroker
+        from powergrid.agents.site_process import provision_keys
+
+        keys = tmp_path / "keys"
+        broker = SecureBroker(broker, provision_keys(MultiAgentMicrogrids({"train": False}), keys))
+    sites = start_sites(url, "remote1", keys=keys)
     try:
         remote = MultiAgentMicrogrids({"centralized": False, "message_broker": broker, "env_id": "remote1",
                                        "remote_sites": True, "site_timeout": 120.0, "train": False})
@@ -57,6 +66,7 @@ def test_three_site_processes_match_in_process_distributed_mode(name, request):
         outputs = [p.communicate(timeout=60)[0] for p in sites]
         assert [p.returncode for p in sites] == [0, 0, 0], outputs
         assert all("served 200 steps" in o for o in outputs)
+        assert getattr(broker, "rejected", 0) == 0
     finally:
         for p in sites:
             p.kill()
@@ -119,7 +129,7 @@ def test_a_controller_built_on_its_own_runs_as_a_site_with_run(redis_url):
         assert worst <= 1e-9
         remote.close()
         thread.join(timeout=60)
-        assert served == [20]
+        assert [tuple(s) for s in served] == [(20, 0)]
     finally:
         for p in sites:
             p.kill()
@@ -144,3 +154,36 @@ def test_a_silent_site_can_be_held_at_what_the_env_last_heard_and_is_flagged(red
             p.kill()
     with pytest.raises(ValueError, match="'silent_site' must be 'raise' or 'hold', got 'ignore'"):
         MultiAgentMicrogrids({"silent_site": "ignore"})
+
+
+@pytest.mark.parametrize("name", ["redis", "kafka"])
+def test_a_site_killed_mid_run_is_held_then_resumes_from_its_committed_position(name, request):
+    """Kill MG2 between steps: the env holds it and flags it stale; restarted, it reads on from
+    where it had committed: the two steps it missed are past (skipped, not acted late), and no
+    step it had finished comes again. The other sites never notice."""
+    broker, url = transport(name, request)
+    sites = start_sites(url, "remote5")
+    try:
+        env = MultiAgentMicrogrids({"centralized": False, "message_broker": broker, "env_id": "remote5", "remote_sites": True,
+                                    "site_timeout": 3.0, "silent_site": "hold", "train": False})
+        env.reset(seed=0)
+        actions = {a: env.action_space(a).low + 0.5 * (env.action_space(a).high - env.action_space(a).low) for a in env.agents}
+
+        def stale_flags():
+            return tuple(i["stale"] for i in env.step(actions)[4].values())
+
+        assert [stale_flags() for _ in range(5)] == [(False, False, False)] * 5
+        time.sleep(1.0)  # MG2 has committed step 5 and waits for the next
+        sites[1].kill()
+        sites[1].communicate(timeout=30)
+        assert [stale_flags() for _ in range(2)] == [(False, True, False)] * 2  # detected within site_timeout, held
+        sites[1] = start_sites(url, "remote5", agents=("MG2",))[0]
+        assert [stale_flags() for _ in range(3)] == [(False, False, False)] * 3
+        assert env.exchange.late == 0  # nothing of a past step was acted on late
+        env.close()
+        outputs = [p.communicate(timeout=60)[0] for p in sites]
+        assert "served 10 steps" in outputs[0] and "served 10 steps" in outputs[2], outputs
+        assert "served 3 steps of env remote5 (skipped 2 already past)" in outputs[1], outputs  # 5 before + 3 after: none twice
+    finally:
+        for p in sites:
+            p.kill()
