@@ -161,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     site.add_argument("--config", help="the env's config as a JSON file (setup, microgrid_configs, train...); default: the default config")
     site.add_argument("--idle-timeout", type=float, default=600.0, help="seconds without a message before it gives up (default 600)")
     site.add_argument("--keys", help="the site's key file (signed messages: see heron.messaging.security); default: unsigned")
-    site.add_argument("--wait", type=float, default=10.0,
-                      help="seconds it waits in a step for its command and results before acting on the last it had (default 10)")
+    site.add_argument("--wait", type=float, default=None, help="seconds it waits in a step for its command and results before "
+                      "acting on the last it had (default: the env's site_timeout)")
     robust = commands.add_parser("robustness", help="the rule-based controllers under message latency and loss")
     robust.add_argument("--latency", type=numbers, default=[0.0, 0.9, 1.0, 1.2], help="latencies, s (default 0,0.9,1,1.2)")
     robust.add_argument("--loss", type=numbers, default=[0.0, 0.05, 0.2, 0.5], help="loss probabilities (default 0,0.05,0.2,0.5)")

@@ -72,7 +72,7 @@ class GridAgent(CoordinatorAgent):
         return out
 
 
-    def run(self, env_id: str | None = None, idle_timeout: float = 600.0, wait: float = 10.0) -> "Served":
+    def run(self, env_id: str | None = None, idle_timeout: float = 600.0, wait: float | None = None) -> "Served":
         """Serve this controller and its devices as a site of the env ``env_id`` (default: the
         agent's own ``env_id``) over its ``message_broker``, until the env says stop: the
         FAQ's ``agent_mg1.run()``, on the controller's own hardware. Everything arrives as

@@ -107,13 +107,14 @@ def follow_weather(agent: GridAgent, availability: Mapping[str, float]) -> None:
         fleet.follow(values)
 
 
-def serve(agent: GridAgent, broker: MessageBroker, env_id: str, idle_timeout: float = 600.0, wait: float = 10.0) -> Served:
+def serve(agent: GridAgent, broker: MessageBroker, env_id: str, idle_timeout: float = 600.0, wait: float | None = None) -> Served:
     """Serve controller ``agent`` (with its devices) as a site of env ``env_id`` on ``broker``
     until the env says stop (or nothing arrives for ``idle_timeout`` seconds: ``TimeoutError``).
     ``GridAgent.run`` and ``python -m powergrid site`` come here.
 
-    In a step it waits up to ``wait`` seconds for its command and for its results; without
-    them it acts on (or reports from) the last it had, and says so (``stale``). When it reads
+    In a step it waits up to ``wait`` seconds (default: the env's ``site_timeout``, which the
+    env sends with each reset) for its command and for its results; without them it acts on
+    (or reports from) the last it had, and says so (``stale``). When it reads
     several step messages at once (it was down, or fell behind), the earlier steps are past:
     it acts in the newest only, and counts the others as skipped. It reads from its committed
     position on the broker, so after a crash it gets what it had not finished, and not again
@@ -123,6 +124,7 @@ def serve(agent: GridAgent, broker: MessageBroker, env_id: str, idle_timeout: fl
     control, results = control_channel(env_id, agent_id), site.proxy.result_channel
     commands = ChannelManager.action_channel(ENVIRONMENT_ID, agent_id, env_id)
     steps = skipped = 0
+    patience = 10.0 if wait is None else wait  # until the env's first reset says how long it waits
     while True:
         messages = broker.receive(control, agent_id, env_id, idle_timeout)
         if not messages:
@@ -135,13 +137,14 @@ def serve(agent: GridAgent, broker: MessageBroker, env_id: str, idle_timeout: fl
             if op == "reset":
                 restart_devices(agent)
                 site.sell_price_ratio, site.dt_h = float(message.payload["sell_price_ratio"]), float(message.payload["dt_h"])
+                patience = float(message.payload["site_timeout"]) if wait is None else wait
             elif op == "step" and i < newest:
                 skipped += 1
             elif op == "step":
                 follow_weather(agent, message.payload["availability"])
-                _arrived(broker, commands, agent_id, env_id, t, wait)  # sent before the step message; if not, hold the last
+                _arrived(broker, commands, agent_id, env_id, t, patience)  # sent before the step message; if not, hold the last
                 site.act(t)
-                _arrived(broker, results, agent_id, env_id, t, wait)
+                _arrived(broker, results, agent_id, env_id, t, patience)
                 site.report(t)  # reads the results
                 steps += 1
             else:

@@ -141,10 +141,10 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
             if protocol is not None:
                 raise ValueError("config 'remote_sites' does not run a P2PTradingProtocol yet: its market runs in the env's process")
             reporting = {d: a for a, agent in self.agent_dict.items() for d, dev in agent.devices.items() if dev.action.dim}
+            settings = {"sell_price_ratio": cfg["sell_price_ratio"], "dt_h": self.dt_h, "site_timeout": cfg["site_timeout"]}
             self.exchange = RemoteExchange(self.core, dict.fromkeys(self.agent_dict), broker, self.env_id, device_sites=reporting,
                                            site_devices={a: list(agent.devices) for a, agent in self.agent_dict.items()},
-                                           timeout=cfg["site_timeout"], settings={"sell_price_ratio": cfg["sell_price_ratio"], "dt_h": self.dt_h},
-                                           silent=cfg["silent_site"])
+                                           timeout=cfg["site_timeout"], settings=settings, silent=cfg["silent_site"])
             self.proxy_agent = NetworkStateProxy(self.exchange)
         elif not self.centralized:
             sites = {a: Site(agent, broker, self.env_id, cfg["sell_price_ratio"], self.dt_h) for a, agent in self.agent_dict.items()}

@@ -31,7 +31,8 @@ class RemoteExchange(Exchange):
     """The env's side of the exchange with sites in other processes (see the module doc).
     ``site_devices`` lists each site's devices, ``device_sites`` maps each device that reports
     to its site; ``timeout`` bounds each wait; a reset tells the sites ``settings`` (the
-    ``sell_price_ratio`` and ``dt_h`` their costs use)."""
+    ``sell_price_ratio`` and ``dt_h`` their costs use, and the ``site_timeout`` they wait as
+    long as)."""
 
     def __init__(self, *args: Any, site_devices: Mapping[str, Sequence[str]], device_sites: Mapping[str, str], timeout: float,
                  settings: Mapping[str, float], **kwargs: Any) -> None:

@@ -74,3 +74,30 @@ def test_a_site_that_never_got_results_sends_no_report_and_is_held():
     rewards, stale, env = run({"power_flow_results": Faults(loss=1.0)}, steps=3)
     assert stale.all()
     np.testing.assert_allclose(rewards, np.zeros_like(rewards))
+
+
+def test_event_driven_mode_runs_on_the_fault_model():
+    """In event-driven mode the messages on the broker are the controllers' commands to their
+    devices (their delay is ScheduleConfig's msg_delay): a lost one leaves the device at its
+    last command."""
+    from heron.scheduling import ScheduleConfig
+    from powergrid.agents.policies import RuleBasedPolicy
+
+    def cost(broker):
+        env = MultiAgentMicrogrids({"train": False, "env_update_interval": 60.0, "message_broker": broker})
+        env.reset(options={"day": 0})
+        for agent in env.agent_dict.values():
+            agent.policy = RuleBasedPolicy(agent)
+        env.setup_event_driven(seed=0)
+        for agent_id in env.registered_agents:
+            env.scheduler.register_agent(agent_id, schedule_config=ScheduleConfig.with_jitter(
+                tick_interval=300.0 if agent_id in env.agent_dict else 10.0, msg_delay=0.5, jitter_ratio=0.1, seed=0))
+        env.run_event_driven(3 * 3600.0)
+        return env.event_totals["cost"]
+
+    clean = cost(InMemoryBroker())
+    broker = FaultyBroker(InMemoryBroker(), Faults(loss=0.5), seed=1)
+    lossy = cost(broker)
+    assert broker.counts["lost"] > 0 and not np.allclose(lossy, clean, rtol=0, atol=1e-9)
+    broker = FaultyBroker(InMemoryBroker(), Faults(), seed=1)
+    np.testing.assert_allclose(cost(broker), clean, rtol=0, atol=1e-12)
