@@ -49,6 +49,29 @@ def redis_url():
         yield f"redis://127.0.0.1:{port}/0"
 
 
+@pytest.fixture(scope="session")
+def redis_tls(tmp_path_factory):
+    """(``rediss://`` URL, the CA file) of a Redis that speaks only TLS, with a certificate made
+    here by openssl for 127.0.0.1; skips without redis-server or openssl."""
+    if shutil.which("redis-server") is None or shutil.which("openssl") is None:
+        pytest.skip("Redis over TLS needs redis-server and openssl")
+    folder = tmp_path_factory.mktemp("tls")
+    ca, key, cert = (str(folder / name) for name in ("ca.crt", "server.key", "server.crt"))
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", ca, "-days", "2", "-subj", "/CN=heron-test-ca")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (folder / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", ca, "-CAkey", "ca.key", "-CAcreateserial", "-out", cert, "-days", "2",
+            "-extfile", "ext.cnf")
+    port = free_port()
+    with serving(["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--tls-cert-file", cert,
+                  "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no", "--save", "", "--appendonly", "no"], port):
+        yield f"rediss://127.0.0.1:{port}/0", ca
+
+
 def fresh_redis_broker(url: str, **kwargs):
     from heron.messaging.redis import RedisBroker
 

@@ -248,6 +248,7 @@ class Agent:
         return {}
 
     refused_commands = 0  # setpoints refused: not numbers, not finite, or not this agent's action size
+    command_time = -float("inf")  # the timestamp of the setpoint last taken
 
     def _acceptable(self, setpoint: Any) -> bool:
         try:
@@ -281,7 +282,7 @@ class Agent:
             payload = msg.payload
             if "setpoint" in payload:
                 if self._acceptable(payload["setpoint"]):
-                    setpoint = payload["setpoint"]
+                    setpoint, self.command_time = payload["setpoint"], msg.timestamp
                 else:  # an actuator refuses a command it cannot execute, and keeps the last one
                     self.refused_commands += 1
                 if len(payload) == 1:

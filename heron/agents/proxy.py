@@ -68,7 +68,8 @@ class Proxy:
         results = self.broker.consume(self.result_channel, node, self.env_id)
         for msg in results:
             self.network_state[node] = dict(msg.payload)
-        self.results_fresh = bool(results)  # False: acting on the last results it had (a message lost or late)
+        # False: acting on the last results it had (none came this step, or only an earlier step's)
+        self.results_fresh = any(msg.timestamp >= self.actual_agent.timestamp for msg in results)
         for sid, subordinate, channel in self._report_routes:
             if not subordinate.distributed:
                 continue  # local to this agent: it reports by direct call, not on the broker
@@ -98,7 +99,8 @@ class Proxy:
         if refresh:
             self.refresh_network_state()
         setpoint = agent.receive_commands(self.upstream_id)
-        self.command_fresh = setpoint is not None  # False: holding the last command (none came, or it was refused)
+        # False: holding the last command (none came, it was refused, or it was meant for an earlier step)
+        self.command_fresh = setpoint is not None and agent.command_time >= agent.timestamp
         obs = None
         if setpoint is None and agent.policy is not None:  # only a deciding agent needs to observe
             info = dict(global_state or {})

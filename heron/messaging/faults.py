@@ -9,7 +9,8 @@ step (its readers then see it is late, by its timestamp, and drop it). A lost me
 delivered; a duplicated one is delivered twice; a reordered one is delivered after the next
 message on its channel (if none follows within its step, with the next step's: late). What each reader does
 about it (holds the last command or results, holds a silent site) is the reader's; counts of
-what the model did are in ``counts``.
+what the model did are in ``counts``. Devices' state updates carry the simulation's physics
+(what a device injects into the network), not communication, and are never faulted.
 """
 from __future__ import annotations
 
@@ -22,7 +23,11 @@ import numpy as np
 from heron.messaging.access import parties
 from heron.messaging.base import Message, MessageBroker, message_on
 
-__all__ = ["Faults", "FaultyBroker"]
+__all__ = ["Faults", "FaultyBroker", "PHYSICS"]
+
+#: The channel kind that couples a device to the simulated network: a device's state update is
+#: what it injects, so it is never delayed or lost (the network sees what the device did).
+PHYSICS = "state_updates"
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,9 @@ class FaultyBroker(MessageBroker):
         if not isinstance(inner, MessageBroker):
             raise ValueError(f"FaultyBroker wraps a MessageBroker, got {inner!r}")
         table = {"*": faults} if isinstance(faults, Faults) else dict(faults)
+        if PHYSICS in table:
+            raise ValueError(f"no faults on {PHYSICS!r}: those messages are the simulation's physics (what a device injects "
+                             "into the network), not communication; a fault there would let energy appear or vanish")
         for kind, value in table.items():
             if not isinstance(value, Faults):
                 raise ValueError(f"faults of {kind!r} must be a Faults, got {value!r}")
@@ -67,7 +75,8 @@ class FaultyBroker(MessageBroker):
         self.counts = {"lost": 0, "late": 0, "duplicated": 0, "reordered": 0}
 
     def faults_of(self, channel: str) -> Faults:
-        return self.faults.get(parties(channel)[0], self.faults.get("*", Faults()))
+        kind = parties(channel)[0]
+        return Faults() if kind == PHYSICS else self.faults.get(kind, self.faults.get("*", Faults()))
 
     # ------------------------------------------------------------------ contract
     def create_channel(self, channel: str) -> None:

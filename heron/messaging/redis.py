@@ -13,6 +13,7 @@ Subscriptions (``subscribe``) are called for messages published through this bro
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -135,6 +136,7 @@ class RedisBroker(MessageBroker):
         self._seen: set[tuple[str, str]] = set()  # streams this broker has read from
         self._last_ids: list[bytes] = [b"0-0", b"0-0"]  # the newest entry ids of the streams the last consume read
         self._subscribers: dict[str, list[Callable[[Message], None]]] = {}
+        self._lock = threading.Lock()
         self.rejected = 0  # frames that were not messages of this codec
 
     def __getstate__(self) -> dict[str, Any]:  # a copy (a vector env's worker) opens its own connection
@@ -173,13 +175,15 @@ class RedisBroker(MessageBroker):
         ``clear=False`` peeks without taking them."""
         env = env_id if env_id is not None else (ChannelManager.env_of(channel) or DEFAULT_ENV)
         keys = (self._key(env, channel, recipient_id), self._key(env, channel, BROADCAST))
-        direct_acks, broadcast_acks = self._unacked.pop(keys, ((), ())) if clear else ((), ())
-        recover = clear and keys not in self._seen  # this reader's first read here: what it never acknowledged first
-        self._seen.add(keys)
-        direct, shared, *self._last_ids = self._consume(keys=list(keys), args=[recipient_id, "0" if clear else "1", "1" if recover else "0",
-                                                                               len(direct_acks), *direct_acks, *broadcast_acks])
-        if clear and (direct or shared):
-            self._unacked[keys] = ([entry[0] for entry in direct], [entry[0] for entry in shared])
+        with self._lock:  # threads sharing this object share its bookkeeping: one read at a time
+            direct_acks, broadcast_acks = self._unacked.pop(keys, ((), ())) if clear else ((), ())
+            recover = clear and keys not in self._seen  # this reader's first read here: what it never acknowledged first
+            self._seen.add(keys)
+            direct, shared, *self._last_ids = self._consume(keys=list(keys), args=[recipient_id, "0" if clear else "1",
+                                                                                   "1" if recover else "0", len(direct_acks),
+                                                                                   *direct_acks, *broadcast_acks])
+            if clear and (direct or shared):
+                self._unacked[keys] = ([entry[0] for entry in direct], [entry[0] for entry in shared])
         out = self._decoded(direct, env)
         if shared:
             out = sorted(out + self._decoded(shared, env), key=lambda m: m.timestamp)

@@ -55,9 +55,10 @@ class Keyring:
         if not isinstance(data, dict):
             raise ValueError(f"key file {os.fspath(path)!r} must hold a JSON object {{identity: hex key}}")
         try:
-            return cls({identity: bytes.fromhex(text) for identity, text in data.items()})
+            keys = {identity: bytes.fromhex(text) for identity, text in data.items()}
         except (TypeError, ValueError):
             raise ValueError(f"key file {os.fspath(path)!r}: every key must be a hex string") from None
+        return cls(keys)
 
     @classmethod
     def from_environment(cls, prefix: str = "HERON_KEY_") -> Keyring:

@@ -113,8 +113,9 @@ def serve(agent: GridAgent, broker: MessageBroker, env_id: str, idle_timeout: fl
     ``GridAgent.run`` and ``python -m powergrid site`` come here.
 
     In a step it waits up to ``wait`` seconds (default: the env's ``site_timeout``, which the
-    env sends with each reset) for its command and for its results; without them it acts on
-    (or reports from) the last it had, and says so (``stale``). When it reads
+    env sends with each reset) for its command, and twice that for its results (the env may
+    first wait ``site_timeout`` for another site); without them it acts on (or reports from)
+    the last it had, and says so (``stale``). When it reads
     several step messages at once (it was down, or fell behind), the earlier steps are past:
     it acts in the newest only, and counts the others as skipped. It reads from its committed
     position on the broker, so after a crash it gets what it had not finished, and not again
@@ -144,7 +145,7 @@ def serve(agent: GridAgent, broker: MessageBroker, env_id: str, idle_timeout: fl
                 follow_weather(agent, message.payload["availability"])
                 _arrived(broker, commands, agent_id, env_id, t, patience)  # sent before the step message; if not, hold the last
                 site.act(t)
-                _arrived(broker, results, agent_id, env_id, t, patience)
+                _arrived(broker, results, agent_id, env_id, t, 2 * patience)  # the env may first wait that long for another site
                 site.report(t)  # reads the results
                 steps += 1
             else:

@@ -15,8 +15,10 @@ devices) share nothing but the broker. One step:
 Every message published in a step is consumed in that step; one stamped with an earlier
 step (late) is dropped. With ``silent='hold'`` (config ``silent_site``) a device whose update
 or a site whose report does not come is held at what the env last heard from it (at the
-start of an episode: its initial state, the reset observation and no cost), and its site is
-named in ``stale`` for the step; with ``'raise'`` (the default) the step fails naming it.
+start of an episode: its initial state and the reset observation), and its site is named in
+``stale`` for the step; a stale site (held, or reporting from an earlier command or results)
+is scored by the env from the physics it has (its power flow, the devices as they are or as
+last heard), never by a stale report, so silence cannot pay; with ``'raise'`` (the default) the step fails naming it.
 """
 from __future__ import annotations
 

@@ -298,6 +298,11 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
         else:
             observations, cost, safety, converged, delivered = self.exchange.step(flat, float(core.t))
             obs = dict(zip(self.possible_agents, observations))
+            if self.exchange.stale:  # a held or stale report's cost is not this step's: score those sites by the physics
+                measured = self._cost_and_safety()
+                for k, agent_id in enumerate(self.possible_agents):
+                    if agent_id in self.exchange.stale:
+                        cost[k], safety[k] = measured[0][k], measured[1][k]
         given = None
         if self.agents_first:
             safety, given = self._earlier_rewards(cost, safety)

@@ -41,6 +41,7 @@ class RemoteExchange(Exchange):
         self._controls = {a: control_channel(self.env_id, a) for a in self.agent_ids}
         profiles = {name for kind in self.core.availability() for name in self.core.layout.ids[kind]}
         self._followers = {a: [d for d in devices if d in profiles] for a, devices in site_devices.items()}
+        self._rows = {name: (kind, row) for kind in self.core.layout.acting for row, name in enumerate(self.core.layout.ids[kind])}
         # what the env mirrors of each device's update into its own fleets: (device, key, fleet array, row)
         self._mirrored = [(name, key, getattr(self.core.fleets[kind], attribute), row)
                           for kind in self.core.layout.acting for row, name in enumerate(self.core.layout.ids[kind])
@@ -83,10 +84,30 @@ class RemoteExchange(Exchange):
         return list(current.values())
 
     def _held_updates(self, messages: Sequence[Message]) -> dict[str, Mapping[str, float]]:
+        if self.silent == "hold":
+            heard = {m.sender_id for m in messages}
+            self._hold_silent_devices([d for d in self.device_sites if d not in heard])
         updates = super()._held_updates(messages)
         for device, key, values, row in self._mirrored:  # the env's copy of the device states, for state() and metrics
             values[row] = updates[device][key]
         return updates
+
+    def _hold_silent_devices(self, silent: Sequence[str]) -> None:
+        """A device the env did not hear from goes on delivering its last output, by its
+        fleet's physics in the env's copy: within this hour's cap (the sun may have set) and
+        the energy it holds (its state of charge moves), so holding it conserves energy."""
+        fleets = {}
+        for device in silent:
+            kind, row = self._rows[device]
+            fleet = fleets[kind] = self.core.fleets[kind]
+            for attribute in fleet.ACTION:  # its last command: what it last delivered
+                getattr(fleet, f"{attribute}_set")[row] = getattr(fleet, attribute)[row]
+        for fleet in fleets.values():
+            fleet.hold(self.core.dt_h)  # every row; those heard from are overwritten by their updates
+        for device in silent:
+            kind, row = self._rows[device]
+            fleet = self.core.fleets[kind]
+            self._heard[device] = {key: getattr(fleet, attribute).item(row) for key, attribute, _ in fleet.OBSERVED}
 
     def _report_of(self, agent_id: str, site: Any, channel: str, timestamp: float) -> list[Message]:
         """This step's report of ``agent_id``, waiting up to the timeout (none: held, or an error)."""

@@ -42,10 +42,14 @@ def test_lost_commands_leave_the_devices_at_their_last_setpoint_and_the_sites_st
 
 
 def test_reports_that_miss_the_deadline_are_held_and_arrive_late():
+    """Every report late: the sites are held (stale) and each later step brings the previous
+    step's reports, dropped as late. The rewards are the clean run's: a held site is scored by
+    the env from the physics, never by its held report, so a silent site cannot earn more."""
+    clean, _, _ = run(steps=5)
     rewards, stale, env = run({"info": Faults(latency=2.0, deadline=1.0)}, steps=5)
     assert stale.all()
-    np.testing.assert_allclose(rewards, np.zeros_like(rewards))  # held at the reset report: no cost (and no penalty)
-    assert env.exchange.late == 4 * 3  # each later step brings the previous step's reports, dropped as late
+    np.testing.assert_allclose(rewards, clean, rtol=0, atol=1e-9)
+    assert env.exchange.late == 4 * 3
     with pytest.raises(ValueError, match="site 'MG1' sent no report this step"):
         run({"info": Faults(loss=1.0)}, steps=1, silent="raise")
 
@@ -71,9 +75,10 @@ def test_bad_fault_settings_are_named():
 def test_a_site_that_never_got_results_sends_no_report_and_is_held():
     """Results lost from the first step: a site cannot compute its observation, so it reports
     nothing and the env holds it (this crashed the step before)."""
+    clean, _, _ = run(steps=3)
     rewards, stale, env = run({"power_flow_results": Faults(loss=1.0)}, steps=3)
     assert stale.all()
-    np.testing.assert_allclose(rewards, np.zeros_like(rewards))
+    np.testing.assert_allclose(rewards, clean, rtol=0, atol=1e-9)  # the devices acted as commanded; the env scores them
 
 
 def test_event_driven_mode_runs_on_the_fault_model():
@@ -101,3 +106,14 @@ def test_event_driven_mode_runs_on_the_fault_model():
     assert broker.counts["lost"] > 0 and not np.allclose(lossy, clean, rtol=0, atol=1e-9)
     broker = FaultyBroker(InMemoryBroker(), Faults(), seed=1)
     np.testing.assert_allclose(cost(broker), clean, rtol=0, atol=1e-12)
+
+
+def test_the_physics_channel_is_never_faulted():
+    """A device's state update is what it injects into the network: losing it would let the
+    network miss energy the device delivered (or its state of charge drift from its power)."""
+    with pytest.raises(ValueError, match="no faults on 'state_updates': those messages are the simulation's physics"):
+        FaultyBroker(InMemoryBroker(), {"state_updates": Faults(loss=0.5)})
+    env = run(Faults(loss=1.0), steps=6)[2]  # every message but the devices' updates lost
+    np.testing.assert_allclose(env.storage.soc, env.storage.soc_init)  # never commanded: idle, and the network saw it idle
+    rewards, _, _ = run({"*": Faults(loss=0.3)}, seed=2, steps=24)
+    assert np.isfinite(rewards).all()

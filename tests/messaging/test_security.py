@@ -183,3 +183,18 @@ def test_redis_acl_users_confine_a_site_to_its_own_streams(redis_url):
         assert [m.payload for m in admin.consume(report, "environment", env_id)] == [{"cost": 1.0}]
     finally:
         admin._client.execute_command("ACL", "DELUSER", user)
+
+
+def test_redis_over_tls_carries_the_messages_and_refuses_what_is_not_tls(redis_tls):
+    from heron.messaging.redis import RedisBroker
+
+    url, ca = redis_tls
+    broker = RedisBroker(f"{url}?ssl_ca_certs={ca}")
+    channel = ChannelManager.action_channel("environment", "MG1", "tls")
+    broker.publish(channel, Message("tls", "environment", "MG1", 0.0, "action", {"setpoint": [0.1]}))
+    assert [m.payload for m in broker.consume(channel, "MG1", "tls")] == [{"setpoint": [0.1]}]
+    plain = url.replace("rediss://", "redis://")
+    with pytest.raises(ConnectionError, match="cannot be reached"):
+        RedisBroker(plain, socket_timeout=2.0)  # the server speaks only TLS
+    with pytest.raises(ConnectionError, match="cannot be reached"):
+        RedisBroker(url)  # a certificate this client has no reason to trust

@@ -145,8 +145,9 @@ def test_a_silent_site_can_be_held_at_what_the_env_last_heard_and_is_flagged(red
         for _ in range(2):
             obs, rewards, _, _, infos = env.step(actions)
             assert {a: i["stale"] for a, i in infos.items()} == {"MG1": False, "MG2": True, "MG3": False}
-            np.testing.assert_array_equal(obs["MG2"], first["MG2"])  # held: its reset observation, no cost yet
-            assert infos["MG2"]["cost"] == 0.0 and np.isfinite(list(rewards.values())).all()
+            np.testing.assert_array_equal(obs["MG2"], first["MG2"])  # held: its reset observation
+            cost, _ = env._cost_and_safety()
+            assert infos["MG2"]["cost"] == cost[1] > 0  # scored by the env from its power flow: its load imported
         assert env.storage.p[1] == 0.0  # its storage held at its initial state in the power flow, whatever was commanded
         env.close()
     finally:
@@ -167,7 +168,7 @@ def test_a_site_killed_mid_run_is_held_then_resumes_from_its_committed_position(
         env = MultiAgentMicrogrids({"centralized": False, "message_broker": broker, "env_id": "remote5", "remote_sites": True,
                                     "site_timeout": 3.0, "silent_site": "hold", "train": False})
         env.reset(seed=0)
-        actions = {a: env.action_space(a).low + 0.5 * (env.action_space(a).high - env.action_space(a).low) for a in env.agents}
+        actions = {a: env.action_space(a).low + 0.6 * (env.action_space(a).high - env.action_space(a).low) for a in env.agents}
 
         def stale_flags():
             return tuple(i["stale"] for i in env.step(actions)[4].values())
@@ -176,7 +177,11 @@ def test_a_site_killed_mid_run_is_held_then_resumes_from_its_committed_position(
         time.sleep(1.0)  # MG2 has committed step 5 and waits for the next
         sites[1].kill()
         sites[1].communicate(timeout=30)
+        p, soc = env.storage.p[1], env.storage.soc[1]
+        assert p > 0  # MG2's storage was charging when its site died
         assert [stale_flags() for _ in range(2)] == [(False, True, False)] * 2  # detected within site_timeout, held
+        capacity, efficiency = env.storage.capacity[1], env.storage.eff_ch[1]
+        assert env.storage.p[1] == p and env.storage.soc[1] == pytest.approx(soc + 2 * p * efficiency / capacity)  # energy kept count
         sites[1] = start_sites(url, "remote5", agents=("MG2",))[0]
         assert [stale_flags() for _ in range(3)] == [(False, False, False)] * 3
         assert env.exchange.late == 0  # nothing of a past step was acted on late
