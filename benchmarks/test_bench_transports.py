@@ -1,7 +1,8 @@
 """Distributed mode per transport, side by side, for 3 and 30 microgrids: one env step with the
 sites in the env's process on the in-memory broker, Redis Streams and Kafka, and with each site a
-process of its own on Redis and on Kafka (``remote_sites``); and each broker's own throughput
-(one message published and consumed). Redis and Kafka need servers (``HERON_REDIS_URL``,
+process of its own on Redis and on Kafka (``remote_sites``); and each broker's own speed: one
+message published and consumed (a round trip), and 100 published then read in one go
+(throughput). Redis and Kafka need servers (``HERON_REDIS_URL``,
 ``HERON_KAFKA_SERVERS``, or the servers installed: see tests/servers.py)."""
 import json
 import subprocess
