@@ -131,8 +131,15 @@ def run_robustness(args: argparse.Namespace) -> int:
     """``python -m powergrid robustness``: the sweep, its table, CSV and plot."""
     import os
 
-    from powergrid.robustness import format_table, plot, sweep, write_table
+    import sys
 
+    from powergrid.robustness import format_table, plot, pyplot, sweep, write_table
+
+    try:
+        pyplot()  # before the sweep, not after it
+    except ImportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     os.makedirs(args.out, exist_ok=True)
     with tqdm(total=len(args.latency) * len(args.loss), desc="robustness", unit="setting") as bar:
         cells = sweep(args.latency, args.loss, args.days, deadline=args.deadline, jitter=args.jitter, seed=args.seed,

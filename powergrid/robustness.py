@@ -23,7 +23,7 @@ from heron.messaging.faults import Faults, FaultyBroker
 from powergrid.agents.policies import RuleBasedPolicy
 from powergrid.envs import MultiAgentMicrogrids
 
-__all__ = ["Cell", "sweep", "write_table", "plot", "format_table"]
+__all__ = ["Cell", "sweep", "write_table", "plot", "pyplot", "format_table"]
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,8 @@ def write_table(cells: Sequence[Cell], path: str | os.PathLike) -> None:
         writer.writerows(asdict(c) for c in cells)
 
 
-def plot(cells: Sequence[Cell], path: str | os.PathLike, title: str = "") -> None:
-    """Return, cost, safety and stale share against loss, a line per latency (a PNG)."""
+def pyplot() -> Any:
+    """matplotlib's pyplot on a file backend, or an ImportError saying how to install it."""
     try:
         import matplotlib
 
@@ -93,6 +93,12 @@ def plot(cells: Sequence[Cell], path: str | os.PathLike, title: str = "") -> Non
         import matplotlib.pyplot as plt
     except ImportError:
         raise ImportError("the robustness plot needs matplotlib: pip install -e '.[plot]'") from None
+    return plt
+
+
+def plot(cells: Sequence[Cell], path: str | os.PathLike, title: str = "") -> None:
+    """Return, cost, safety and stale share against loss, a line per latency (a PNG)."""
+    plt = pyplot()
     figure, axes = plt.subplots(1, 4, figsize=(16, 4), constrained_layout=True)
     for latency in sorted({c.latency for c in cells}):
         row = sorted((c for c in cells if c.latency == latency), key=lambda c: c.loss)

@@ -23,3 +23,12 @@ def test_bad_sweep_settings_are_named(capsys):
     with pytest.raises(SystemExit):
         main(["robustness", "--loss", "0,-1"])
     assert "expected comma-separated numbers >= 0, got '0,-1'" in capsys.readouterr().err
+
+
+def test_without_matplotlib_it_says_how_to_install_it_before_sweeping(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    assert main(["robustness", "--days", "1", "--out", str(tmp_path)]) == 2
+    assert "the robustness plot needs matplotlib: pip install -e '.[plot]'" in capsys.readouterr().err
+    assert not (tmp_path / "robustness.csv").exists()
