@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from heron.core.action import Action
+from heron.core.action import Action, all_finite
 from heron.core.features import FeatureProvider, State
 from heron.core.observation import Observation
 from heron.core.policies import Policy
@@ -251,11 +251,19 @@ class Agent:
     command_time = -float("inf")  # the timestamp of the setpoint last taken
 
     def _acceptable(self, setpoint: Any) -> bool:
-        try:
-            values = np.asarray(setpoint, dtype=np.float64)
-        except (TypeError, ValueError):
-            return False
-        return values.size == self.action.dim and bool(np.isfinite(values).all())
+        """Whether a setpoint can be executed: a finite number vector of this agent's action
+        size (an action dict ``{'c': ..., 'd': ...}`` is checked by ``Action.set_values``)."""
+        if type(setpoint) is np.ndarray:  # the common case
+            return setpoint.size == self.action.dim and setpoint.dtype.kind in "fiu" and all_finite(setpoint)
+        if isinstance(setpoint, Mapping):
+            return True
+        values = np.asarray(setpoint, dtype=object)
+        if values.dtype == object:
+            try:
+                values = values.astype(np.float64)
+            except (TypeError, ValueError):
+                return False
+        return values.size == self.action.dim and values.dtype.kind in "fiu" and all_finite(values)
 
     def receive_commands(self, upstream_id: str | None = None) -> Any:
         """Consume what the upstream sent since the last call: returns the latest setpoint (or

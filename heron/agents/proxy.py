@@ -6,13 +6,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from heron.agents.base import SYSTEM_LEVEL, Agent
-from heron.messaging.base import Message, MessageBroker, MessageType
+from heron.messaging.base import ENVIRONMENT_ID, Message, MessageBroker, MessageType
 from heron.messaging.channels import ChannelManager
 
-__all__ = ["Proxy", "ProxyAgent", "ENVIRONMENT_ID"]
-
-#: The upstream of an agent that reports to no other agent: the environment itself.
-ENVIRONMENT_ID = "environment"
+__all__ = ["Proxy", "ProxyAgent", "ENVIRONMENT_ID"]  # ENVIRONMENT_ID: the upstream of an agent that reports to no other
 
 
 class Proxy:
@@ -69,7 +66,7 @@ class Proxy:
         for msg in results:
             self.network_state[node] = dict(msg.payload)
         # False: acting on the last results it had (none came this step, or only an earlier step's)
-        self.results_fresh = any(msg.timestamp >= self.actual_agent.timestamp for msg in results)
+        self.results_fresh = bool(results) and results[-1].timestamp >= self.actual_agent.timestamp
         for sid, subordinate, channel in self._report_routes:
             if not subordinate.distributed:
                 continue  # local to this agent: it reports by direct call, not on the broker

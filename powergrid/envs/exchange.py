@@ -103,15 +103,14 @@ class Exchange:
             broker.publish(channel, Message(env, ENVIRONMENT_ID, agent_id, t, MessageType.ACTION, {"setpoint": flat[lo:hi]}))
         self.stale = set()
         self._sites_act(t)  # 2. sites set their devices
-        updates = self._current(self._device_updates(), t)
-        delivered = self.apply_state_updates(self._held_updates(updates), flat)  # 3. the power flow, and each site's results
+        delivered = self.apply_state_updates(self._held_updates(self._device_updates(t)), flat)  # 3. the power flow, and each site's results
         converged = bool(self.core.solve())
         self.last_results = self.result_payloads(converged)
         for agent_id, channel, payload in zip(self.agent_ids, self._results, self.last_results):
             broker.publish(channel, Message(env, ENVIRONMENT_ID, agent_id, t, MessageType.RESULT, payload))
         ordered = []
         for agent_id, site, channel in zip(self.agent_ids, self.sites.values(), self._reports):  # 4. sites report
-            reports = self._current(self._report_of(agent_id, site, channel, t), t)
+            reports = self._report_of(agent_id, site, channel, t)
             if not reports and self.silent == "hold":
                 self.stale.add(agent_id)
                 ordered.append(self._last_reports[agent_id])
@@ -153,25 +152,26 @@ class Exchange:
     def _held_updates(self, messages: Sequence[Message]) -> dict[str, Mapping[str, float]]:
         """Each device's update of this step; with ``silent='hold'``, the last heard of a silent one."""
         updates = {m.sender_id: m.payload for m in messages}
-        self._heard.update(updates)
         if self.silent == "hold":
+            self._heard.update(updates)
             for device, site in self.device_sites.items():
                 if device not in updates and device in self._heard:
                     updates[device] = self._heard[device]
                     self.stale.add(site)
         return updates
 
-    # The sites' part, in this process (a remote exchange overrides these three).
+    # The sites' part, in this process (a remote exchange overrides these three); the
+    # messages they return are this step's.
     def _sites_act(self, timestamp: float) -> None:
         for site in self.sites.values():
             site.act(timestamp)
 
-    def _device_updates(self) -> list[Message]:
-        return self.broker.consume(self._state_updates, ENVIRONMENT_ID, self.env_id)
+    def _device_updates(self, timestamp: float) -> list[Message]:
+        return self._current(self.broker.consume(self._state_updates, ENVIRONMENT_ID, self.env_id), timestamp)
 
     def _report_of(self, agent_id: str, site: Site, channel: str, timestamp: float) -> list[Message]:
         site.report(timestamp)
-        return self.broker.consume(channel, ENVIRONMENT_ID, self.env_id)
+        return self._current(self.broker.consume(channel, ENVIRONMENT_ID, self.env_id), timestamp)
 
     def apply_state_updates(self, updates: Mapping[str, Mapping[str, float]], commanded: np.ndarray) -> np.ndarray:
         """What the devices reported, into the power flow's injections; returns the actions as

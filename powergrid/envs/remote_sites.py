@@ -59,7 +59,6 @@ class RemoteExchange(Exchange):
 
     def _sites_act(self, timestamp: float) -> None:
         """Tell each site to act, with the hour's availability of its devices that follow the weather."""
-        self._now = timestamp
         availability = {name: value for kind, values in self.core.availability().items()
                         for name, value in zip(self.core.layout.ids[kind], values.tolist())}
         for agent_id, channel in self._controls.items():
@@ -67,13 +66,13 @@ class RemoteExchange(Exchange):
             self.broker.publish(channel, Message(self.env_id, ENVIRONMENT_ID, agent_id, timestamp, MessageType.CUSTOM,
                                                  {"op": "step", "availability": mine}))
 
-    def _device_updates(self) -> list[Message]:
+    def _device_updates(self, timestamp: float) -> list[Message]:
         """This step's state updates, waiting up to the timeout for every device's."""
         current: dict[str, Message] = {}
         deadline = time.monotonic() + self.timeout
         while len(current) < len(self.device_sites):
             left = deadline - time.monotonic()
-            messages = self._current(self.broker.receive(self._state_updates, ENVIRONMENT_ID, self.env_id, max(left, 0.0)), self._now)
+            messages = self._current(self.broker.receive(self._state_updates, ENVIRONMENT_ID, self.env_id, max(left, 0.0)), timestamp)
             current.update((m.sender_id, m) for m in messages)
             if not messages and left <= 0:
                 if self.silent == "hold":

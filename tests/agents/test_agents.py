@@ -287,3 +287,16 @@ def test_proxy_rejects_non_agents():
         mg, _ = build()
         mg.distributed = True
         mg.act(upstream_action=np.zeros(6))
+
+
+@pytest.mark.parametrize("setpoint, taken", [
+    (np.array([0.1, 0.2]), True), ([0.1, 0.2], True), ({"c": [0.1, 0.2]}, True),  # a vector, a list, an action dict
+    (np.array([0.1, np.nan]), False), ([0.1, np.inf], False), (np.array([0.1]), False), (["a", "b"], False), (None, False),
+])
+def test_a_setpoint_it_cannot_execute_is_refused_and_the_last_one_held(setpoint, taken):
+    broker = InMemoryBroker()
+    d = device("g1", broker=broker, upstream_id="mg1", env_id="e1")
+    channel = ChannelManager.action_channel("mg1", "g1", "e1")
+    broker.publish(channel, Message("e1", "mg1", "g1", 1.0, MessageType.ACTION, {"setpoint": setpoint}))
+    got = d.receive_commands()
+    assert (got is not None) == taken and d.refused_commands == (0 if taken else 1)
