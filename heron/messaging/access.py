@@ -22,13 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from heron.messaging.base import BROADCAST
+from heron.messaging.base import BROADCAST, ENVIRONMENT_ID
 from heron.messaging.channels import ChannelManager
 
-__all__ = ["ENVIRONMENT_ID", "parties", "may_publish", "may_read", "redis_acl_rules", "kafka_acl_bindings"]
+__all__ = ["parties", "may_publish", "may_read", "redis_acl_rules", "kafka_acl_bindings"]
 
-#: The environment's agent id (as :mod:`heron.agents.proxy` spells it).
-ENVIRONMENT_ID = "environment"
 _FROM_ENV = ("power_flow_results", "site_control")
 
 

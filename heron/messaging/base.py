@@ -12,10 +12,12 @@ from typing import Any
 
 from heron.messaging.channels import ChannelManager
 
-__all__ = ["Message", "MessageType", "MessageBroker", "ChannelManager", "BROADCAST", "DEFAULT_ENV", "message_on"]
+__all__ = ["Message", "MessageType", "MessageBroker", "ChannelManager", "BROADCAST", "DEFAULT_ENV", "ENVIRONMENT_ID", "message_on"]
 
 #: Recipient id of a message meant for every consumer of a channel.
 BROADCAST = "*"
+#: The environment's agent id: the sender of commands and results, the reader of reports.
+ENVIRONMENT_ID = "environment"
 #: Environment id used when a message or channel names none.
 DEFAULT_ENV = "default"
 

@@ -27,8 +27,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from heron.messaging.access import ENVIRONMENT_ID, may_publish, may_read
-from heron.messaging.base import BROADCAST, Message, MessageBroker, message_on
+from heron.messaging.access import may_publish, may_read
+from heron.messaging.base import BROADCAST, ENVIRONMENT_ID, Message, MessageBroker, message_on
 from heron.messaging.codec import FrameError, decode, encode
 
 __all__ = ["Keyring", "SecureBroker", "sealed"]
@@ -143,11 +143,14 @@ class SecureBroker(MessageBroker):
         self.inner.publish(channel, sealed(message, channel, key, seq))
 
     def consume(self, channel: str, recipient_id: str, env_id: str | None = None, clear: bool = True) -> list[Message]:
+        self._may_read(channel, recipient_id)
+        return self._checked(channel, self.inner.consume(channel, recipient_id, env_id, clear), clear)
+
+    def _may_read(self, channel: str, recipient_id: str) -> None:
         if recipient_id not in self.identities:
             raise PermissionError(f"this process may read for {sorted(self.identities)}, not for {recipient_id!r}")
         if not may_read(channel, recipient_id):
             raise PermissionError(f"{recipient_id!r} may not read {channel!r}")
-        return self._checked(channel, self.inner.consume(channel, recipient_id, env_id, clear), clear)
 
     def _checked(self, channel: str, envelopes: Iterable[Message], clear: bool) -> list[Message]:
         """The messages of ``envelopes`` that pass every check; the others counted by reason."""
@@ -188,8 +191,7 @@ class SecureBroker(MessageBroker):
 
     def receive(self, channel: str, recipient_id: str, env_id: str, timeout: float) -> list[Message]:
         """The inner transport's wait (a blocking read where it has one), then the checks."""
-        if recipient_id not in self.identities or not may_read(channel, recipient_id):
-            return self.consume(channel, recipient_id, env_id)  # raises, naming why
+        self._may_read(channel, recipient_id)
         deadline = time.monotonic() + timeout
         while True:
             envelopes = self.inner.receive(channel, recipient_id, env_id, max(deadline - time.monotonic(), 0.0))

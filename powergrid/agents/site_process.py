@@ -25,7 +25,7 @@ from powergrid.agents.grid_agent import GridAgent
 from powergrid.agents.site import Site
 from powergrid.envs.remote_sites import control_channel
 
-__all__ = ["Served", "serve", "site_agent", "provision_keys", "broker_from_url", "restart_devices", "follow_weather"]
+__all__ = ["Served", "serve", "site_agent", "provision_keys", "identities", "broker_from_url", "restart_devices", "follow_weather"]
 
 
 def broker_from_url(url: str, keys: str | os.PathLike | None = None) -> MessageBroker:
@@ -53,11 +53,16 @@ def broker_from_url(url: str, keys: str | os.PathLike | None = None) -> MessageB
     raise ValueError(f"no broker for URL {url!r}; expected redis://host:port/db or kafka://host:port")
 
 
+def identities(env: Any) -> list[str]:
+    """Every identity that signs messages in ``env``: the env, each controller and each device."""
+    return [ENVIRONMENT_ID, *env.possible_agents, *(d for a in env.agent_dict.values() for d in a.devices)]
+
+
 def provision_keys(env: Any, directory: str | os.PathLike) -> Keyring:
     """Fresh keys for every identity of ``env`` (a MultiAgentMicrogrids): ``environment.json``
     (all of them, for the env's process) and ``<site>.json`` per site (its own and its
     devices'), each readable by its owner only. Returns the env's keyring."""
-    ring = Keyring.generate([ENVIRONMENT_ID, *env.possible_agents, *(d for a in env.agent_dict.values() for d in a.devices)])
+    ring = Keyring.generate(identities(env))
     os.makedirs(directory, exist_ok=True)
     ring.save(os.path.join(directory, f"{ENVIRONMENT_ID}.json"))
     for agent_id, agent in env.agent_dict.items():

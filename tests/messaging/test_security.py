@@ -7,6 +7,7 @@ import pytest
 
 from heron.messaging import ChannelManager, InMemoryBroker, Message
 from heron.messaging.security import Keyring, SecureBroker, sealed
+from powergrid.agents.site_process import identities
 from powergrid.envs import MultiAgentMicrogrids
 from tests.servers import fresh_redis_broker
 
@@ -22,10 +23,6 @@ def inner_broker(name, request):
     from heron.messaging.redis import RedisBroker
 
     return fresh_redis_broker(url), RedisBroker(url)
-
-
-def identities(env):
-    return ["environment", *env.possible_agents, *(d for a in env.agent_dict.values() for d in a.devices)]
 
 
 class Attack:

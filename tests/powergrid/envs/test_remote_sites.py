@@ -1,4 +1,5 @@
 """Sites as processes of their own over Redis Streams and Kafka: the same results as in-process distributed mode."""
+import contextlib
 import subprocess
 import sys
 import time
@@ -30,6 +31,20 @@ def start_sites(url, env_id, agents=("MG1", "MG2", "MG3"), keys=None):
         line = site.stdout.readline()
         assert "serving env" in line, line + site.stdout.read()
     return sites
+
+
+@contextlib.contextmanager
+def env_without_mg2(redis_url, env_id, **config):
+    """A remote-sites env over Redis whose MG1 and MG3 run as processes and whose MG2 never starts."""
+    sites = start_sites(redis_url, env_id, agents=("MG1", "MG3"))
+    try:
+        env = MultiAgentMicrogrids({"centralized": False, "message_broker": fresh_redis_broker(redis_url), "env_id": env_id,
+                                    "remote_sites": True, **config})
+        yield env
+        env.close()
+    finally:
+        for p in sites:
+            p.kill()
 
 
 @pytest.mark.parametrize("name", ["redis", "kafka", "redis, signed"])
@@ -73,19 +88,12 @@ def test_three_site_processes_match_in_process_distributed_mode(name, request, t
 
 
 def test_a_site_that_does_not_answer_is_named_within_the_timeout(redis_url):
-    sites = start_sites(redis_url, "remote2", agents=("MG1", "MG3"))  # MG2 never starts
-    try:
-        env = MultiAgentMicrogrids({"centralized": False, "message_broker": fresh_redis_broker(redis_url), "env_id": "remote2",
-                                    "remote_sites": True, "site_timeout": 20.0})
+    with env_without_mg2(redis_url, "remote2", site_timeout=20.0) as env:
         env.reset(seed=0)
         actions = {a: np.clip(np.zeros(env.action_space(a).shape), env.action_space(a).low, env.action_space(a).high) for a in env.agents}
         with pytest.raises(TimeoutError, match=r"site\(s\) \['MG2'\] sent no state update within 20 s"):
             env.step(actions)
         assert env.core.t == 0  # the step was undone on the env's side
-        env.close()
-    finally:
-        for p in sites:
-            p.kill()
 
 
 def test_remote_sites_need_a_broker_other_processes_can_reach():
@@ -136,10 +144,7 @@ def test_a_controller_built_on_its_own_runs_as_a_site_with_run(redis_url):
 
 
 def test_a_silent_site_can_be_held_at_what_the_env_last_heard_and_is_flagged(redis_url):
-    sites = start_sites(redis_url, "remote4", agents=("MG1", "MG3"))  # MG2 never starts
-    try:
-        env = MultiAgentMicrogrids({"centralized": False, "message_broker": fresh_redis_broker(redis_url), "env_id": "remote4",
-                                    "remote_sites": True, "site_timeout": 2.0, "silent_site": "hold"})
+    with env_without_mg2(redis_url, "remote4", site_timeout=2.0, silent_site="hold") as env:
         first, _ = env.reset(seed=0)
         actions = {a: env.action_space(a).high for a in env.agents}
         for _ in range(2):
@@ -149,10 +154,6 @@ def test_a_silent_site_can_be_held_at_what_the_env_last_heard_and_is_flagged(red
             cost, _ = env._cost_and_safety()
             assert infos["MG2"]["cost"] == cost[1] > 0  # scored by the env from its power flow: its load imported
         assert env.storage.p[1] == 0.0  # its storage held at its initial state in the power flow, whatever was commanded
-        env.close()
-    finally:
-        for p in sites:
-            p.kill()
     with pytest.raises(ValueError, match="'silent_site' must be 'raise' or 'hold', got 'ignore'"):
         MultiAgentMicrogrids({"silent_site": "ignore"})
 
