@@ -15,6 +15,8 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 __all__ = ["translated_device", "node_name", "EARLIER_KEYS", "NOT_MODELLED"]
 
 #: Per device type (config name), each earlier key -> ours.
@@ -79,7 +81,7 @@ def translated_device(kind: str, device: Mapping[str, Any]) -> dict[str, Any]:
 
             require_balanced(value, f"device {name!r}")
             continue
-        if ours in out and out[ours] == value:
+        if ours in out and _same(out[ours], value):
             continue  # the same value under two of its names
         if ours in out:
             raise ValueError(f"device {name!r}: {ours!r} is given twice (as {key!r} and as an earlier or our own name)")
@@ -91,6 +93,15 @@ def translated_device(kind: str, device: Mapping[str, Any]) -> dict[str, Any]:
         warnings.warn(f"device {name!r}: {ignored} are not modelled here and have no effect (see docs/compatibility.md)",
                       UserWarning, stacklevel=3)
     return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two config values are one value (numbers or text compare; arrays never do)."""
+    try:
+        equal = a == b
+    except ValueError:  # arrays of shapes that do not broadcast
+        return False
+    return isinstance(equal, (bool, np.bool_)) and bool(equal)
 
 
 def _negated(value: Any, name: Any, key: str) -> Any:

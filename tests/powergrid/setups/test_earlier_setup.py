@@ -156,6 +156,16 @@ def test_earlier_keys_with_a_typo_or_a_clash_are_named(change, match):
         MultiAgentMicrogrids({"microgrid_configs": mg})
 
 
+@pytest.mark.parametrize("value", [np.array([1.0, 2.0]), [0.1], -0.2])
+def test_one_value_under_two_names_that_differ_is_named(value):
+    """The storage unit's discharge limit given as p_dsc_max_MW and again as p_min_MW (found by
+    the fuzz suite: an array raised numpy's 'truth value ... ambiguous')."""
+    mg = load_setup("ieee34_ieee13")["microgrid_configs"][:1]
+    mg[0]["devices"][1]["p_min_MW"] = value
+    with pytest.raises(ValueError, match=r"device 'ess_1': 'p_min' is given twice"):
+        MultiAgentMicrogrids({"microgrid_configs": mg})
+
+
 def test_what_is_not_modelled_is_named_in_a_warning():
     mg = load_setup("ieee34_ieee13")["microgrid_configs"][:1]
     mg[0]["devices"][0].update({"renewable_type": None, "startup_time_hr": 1.0, "shutdown_time_hr": 1.0})
