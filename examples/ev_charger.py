@@ -24,8 +24,8 @@ from powergrid.agents.devices import FleetDevice, power_state
 from powergrid.agents.fleets import Fleet, on_arrays, parameter, require, storage_power, storage_soc
 from powergrid.agents.registry import DeviceType, register_device_type
 
-_charge = on_arrays(storage_power, 6)
-_soc = on_arrays(storage_soc, 6)
+_charge = on_arrays(storage_power, 8)
+_soc = on_arrays(storage_soc, 8)
 
 
 class EVChargerFleet(Fleet):
@@ -62,8 +62,8 @@ class EVChargerFleet(Fleet):
 
     def act(self, setpoints: np.ndarray, dt_h: float) -> None:
         p = np.clip(setpoints[..., 0], 0.0, self.p_max)
-        self.p[...] = delivered = _charge(p, self.soc, self.capacity, self.eff, 1.0, dt_h)
-        self.soc[...] = _soc(self.soc, delivered, self.capacity, self.eff, 1.0, dt_h)
+        self.p[...] = delivered = _charge(p, self.soc, self.capacity, self.eff, 1.0, dt_h, 0.0, 1.0)
+        self.soc[...] = _soc(self.soc, delivered, self.capacity, self.eff, 1.0, dt_h, 0.0, 1.0)
 
     def hold(self, dt_h: float) -> None:
         self.act(self.p[..., None], dt_h)
@@ -92,8 +92,8 @@ class EVCharger(FleetDevice):
     def _execute_local_action(self, action: np.ndarray) -> None:
         i, f = self.index, self.fleet
         capacity, eff, soc = f.capacity.item(i), f.eff.item(i), f.soc.item(i)
-        p = storage_power(min(max(action.item(0), 0.0), f.p_max.item(i)), soc, capacity, eff, 1.0, self.dt_h)
-        f.p[i], f.soc[i] = p, storage_soc(soc, p, capacity, eff, 1.0, self.dt_h)
+        p = storage_power(min(max(action.item(0), 0.0), f.p_max.item(i)), soc, capacity, eff, 1.0, self.dt_h, 0.0, 1.0)
+        f.p[i], f.soc[i] = p, storage_soc(soc, p, capacity, eff, 1.0, self.dt_h, 0.0, 1.0)
         self.update_cost_safety()
         self._publish_state_updates()
 

@@ -150,9 +150,9 @@ class ESS(FleetDevice):
         p_min, p_max, capacity, eff_ch, eff_dis = self._limits
         command = min(max(action.item(0), p_min), p_max)
         soc = f.soc.item(i)
-        p = storage_power(command, soc, capacity, eff_ch, eff_dis, self.dt_h)
+        p = storage_power(command, soc, capacity, eff_ch, eff_dis, self.dt_h, *self._soft[1:])
         f.p_set[i], f.p[i] = command, p
-        f.soc[i] = storage_soc(soc, p, capacity, eff_ch, eff_dis, self.dt_h)
+        f.soc[i] = storage_soc(soc, p, capacity, eff_ch, eff_dis, self.dt_h, *self._soft[1:])
         self.update_cost_safety()
         self._publish_state_updates()
 

@@ -102,21 +102,26 @@ def generator_output(p: float, q: float, p_min: float, p_max: float, q_min: floa
     return p, generator_q(q, p, q_min, q_max, s_max, q_slope, q_idle)
 
 
-def storage_power(p: float, soc: float, capacity: float, eff_ch: float, eff_dis: float, dt_h: float) -> float:
-    """What a storage unit commanded ``p`` MW (within its rating) delivers for ``dt_h`` hours: no
-    more discharge than the energy it holds (times eff_dis), no more charge than the room left
-    (over eff_ch). ``dt_h`` of 0 is an instant (``INSTANT_H``): only an empty or a full unit is
-    limited."""
+def storage_power(p: float, soc: float, capacity: float, eff_ch: float, eff_dis: float, dt_h: float, soc_min: float,
+                  soc_max: float) -> float:
+    """What a storage unit commanded ``p`` MW (within its rating) delivers for ``dt_h`` hours
+    within its window [soc_min, soc_max] (what its battery management allows): no more
+    discharge than the energy it holds above soc_min (times eff_dis), no more charge than the
+    room left below soc_max (over eff_ch). ``dt_h`` of 0 is an instant (``INSTANT_H``): only a
+    unit at an end of its window is limited."""
     dt = dt_h if dt_h > INSTANT_H else INSTANT_H
-    return min(max(p, -soc * capacity * eff_dis / dt), (1.0 - soc) * capacity / (eff_ch * dt))
+    above, below = max(soc - soc_min, 0.0), max(soc_max - soc, 0.0)
+    return min(max(p, -above * capacity * eff_dis / dt), below * capacity / (eff_ch * dt))
 
 
-def storage_soc(soc: float, p: float, capacity: float, eff_ch: float, eff_dis: float, dt_h: float) -> float:
+def storage_soc(soc: float, p: float, capacity: float, eff_ch: float, eff_dis: float, dt_h: float, soc_min: float,
+                soc_max: float) -> float:
     """State of charge after delivering ``p`` (see ``storage_power``) for ``dt_h`` hours: charging
-    (p > 0) stores p·eff_ch, discharging (p < 0) draws p / eff_dis. The clip to [0, 1] only
-    removes rounding: a delivered power never moves the state of charge further."""
+    (p > 0) stores p·eff_ch, discharging (p < 0) draws p / eff_dis. The clip to the window only
+    removes rounding: a delivered power never moves the state of charge further (and a state
+    set outside the window is not moved into it)."""
     energy = (p * eff_ch if p > 0.0 else p / eff_dis) * dt_h
-    return min(max(soc + energy / capacity, 0.0), 1.0)
+    return min(max(soc + energy / capacity, min(soc, soc_min)), max(soc, soc_max))
 
 
 def storage_cost(p: Any, cost_per_mwh: Any, dt_h: float) -> Any:
@@ -131,8 +136,8 @@ def storage_violation(soc: float, soc_min: float, soc_max: float) -> float:
 
 _generator_p = on_arrays(generator_p, 4)
 _generator_q = on_arrays(generator_q, 7)
-_storage_power = on_arrays(storage_power, 6)
-_storage_soc = on_arrays(storage_soc, 6)
+_storage_power = on_arrays(storage_power, 8)
+_storage_soc = on_arrays(storage_soc, 8)
 _storage_violation = on_arrays(storage_violation, 3)
 
 
@@ -311,7 +316,8 @@ class GeneratorFleet(Fleet):
 
 class StorageFleet(Fleet):
     """Energy storage: P in [p_min, p_max] MW (positive charges), capacity in MWh, state of
-    charge within [soc_min, soc_max], charge/discharge efficiencies, a throughput cost per MWh."""
+    charge within its window [soc_min, soc_max] (a hard limit: ``storage_power``),
+    charge/discharge efficiencies, a throughput cost per MWh."""
 
     FIELDS = ("capacity", "p_min", "p_max", "soc_init", "soc_min", "soc_max", "eff_ch", "eff_dis", "cost_per_mwh", "p", "p_set",
               "soc")
@@ -351,10 +357,11 @@ class StorageFleet(Fleet):
         """Command charging (p > 0) or discharging (p < 0) at ``p`` MW for ``dt_h`` hours; the units
         deliver what the energy they hold (or the room they have) allows, and ``p`` holds that."""
         soc, capacity, eff_ch, eff_dis = self.soc[rows], self.capacity[rows], self.eff_ch[rows], self.eff_dis[rows]
-        delivered = _storage_power(p, soc, capacity, eff_ch, eff_dis, dt_h)
+        soc_min, soc_max = self.soc_min[rows], self.soc_max[rows]
+        delivered = _storage_power(p, soc, capacity, eff_ch, eff_dis, dt_h, soc_min, soc_max)
         self.p_set[rows] = p
         self.p[rows] = delivered
-        self.soc[rows] = _storage_soc(soc, delivered, capacity, eff_ch, eff_dis, dt_h)
+        self.soc[rows] = _storage_soc(soc, delivered, capacity, eff_ch, eff_dis, dt_h, soc_min, soc_max)
 
     def act(self, setpoints: np.ndarray, dt_h: float) -> None:
         self.dispatch(slice(None), setpoints[..., 0], dt_h)

@@ -17,11 +17,12 @@ The env is a PettingZoo ``ParallelEnv`` and a thin driver over the grid core
 Cost per agent and step ($): generator fuel cost, storage throughput cost, and energy bought
 from (or sold to) the operator network at the price. Safety (soft limits): voltage outside
 0.95-1.05 pu on its buses (pu, summed), line and connection-transformer loading above 100 %
-(fraction, summed), state of charge outside [soc_min, soc_max]. Reward = -(cost + penalty ·
-safety), or the mean with ``share_reward``. Hard limits are physics, not safety: a device
-delivers only what it can (storage within the energy it holds and its rating, generators
-within P, Q, apparent power and power factor, renewables at their available power), and the
-delivered power is what enters the power flow and the cost.
+(fraction, summed), state of charge outside [soc_min, soc_max] (only a state set from outside
+can be). Reward = -(cost + penalty · safety), or the mean with ``share_reward``. Hard limits
+are physics, not safety: a device delivers only what it can (storage within its rating and
+its window [soc_min, soc_max], generators within P, Q, apparent power and power factor,
+renewables at their available power), and the delivered power is what enters the power flow
+and the cost.
 
 Actions outside the action space are clipped and flagged in ``infos[a]['action_clipped']`` (an
 action equal to the space's float32 bound is inside); an action the devices cannot deliver

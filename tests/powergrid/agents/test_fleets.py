@@ -50,8 +50,9 @@ def test_one_storage_unit_matches_its_fleet(dt_h):
     rng = np.random.default_rng(2)
     alone, fleet = StorageFleet(STORAGE), StorageFleet(STORAGE)
     devices = [ESS(cfg["name"], alone, i, dt_h=dt_h) for i, cfg in enumerate(STORAGE)]
-    for _ in range(80):  # long enough to hit both ends of the state of charge
-        action = rng.uniform(-1.2, 1.2, (len(STORAGE), 1))
+    bottom, top = np.zeros(len(STORAGE), bool), np.zeros(len(STORAGE), bool)
+    for step in range(80):  # full charge, full discharge, then at random: both ends of every window
+        action = np.full((len(STORAGE), 1), 1.2 if step < 20 else -1.2) if step < 40 else rng.uniform(-1.2, 1.2, (len(STORAGE), 1))
         for device, a in zip(devices, action):
             device._execute_local_action(a)
         fleet.dispatch(slice(None), np.clip(action[:, 0], fleet.p_min, fleet.p_max), dt_h)
@@ -59,5 +60,8 @@ def test_one_storage_unit_matches_its_fleet(dt_h):
         np.testing.assert_allclose(alone.soc, fleet.soc, rtol=1e-14, atol=1e-15)
         np.testing.assert_allclose([d.cost for d in devices], fleet.cost(slice(None), dt_h), rtol=1e-14, atol=1e-14)
         np.testing.assert_allclose([d.safety for d in devices], fleet.violation(slice(None)), rtol=1e-14, atol=1e-14)
-    assert fleet.soc.min() >= 0.0 and fleet.soc.max() <= 1.0
-    assert fleet.violation(slice(None)).max() > 0.0  # the bounds were crossed and flagged
+        assert np.all(fleet.soc >= fleet.soc_min - 1e-12) and np.all(fleet.soc <= fleet.soc_max + 1e-12)  # its window
+        assert fleet.violation(slice(None)).max() == 0.0
+        bottom |= np.isclose(fleet.soc, fleet.soc_min, atol=1e-12)
+        top |= np.isclose(fleet.soc, fleet.soc_max, atol=1e-12)
+    assert bottom.all() and top.all()  # every unit reached both ends of its window

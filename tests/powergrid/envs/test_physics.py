@@ -2,7 +2,9 @@
 
 The storage exploit these tests pin down: holding MG1's storage at full discharge, the state
 of charge hit 0 after two hours, yet 0.15 MW kept flowing into the power flow and the cost,
-and MG1 earned about +5 an hour selling energy it did not have.
+and MG1 earned about +5 an hour selling energy it did not have. A storage unit works within
+its window [soc_min, soc_max]: the earlier package's rule, and what its battery management
+allows.
 """
 import math
 
@@ -34,28 +36,30 @@ def _hold(env, actions, steps):
 
 
 @pytest.mark.parametrize("centralized", [True, False])
-def test_an_empty_storage_unit_delivers_nothing(centralized):
+def test_storage_stops_at_the_bottom_of_its_window(centralized):
+    """soc_min and soc_max are the unit's operating window (its battery management), as in the
+    earlier package: below soc_min it delivers nothing, and nothing is penalised."""
     env = MultiAgentMicrogrids({"setup": "ieee34_ieee13_simbench", "train": False, "centralized": centralized})
     ess = env.storage
     idle = _hold(MultiAgentMicrogrids({"setup": "ieee34_ieee13_simbench", "train": False}), {a: [0, 0, 0] for a in DISCHARGE_MG1}, 6)
     results = _hold(env, DISCHARGE_MG1, 6)
-    assert ess.soc[0] == pytest.approx(0.0, abs=1e-12)
-    for (_, rewards, _, _, infos), (_, idle_rewards, *_) in zip(results[2:], idle[2:]):  # empty from the third hour
+    assert ess.soc[0] == pytest.approx(0.1, abs=1e-12)  # soc_min
+    for (_, rewards, _, _, infos), (_, idle_rewards, _, _, idle_infos) in zip(results[2:5], idle[2:5]):  # at the bottom from the third hour
         assert ess.p[0] == 0.0
         assert infos["MG1"]["action_limited"] and not infos["MG1"]["action_clipped"]
         assert infos["MG1"]["delivered_action"][2] == 0.0
-        # no income from energy it does not hold: idling's reward, less the penalty for soc < soc_min
-        assert rewards["MG1"] == pytest.approx(idle_rewards["MG1"] - 10.0 * 0.1)
-    # the second hour empties what was left: exactly the energy held, nothing more
+        assert infos["MG1"]["safety"] == pytest.approx(idle_infos["MG1"]["safety"], abs=1e-9)  # no soc violation
+        assert rewards["MG1"] == pytest.approx(idle_rewards["MG1"], abs=1e-9)
+    # the second hour empties what was left above soc_min: exactly that energy, nothing more
     _, _, _, _, infos = results[1]
-    left_mwh = (0.5 - 0.15 / 0.95 / 0.6) * 0.6
+    left_mwh = (0.5 - 0.15 / 0.95 / 0.6 - 0.1) * 0.6
     assert infos["MG1"]["delivered_action"][2] == pytest.approx(-left_mwh * 0.95)
 
 
 def test_a_full_storage_unit_takes_nothing():
     env = MultiAgentMicrogrids({"train": False})
     results = _hold(env, {"MG1": [0, 0, 0.15], "MG2": [0, 0, 0], "MG3": [0, 0, 0]}, 6)
-    assert env.storage.soc[0] == pytest.approx(1.0)
+    assert env.storage.soc[0] == pytest.approx(0.9)  # soc_max
     _, _, _, _, infos = results[-1]
     assert env.storage.p[0] == 0.0 and infos["MG1"]["action_limited"]
 
@@ -116,9 +120,10 @@ def test_the_batched_env_delivers_what_the_single_env_does():
     joint[0, 2] = -0.15
     for _ in range(4):
         _, rewards, _, _, infos = batch.step(joint)
-    assert batch.core.storage.soc[0, 0] == pytest.approx(0.0, abs=1e-12)
+    assert batch.core.storage.soc[0, 0] == pytest.approx(0.1, abs=1e-12)  # soc_min
     assert infos["action_limited"][0, 0] and not infos["action_limited"][1].any()
-    assert infos["delivered_action"][0, 2] == 0.0 and rewards["MG1"][0] < rewards["MG1"][1]
+    assert infos["delivered_action"][0, 2] == 0.0
+    assert rewards["MG1"][0] == pytest.approx(rewards["MG1"][1], abs=1e-6)  # at soc_min it is an idle unit
 
 
 def test_event_driven_storage_never_delivers_energy_it_does_not_hold():
@@ -127,8 +132,8 @@ def test_event_driven_storage_never_delivers_energy_it_does_not_hold():
     for agent_id, agent in env.agent_dict.items():
         agent.policy = HoldPolicy(DISCHARGE_MG1[agent_id])
     env.setup_event_driven(seed=0)
-    env.run_event_driven(4 * 3600.0)  # 0.3 MWh held, 0.6 MWh asked for
-    assert env.storage.soc[0] == pytest.approx(0.0, abs=1e-9)
+    env.run_event_driven(4 * 3600.0)  # 0.2 MWh above soc_min, 0.4 MWh asked for
+    assert env.storage.soc[0] == pytest.approx(0.1, abs=1e-9)  # soc_min
     assert env.storage.p[0] == 0.0
 
 
