@@ -155,7 +155,7 @@ class Fleet:
     - ``PROFILE``: whether its output follows an availability profile (``follow``).
 
     and overrides ``_load`` (one config row), ``act`` and, where it has them, ``cost``,
-    ``violation``, ``hold`` and ``reset``.
+    ``violation``, ``energy``, ``hold`` and ``reset``.
     """
 
     FIELDS: tuple[str, ...] = ()
@@ -212,6 +212,11 @@ class Fleet:
 
     def violation(self, rows: Any) -> np.ndarray | None:
         """Each device's soft-limit violation, or None if the type has none."""
+        return None
+
+    def energy(self, rows: Any) -> np.ndarray | None:
+        """The energy each device holds (MWh), or None if the type holds none: what is left of
+        it at the end of an episode is worth config ``stored_energy_value``."""
         return None
 
     def reset(self, rows: Any = slice(None)) -> None:
@@ -374,6 +379,9 @@ class StorageFleet(Fleet):
 
     def violation(self, rows: Any) -> np.ndarray:
         return _storage_violation(self.soc[rows], self.soc_min[rows], self.soc_max[rows])
+
+    def energy(self, rows: Any) -> np.ndarray:
+        return self.soc[rows] * self.capacity[rows]
 
     def reset(self, rows: Any = slice(None)) -> None:
         self.soc[rows] = self.soc_init

@@ -12,7 +12,9 @@ devices}``; device types and their keys in :mod:`powergrid.agents.registry`),
 (``'lightsim2grid'`` or ``'pandapower'``), ``env_update_interval`` (event-driven mode:
 seconds between power flows, or None for a power flow at every device action effect) and
 ``description`` (free text, as ``load_setup`` returns it; the env does not read it) and
-``protocol`` (the earlier package's key: a SetpointProtocol, how controllers direct their
+``stored_energy_value`` (what the energy storage holds at the end of an episode beyond what it
+started with is worth, $/MWh, credited in the last step's cost; ``'mean_price'``, the default:
+the episode's mean price; 0: nothing, the earlier package's rule), ``protocol`` (the earlier package's key: a SetpointProtocol, how controllers direct their
 devices, which is the default, or a P2PTradingProtocol, as the env's ``protocol`` argument),
 ``remote_sites`` (distributed mode with each site a process of its own on ``message_broker``:
 ``python -m powergrid site <id> --broker URL --env-id <env_id>``), ``site_timeout`` (seconds
@@ -60,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "remote_sites": False,
     "site_timeout": 10.0,
     "silent_site": "raise",
+    "stored_energy_value": "mean_price",
 }
 
 
@@ -107,6 +110,9 @@ def validated_config(config: Mapping[str, Any] | None, defaults: Mapping[str, An
                          "'message_broker' they can reach (e.g. RedisBroker(url)), not the in-memory one")
     if cfg["silent_site"] not in ("raise", "hold"):
         raise ValueError(f"config 'silent_site' must be 'raise' or 'hold', got {cfg['silent_site']!r}")
+    value = cfg["stored_energy_value"]
+    if not (isinstance(value, str) and value == "mean_price"):
+        finite_number(value, "config 'stored_energy_value' ('mean_price' or $/MWh)", minimum=0.0)
     if not isinstance(cfg["setup"], str):
         raise ValueError(f"config 'setup' must be a setup name, got {cfg['setup']!r}")
     return cfg

@@ -48,6 +48,8 @@ class GridCore:
                         "line": np.zeros(batch + (len(net.line),)), "trafo": np.zeros(batch + (len(net.trafo),))}
         self.t, self.start_hour, self.episode = (np.zeros(batch, np.int64) if batch else 0 for _ in range(3))
         self.split = "train" if model.config["train"] else "test"
+        self._start_energy = np.zeros(batch + (len(model.microgrids),))  # what each agent's devices held at the start
+        self._energy_value = np.zeros(batch + (1,))  # $/MWh of energy left at the end (config stored_energy_value)
         self.hour, self.price = 0, 0.0
         self.sell_price_ratio = float(model.config["sell_price_ratio"])
         self.load_base_p = backend.initial["load_p"].copy()
@@ -83,6 +85,7 @@ class GridCore:
         self._pushed = [i for kind, f in fleets.items() if f.ACTION for i in injections(kind, f)]
         self._costed = [(f, lay.owners[kind]) for kind, f in fleets.items() if type(f).cost is not Fleet.cost]
         self._limited = [(f, lay.owners[kind]) for kind, f in fleets.items() if type(f).violation is not Fleet.violation]
+        self._holding = [(f, lay.owners[kind]) for kind, f in fleets.items() if type(f).energy is not Fleet.energy]
         self._observed = [getattr(f, attribute) for f in self.fleets.values() for _, attribute, _ in f.OBSERVED]
 
     def batched(self, num_envs: int) -> "GridCore":
@@ -152,6 +155,34 @@ class GridCore:
             fleet.reset(rows)
         self.discrete[rows] = self.layout.disc_initial
         self.backend.reset() if self.num_envs is None else self.backend.reset(rows)
+        self._start_energy[rows] = self.stored_energy()[rows]
+        self._energy_value[rows] = self._value_of_stored_energy()[rows]
+
+    def _value_of_stored_energy(self) -> np.ndarray:
+        """$/MWh of energy left in storage at the end of each copy's current episode (``(1,)`` or
+        ``(B, 1)``): config ``stored_energy_value``, or the mean price over its steps."""
+        value = self.model.config["stored_energy_value"]
+        shape = self._energy_value.shape
+        if not isinstance(value, str):
+            return np.full(shape, float(value))
+        prices = self.model.profiles[self.split][:, self.model.price_series]
+        steps = int(self.model.config["max_episode_steps"])
+        cumulative = np.concatenate([[0.0], np.cumsum(prices)])
+        start = np.asarray(self.start_hour).reshape(shape[:-1])
+        return ((cumulative[start + steps + 1] - cumulative[start + 1]) / steps).reshape(shape)
+
+    def stored_energy(self) -> np.ndarray:
+        """The energy (MWh) each agent's devices hold now."""
+        held = np.zeros(self._start_energy.shape)
+        for fleet, owned in self._holding:
+            held += np.dot(fleet.energy(slice(None)), owned)
+        return held
+
+    def stored_energy_credit(self) -> np.ndarray:
+        """Per agent ($): the energy its devices hold beyond what they held when the episode
+        started, at the episode's value of stored energy: what an episode's last step takes off
+        its cost, so that neither draining storage at the end nor filling it is free."""
+        return (self.stored_energy() - self._start_energy) * self._energy_value
 
     # ------------------------------------------------------------ undoing
     def checkpoint(self) -> tuple[Any, ...]:

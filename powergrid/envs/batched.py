@@ -130,12 +130,14 @@ class BatchedMicrogrids:
         core.push_devices()
         converged = core.solve()
         cost, safety = core.score()
+        truncated = core.t >= self.max_episode_steps
+        credit = np.where(truncated[:, None], core.stored_energy_credit(), 0.0)  # see NetworkedGridEnv
+        cost = cost - credit
         reward, safety = rewards(cost, safety, converged, self.config)
         self.reward_array[:] = reward
         self._write_observations()
-        truncated = core.t >= self.max_episode_steps
         infos: dict[str, Any] = {"cost": cost, "safety": safety, "converged": converged.copy(), "action_clipped": clipped,
-                                 "action_limited": limited, "delivered_action": delivered}
+                                 "action_limited": limited, "delivered_action": delivered, "stored_energy_credit": credit}
         if truncated.any():
             np.copyto(self.final_obs_array, self.obs_array)
             core.start_episode(None, {}, rows=truncated, rngs=self._rngs)

@@ -24,6 +24,10 @@ its window [soc_min, soc_max], generators within P, Q, apparent power and power 
 renewables at their available power), and the delivered power is what enters the power flow
 and the cost.
 
+When an episode ends, the energy its storage holds beyond what it started with is worth config
+``stored_energy_value`` ($/MWh; the episode's mean price by default): the last step's cost
+is less by that credit (or more, for energy drawn), shown in ``infos[a]['stored_energy_credit']``.
+
 Actions outside the action space are clipped and flagged in ``infos[a]['action_clipped']`` (an
 action equal to the space's float32 bound is inside); an action the devices cannot deliver
 is flagged in ``infos[a]['action_limited']``, with ``infos[a]['delivered_action']`` what they
@@ -134,6 +138,7 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
         every_device = {d: dev for agent in self.agent_dict.values() for d, dev in agent.devices.items()}
         self._discrete_devices: list[Transformer | Shunt] = [every_device[d.name] for d, _ in self.layout.discrete]
         self._flat_action = np.zeros(int(self.layout.action_offsets[-1]))
+        self._no_credit = np.zeros(len(self.possible_agents))
         self._started = False
         self.last_converged = False  # whether the last power flow converged
         self.exchange: Exchange | None = None
@@ -304,6 +309,10 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
                 for k, agent_id in enumerate(self.possible_agents):
                     if agent_id in self.exchange.stale:
                         cost[k], safety[k] = measured[0][k], measured[1][k]
+        truncated = core.t >= self.max_episode_steps
+        credit = core.stored_energy_credit() if truncated else self._no_credit
+        if truncated:  # the energy storage holds beyond what it started with (config stored_energy_value)
+            cost = cost - credit
         given = None
         if self.agents_first:
             safety, given = self._earlier_rewards(cost, safety)
@@ -312,12 +321,12 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
         limited = flags_by_agent(delivered != flat, self.layout.action_bounds[-1])
         offsets = self.layout.action_offsets
         infos = {a: {"cost": c, "safety": s, "converged": converged, "action_clipped": bool(f), "action_limited": bool(lim),
-                     "delivered_action": delivered[offsets[k]:offsets[k + 1]]}
-                 for k, (a, c, s, f, lim) in enumerate(zip(self.possible_agents, cost.tolist(), safety.tolist(), clipped, limited))}
+                     "delivered_action": delivered[offsets[k]:offsets[k + 1]], "stored_energy_credit": e}
+                 for k, (a, c, s, f, lim, e) in enumerate(zip(self.possible_agents, cost.tolist(), safety.tolist(), clipped, limited,
+                                                              credit.tolist()))}
         if self.exchange is not None:  # distributed: which sites were held at what the env last heard
             for a in self.possible_agents:
                 infos[a]["stale"] = a in self.exchange.stale
-        truncated = core.t >= self.max_episode_steps
         terminations = EpisodeFlags.of(self.agents, False, truncated)
         truncations = EpisodeFlags.of(self.agents, truncated, truncated)
         if truncated:

@@ -142,3 +142,60 @@ def test_generators_that_could_never_be_feasible_are_refused():
         GeneratorFleet([{"name": "g", "p_min": 0.4, "p_max": 0.5, "s_max": 0.3}])
     with pytest.raises(ValueError, match="'g'.*q_min <= 0 <= q_max"):
         GeneratorFleet([{"name": "g", "p_max": 0.5, "q_min": 0.1, "q_max": 0.2}])
+
+
+def _charge_all_day(env, day=0):
+    """MG1 charges at full power every hour of an episode; returns the last step's outputs."""
+    env.reset(options={"day": day})
+    charge = {a: np.zeros(env.action_space(a).shape) for a in env.possible_agents}
+    charge["MG1"][2] = env.action_space("MG1").high[2]
+    while env.agents:
+        out = env.step(charge)
+    return out
+
+
+@pytest.mark.parametrize("centralized", [True, False])
+def test_energy_left_in_storage_at_the_end_is_worth_the_episodes_mean_price(centralized):
+    """Energy a unit holds at the end of an episode beyond what it started with is credited (and
+    energy drawn from it debited) at the episode's mean price: draining storage in the last
+    hour is neither free energy nor a loss a planner with foresight could ignore."""
+    config = {"train": False, "max_episode_steps": 6, "centralized": centralized}
+    env = MultiAgentMicrogrids(config)
+    _, rewards, _, truncations, infos = _charge_all_day(env)
+    assert truncations["MG1"]
+    s = env.storage
+    gained_mwh = (s.soc[0] - s.soc_init[0]) * s.capacity[0]
+    prices = env.core.model.profiles["test"][1:7, env.core.model.price_series]
+    assert gained_mwh > 0.1
+    assert infos["MG1"]["stored_energy_credit"] == pytest.approx(gained_mwh * prices.mean(), rel=1e-12)
+    assert infos["MG2"]["stored_energy_credit"] == 0.0  # idle: it ends where it began
+    plain = MultiAgentMicrogrids({**config, "stored_energy_value": 0.0})  # the earlier package's rule: no value
+    _, plain_rewards, _, _, plain_infos = _charge_all_day(plain)
+    assert plain_infos["MG1"]["stored_energy_credit"] == 0.0
+    assert rewards["MG1"] == pytest.approx(plain_rewards["MG1"] + infos["MG1"]["stored_energy_credit"], abs=1e-9)
+    assert infos["MG1"]["cost"] == pytest.approx(plain_infos["MG1"]["cost"] - infos["MG1"]["stored_energy_credit"], abs=1e-9)
+    fixed = MultiAgentMicrogrids({**config, "stored_energy_value": 40.0})
+    _, _, _, _, fixed_infos = _charge_all_day(fixed)
+    assert fixed_infos["MG1"]["stored_energy_credit"] == pytest.approx(40.0 * gained_mwh, rel=1e-12)
+
+
+def test_the_batched_env_credits_stored_energy_as_the_single_env_does():
+    config = {"train": False, "max_episode_steps": 6}
+    single = MultiAgentMicrogrids(config)
+    _, rewards, _, _, infos = _charge_all_day(single, day=2)
+    batch = BatchedMicrogrids(3, config)
+    batch.reset(options={"day": 2})
+    joint = np.zeros((3, 9))
+    joint[1, 2] = 0.1
+    for _ in range(6):
+        _, batch_rewards, _, _, batch_infos = batch.step(joint)
+    assert batch_infos["stored_energy_credit"][1, 0] == pytest.approx(infos["MG1"]["stored_energy_credit"], rel=1e-9)
+    assert batch_rewards["MG1"][1] == pytest.approx(rewards["MG1"], rel=1e-6)
+    assert batch_infos["stored_energy_credit"][0].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_stored_energy_value_is_checked():
+    with pytest.raises(ValueError, match="stored_energy_value"):
+        MultiAgentMicrogrids({"stored_energy_value": -1.0})
+    with pytest.raises(ValueError, match="stored_energy_value"):
+        MultiAgentMicrogrids({"stored_energy_value": "median"})
