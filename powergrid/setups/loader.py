@@ -23,7 +23,8 @@ def get_available_setups() -> list[str]:
 
 
 def load_setup(name: str | Path) -> dict[str, Any]:
-    """A setup's config (a fresh copy) with ``dataset_path`` resolved to an absolute path.
+    """A setup's config (a fresh copy) with ``dataset_path`` resolved to an absolute path (and,
+    for a shipped setup, ``setup`` naming it).
 
     ``name`` is a shipped setup (:func:`get_available_setups`), or a setup of your own: a folder
     holding ``config.yml`` (the earlier package's layout, e.g. with a ``data.pkl``) or the path
@@ -40,6 +41,7 @@ def _shipped_setup(name: str) -> dict[str, Any]:
     """A shipped setup (read once: the package's files do not change while it runs)."""
     config = json.loads((HERE / f"{name}.json").read_text())
     config["dataset_path"] = str(HERE / config.pop("dataset"))
+    config["setup"] = name  # the env builds on this setup's operator network, not the default's
     return config
 
 
