@@ -38,7 +38,8 @@ from heron.protocols.vertical import SetpointProtocol
 __all__ = ["DEFAULTS", "MICROGRID_KEYS", "DSO_KEYS", "validated_config", "checked_dict", "reset_options"]
 
 MICROGRID_KEYS = {"name", "network", "connection_bus", "load_area", "renew_area", "base_power", "load_scale", "devices"}
-DSO_KEYS = {"network", "name", "load_scale", "load_area", "price_area", "renew_area", "vm_pu", "regulator_taps"}
+DSO_KEYS = {"network", "name", "load_scale", "load_area", "price_area", "renew_area", "vm_pu", "regulator_taps",
+            "regulator_setpoint", "regulator_band"}
 
 DEFAULTS: dict[str, Any] = {
     "centralized": True,

@@ -22,6 +22,7 @@ from powergrid.agents.object_fleet import object_fleet_class, object_fleet_key
 from powergrid.agents.registry import device_type, fleet_kinds
 from powergrid.core.agent_nets import attach_agent, device_config_of
 from powergrid.core.config import DSO_KEYS, MICROGRID_KEYS, checked_dict
+from powergrid.core.regulation import Regulation
 from powergrid.networks._feeder import require_name
 from powergrid.networks.compose import OPERATOR_BUILDERS, attach_ieee13_microgrid, build_operator_network
 from powergrid.setups.earlier_format import node_name, translated_device
@@ -99,6 +100,8 @@ class GridModel:
         self.net, self.operator_buses = build_operator_network(dso.get("network", "IEEE34"), dso.get("name", "DSO"),
                                                                float(dso.get("load_scale", 1.0)), float(dso.get("vm_pu", 1.05)),
                                                                **options)
+        #: the operator's automatic voltage regulators (None: they hold their taps)
+        self.regulation = Regulation.of(self.net, dso.get("name", "DSO"), dso)
         load_series = [self._column("load", dso["load_area"])] * len(self.net.load)
         self.price_series = self._column("price", dso.get("price_area") or self._only_area("price"))
         if "renew_area" in dso:  # the operator network has no devices; the area must still exist
@@ -132,6 +135,14 @@ class GridModel:
         self.profiles = {split: np.ascontiguousarray(np.stack([self._profile(split, kind, area) for kind, area in self.series], axis=1))
                          for split in ("train", "test")}
 
+    def follows_weather(self, kind: str) -> np.ndarray:
+        """Which rows of fleet ``kind`` follow a weather profile (solar and wind; a row without
+        one follows the constant column)."""
+        series = self.fleet_series.get(kind)
+        if series is None:
+            return np.zeros(self.fleets[kind].size, bool)
+        return series != self.series.index(ALWAYS) if ALWAYS in self.series else np.ones(series.size, bool)
+
     @classmethod
     def build(cls, config: Mapping[str, Any]) -> "GridModel":
         """The model of a validated config (:func:`powergrid.core.config.validated_config`)."""
@@ -150,6 +161,7 @@ class GridModel:
             raise ValueError("_build_agents returned no agents")
         self = cls.__new__(cls)
         self.config, self.net, self.operator_buses, self.series = config, copy.deepcopy(net), {}, []
+        self.regulation = None  # their nets' taps hold
         self.dataset = {split: {kind: {} for kind in DATASET_KINDS} for split in ("train", "test")}
         self.microgrids, configs = [], {kind: [] for kind in fleet_kinds()}
         objects: dict[str, list[dict[str, Any]]] = {}  # devices written as classes, by their fleet

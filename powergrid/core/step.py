@@ -26,6 +26,7 @@ from powergrid.agents.devices import exchange_cost, exchange_costs
 from powergrid.agents.fleets import Fleet
 from powergrid.core.layout import Layout
 from powergrid.core.model import GridModel
+from powergrid.core.regulation import regulate
 from powergrid.core.safety import overload, voltage_violation
 from powergrid.powerflow.base import PowerFlowBackend
 
@@ -60,6 +61,9 @@ class GridCore:
         # the arrays of state a step writes, each changed in place, never rebound (a copy or a
         # pickle keeps them shared); the backend's injections follow from them and the clock
         self._state = [getattr(f, key) for f in self.fleets.values() for key in f.STATE] + [self.discrete, *self.results.values()]
+        self.regulation = model.regulation
+        if self.regulation is not None:  # the operator's regulators move their taps: state too
+            self._state.append(self.backend.trafo_tap)
 
     # The built-in fleets by name.
     generators = property(lambda self: self.fleets["generator"])
@@ -157,6 +161,11 @@ class GridCore:
         self.backend.reset() if self.num_envs is None else self.backend.reset(rows)
         self._start_energy[rows] = self.stored_energy()[rows]
         self._energy_value[rows] = self._value_of_stored_energy()[rows]
+
+    @property
+    def energy_value(self) -> float:
+        """$/MWh of the energy left in storage at the end of this copy's episode (one copy)."""
+        return float(self._energy_value[0])
 
     def _value_of_stored_energy(self) -> np.ndarray:
         """$/MWh of energy left in storage at the end of each copy's current episode (``(1,)`` or
@@ -264,6 +273,9 @@ class GridCore:
         """Solve (a batch: the copies in ``rows``); the converged results are kept in ``results``
         (a copy that does not converge keeps its last converged ones)."""
         result = self.backend.solve() if rows is None else self.backend.solve(rows)
+        if self.regulation is not None:
+            every = np.ones(self.num_envs, bool) if self.num_envs is not None and rows is None else rows
+            result = regulate(self.regulation, self.backend, result, every)
         ok = result.converged if rows is None else result.converged & rows
         keep, mg_trafo = self.results, self._at["mg_trafo"]
         if ok is True or (ok is not False and ok.all()):
@@ -348,26 +360,61 @@ class GridCore:
         device injections (fleet row order; storage positive charging), leaving the episode as
         it was: what a planner with perfect foresight sees. ``None`` if the power flow does not
         converge, else ``price``, each microgrid's ``p_import`` (MW), ``vm`` (pu) of the
-        microgrids' buses with ``vm_owner``, the agent index of each, and ``gen_cap``, the
-        active power each generator has available (p_max, or less for a solar or wind one)."""
+        microgrids' buses with ``vm_owner``, the agent index of each, ``line_loading`` and
+        ``trafo_loading`` (%) of the microgrids' lines and connection transformers (the
+        branches safety counts), and ``gen_cap``, the active power each generator has
+        available (p_max, or less for a solar or wind one)."""
+        out = self.probe(t, np.concatenate([gen_p, gen_q, ess_p])[None])
+        if not out["converged"][0]:
+            return None
+        return {"price": out["price"], "p_import": out["p_import"][0], "vm": out["vm"][0], "vm_owner": self.layout.mg_bus_owner.copy(),
+                "line_loading": out["line_loading"][0], "trafo_loading": out["trafo_loading"][0], "gen_cap": out["gen_cap"]}
+
+    def probe(self, t: int, injections: np.ndarray, taps: np.ndarray | None = None) -> dict[str, Any]:
+        """:meth:`what_if` for many injections at once: ``injections`` is ``(K, 2G + S)`` (each
+        row the generators' P, their Q, the storage units' P). Returns ``converged`` ``(K,)``
+        and the results stacked ``(K, ...)`` (a row that did not converge holds NaN), with the
+        step's ``price`` and ``gen_cap``. Each solve starts from the tap positions ``taps`` (every
+        transformer's; default: as they are now), which the operator's regulators then move.
+        The episode, its taps and the warm start of its next step are left as they were."""
         if self.num_envs is not None:
-            raise RuntimeError("what_if runs on a single copy, not on a batch")
+            raise RuntimeError("what_if and probe run on a single copy, not on a batch")
         horizon = self.model.profiles[self.split].shape[0] - self.start_hour
-        if not 0 <= int(t) < horizon:
-            raise ValueError(f"step t must be in [0, {horizon}) for this episode, got {t!r}")
-        b, at, now = self.backend, self._at, self.t
+        if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)) or not 0 <= int(t) < horizon:
+            raise ValueError(f"step t must be a whole number in [0, {horizon}) for this episode, got {t!r}")
+        b, at, m, lay = self.backend, self._at, self.model, self.layout
+        G, S = m.generators.size, m.storage.size
+        injections = np.atleast_2d(np.asarray(injections, dtype=float))
+        if injections.shape[1:] != (2 * G + S,):
+            raise ValueError(f"injections must have shape (K, {2 * G + S}) (generator P, generator Q, storage P), "
+                             f"got {injections.shape}")
+        K = len(injections)
+        out = {"converged": np.zeros(K, bool), "p_import": np.full((K, len(m.microgrids)), np.nan),
+               "vm": np.full((K, lay.mg_bus.size), np.nan), "line_loading": np.full((K, lay.mg_line.size), np.nan),
+               "trafo_loading": np.full((K, lay.mg_trafo.size), np.nan)}
+        now, start, taps_now = self.t, b.warm_start, b.trafo_tap.copy()
+        first = taps_now if taps is None else np.asarray(taps, dtype=float)
         try:
             self.t = int(t)
             self.advance_profiles()
-            m = self.model
-            b.sgen_p[m.generators.element], b.sgen_q[m.generators.element], b.storage_p[m.storage.element] = gen_p, gen_q, ess_p
-            result = b.solve()
-            out = None if not result.converged else {
-                "price": float(self.price), "p_import": result.trafo_p_hv_mw[at["mg_trafo"]].copy(),
-                "vm": result.vm_pu[at["mg_bus"]].copy(), "vm_owner": self.layout.mg_bus_owner.copy(),
-                "gen_cap": self.generators.p_cap.copy()}
+            out["price"], out["gen_cap"] = float(self.price), self.generators.p_cap.copy()
+            for k, row in enumerate(injections):
+                b.sgen_p[m.generators.element], b.sgen_q[m.generators.element] = row[:G], row[G:2 * G]
+                b.storage_p[m.storage.element] = row[2 * G:]
+                b.trafo_tap[:] = first
+                result = b.solve()
+                if self.regulation is not None:
+                    result = regulate(self.regulation, b, result)
+                if result.converged:
+                    out["converged"][k] = True
+                    out["p_import"][k] = result.trafo_p_hv_mw[at["mg_trafo"]]
+                    out["vm"][k] = result.vm_pu[at["mg_bus"]]
+                    out["line_loading"][k] = result.line_loading_percent[at["mg_line"]]
+                    out["trafo_loading"][k] = result.trafo_loading_percent[at["mg_trafo"]]
         finally:
             self.t = now
+            b.trafo_tap[:] = taps_now
             self.advance_profiles()
             self.push_devices()
+            b.warm_start = start
         return out

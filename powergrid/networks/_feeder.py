@@ -55,6 +55,12 @@ def add_regulator(net: pp.pandapowerNet, name: str, buses: dict[str, int], a: st
     )
 
 
+def regulator_trafos(net: pp.pandapowerNet, name: str) -> list[int]:
+    """The transformer rows of the regulators ``add_regulator`` added for network ``name``."""
+    prefix = f"{name} Regulator "
+    return [int(i) for i, label in zip(net.trafo.index, net.trafo.name) if isinstance(label, str) and label.startswith(prefix)]
+
+
 def require_name(name: object, what: str = "a network name (it prefixes every element name)") -> None:
     """Network and microgrid names prefix element names (and name agents): non-empty strings."""
     if not isinstance(name, str) or not name.strip():

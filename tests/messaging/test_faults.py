@@ -97,7 +97,7 @@ def test_event_driven_mode_runs_on_the_fault_model():
         for agent_id in env.registered_agents:
             env.scheduler.register_agent(agent_id, schedule_config=ScheduleConfig.with_jitter(
                 tick_interval=300.0 if agent_id in env.agent_dict else 10.0, msg_delay=0.5, jitter_ratio=0.1, seed=0))
-        env.run_event_driven(3 * 3600.0)
+        env.run_event_driven(12 * 3600.0)  # into the day: the commands change with the sun and the price
         return env.event_totals["cost"]
 
     clean = cost(InMemoryBroker())

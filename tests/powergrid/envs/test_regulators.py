@@ -1,0 +1,95 @@
+"""The operator network's step-voltage regulators: automatic, as a utility's are.
+
+Each regulator steps its tap changer until the bus it regulates lies within its band around
+its set point (dso_config ``regulator_setpoint``, ``regulator_band``); with the set point
+None they hold the taps of ``regulator_taps``. On both shipped setups this keeps every
+microgrid bus within 0.95-1.05 pu when the agents do nothing, all year.
+"""
+import numpy as np
+import pytest
+
+from powergrid.baselines.optimum import passive_schedule
+from powergrid.envs import MultiAgentMicrogrids
+from powergrid.envs.batched import BatchedMicrogrids
+from powergrid.setups import get_available_setups, load_setup
+
+
+@pytest.mark.parametrize("name", get_available_setups())
+def test_idle_microgrids_stay_in_band_all_year(name):
+    env = MultiAgentMicrogrids({**load_setup(name), "train": False, "max_episode_steps": 24})
+    days = env.core.days()
+    worst = (np.inf, -np.inf)
+    for day in range(0, days, 7):
+        env.reset(options={"day": day})
+        x = passive_schedule(env).injections()
+        for t in range(24):
+            vm = env.core.probe(t + 1, x[t][None])["vm"][0]
+            worst = (min(worst[0], vm.min()), max(worst[1], vm.max()))
+    assert 0.95 <= worst[0] and worst[1] <= 1.05, worst
+
+
+def test_each_regulator_holds_its_bus_within_its_band():
+    env = MultiAgentMicrogrids({"train": False})
+    reg = env.core.model.regulation
+    assert reg is not None and len(reg.trafo) == 2
+    env.reset(options={"day": 5})
+    rng = np.random.default_rng(0)
+    moved = set()
+    for _ in range(24):
+        env.step({a: rng.uniform(env.action_space(a).low, env.action_space(a).high) for a in env.agents})
+        vm = env.backend.result.vm_pu[reg.bus]
+        taps = env.backend.trafo_tap[reg.trafo]
+        at_limit = (taps == reg.tap_min) | (taps == reg.tap_max)
+        assert np.all((np.abs(vm - reg.setpoint) <= reg.band) | at_limit), (vm, taps)
+        moved |= {tuple(taps.tolist())}
+    assert len(moved) > 1  # the taps followed the day's load
+
+
+def test_fixed_taps_without_a_set_point():
+    setup = load_setup("ieee34_ieee13")
+    fixed = MultiAgentMicrogrids({**setup, "train": False, "dso_config": {**setup["dso_config"], "regulator_setpoint": None}})
+    assert fixed.core.model.regulation is None
+    fixed.reset(options={"day": 0})
+    taps = fixed.backend.trafo_tap.copy()
+    for _ in range(12):
+        fixed.step({a: np.zeros(3) for a in fixed.agents})
+    np.testing.assert_array_equal(fixed.backend.trafo_tap, taps)
+
+
+def test_the_batch_regulates_as_the_single_env_does():
+    config = {"train": False}
+    single, batch = MultiAgentMicrogrids(config), BatchedMicrogrids(2, config)
+    single.reset(options={"day": 9})
+    batch.reset(options={"day": 9})
+    rng = np.random.default_rng(1)
+    reg = single.core.model.regulation
+    for _ in range(23):  # the 24th step ends the episode, and a batch's copies start their next days
+        actions = {a: rng.uniform(single.action_space(a).low, single.action_space(a).high) for a in single.agents}
+        _, rewards, _, _, _ = single.step(actions)
+        _, batch_rewards, _, _, _ = batch.step({a: np.tile(v, (2, 1)) for a, v in actions.items()})
+        np.testing.assert_array_equal(batch.backend.trafo_tap[:, reg.trafo], np.tile(single.backend.trafo_tap[reg.trafo], (2, 1)))
+        for a in rewards:
+            assert batch_rewards[a][0] == pytest.approx(rewards[a], abs=1e-5)
+
+
+def test_a_step_that_fails_puts_the_taps_back():
+    env = MultiAgentMicrogrids({"train": False})
+    env.reset(options={"day": 3})
+    for _ in range(5):
+        env.step({a: np.zeros(3) for a in env.agents})
+    taps = env.backend.trafo_tap.copy()
+    with pytest.raises(ValueError):
+        env.step({a: np.full(3, np.nan) for a in env.agents})
+    np.testing.assert_array_equal(env.backend.trafo_tap, taps)
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"regulator_setpoint": 1.5}, r"regulator_setpoint"),
+    ({"regulator_band": 0.001}, r"regulator_band.*half a tap step"),
+    ({"regulator_band": "wide"}, r"regulator_band"),
+    ({"network": "IEEE34", "regulator_setpoint": "1.0"}, r"regulator_setpoint"),
+])
+def test_bad_regulator_settings_are_named(change, match):
+    setup = load_setup("ieee34_ieee13")
+    with pytest.raises(ValueError, match=match):
+        MultiAgentMicrogrids({**setup, "dso_config": {**setup["dso_config"], **change}})
