@@ -21,16 +21,14 @@ import numpy as np
 
 from heron.core.policies import RandomPolicy
 from powergrid.agents.policies import RuleBasedPolicy
-from powergrid.baselines.optimum import Schedule, plan_day
+from powergrid.baselines.optimum import Schedule, passive_schedule, plan_day
+from powergrid.baselines.play import Controller, play_day, play_schedule
 from powergrid.envs.multi_agent_microgrids import MultiAgentMicrogrids
 from powergrid.envs.networked_grid_env import NetworkedGridEnv
 
 __all__ = ["BASELINES", "BaselineResult", "run_baselines", "play_day", "format_table", "Schedule", "plan_day"]
 
 BASELINES = ("random", "zero", "rule-based", "optimum")
-
-Controller = Callable[[int, Mapping[str, np.ndarray]], Mapping[str, Any]]  # (step, observations) -> actions
-
 
 @dataclass
 class BaselineResult:
@@ -43,18 +41,6 @@ class BaselineResult:
 
     def mean(self) -> dict[str, float]:
         return {"return": float(self.returns.mean()), "cost": float(self.costs.mean()), "safety": float(self.safety.mean())}
-
-
-def play_day(env: NetworkedGridEnv, day: int, controller: Controller) -> tuple[float, float, float]:
-    """One episode from ``day``: the return, cost and safety summed over steps and agents."""
-    obs, _ = env.reset(options={"day": day})
-    totals = np.zeros(3)
-    step = 0
-    while env.agents:
-        obs, rewards, _, _, infos = env.step(controller(step, obs))
-        totals += [sum(rewards.values()), sum(i["cost"] for i in infos.values()), sum(i["safety"] for i in infos.values())]
-        step += 1
-    return tuple(totals.tolist())
 
 
 def _controllers(env: NetworkedGridEnv, planner: NetworkedGridEnv, seed: int) -> dict[str, Callable[[int], Controller]]:
@@ -73,7 +59,7 @@ def _controllers(env: NetworkedGridEnv, planner: NetworkedGridEnv, seed: int) ->
 
     def optimum(day: int) -> Controller:
         planner.reset(options={"day": day})
-        plan = plan_day(planner, env.max_episode_steps)
+        plan = plan_day(planner)
         return lambda step, obs: env.actions_from_setpoints(plan.gen_p[step], plan.gen_q[step], plan.ess_p[step])
 
     return {"random": random, "zero": zero, "rule-based": rule_based, "optimum": optimum}

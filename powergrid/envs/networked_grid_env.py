@@ -237,6 +237,11 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
         return [f"{name} [{unit}]" for name, unit in zip(meta["names"], meta["units"])]
 
     @property
+    def episode_day(self) -> int | None:
+        """The day (index in its split) the current episode started on; None before ``reset``."""
+        return int(self.core.start_hour) // 24 if self._started else None
+
+    @property
     def num_agents(self) -> int:
         return len(self.agents)
 
