@@ -76,8 +76,20 @@ def passive_schedule(env: NetworkedGridEnv) -> Schedule:
 
 def plan_day(env: NetworkedGridEnv, tolerance: float = 1e-7, max_iterations: int = 80) -> Schedule:
     """The optimal schedule of the episode ``env`` is in (``env.reset(options={'day': d})``
-    first); ``env`` is left reset at the start of that day."""
-    return _Planner(env).solve(tolerance, max_iterations)
+    first); ``env`` is left reset at the start of that day.
+
+    Where the schedule can reach a violation, the penalty's kink can hold the linear steps in a
+    poor corner; the plan is then also approached from the cheapest schedule that ignores
+    safety (planned at penalty 0), and the better of the two is kept."""
+    planner = _Planner(env)
+    plan = planner.solve(tolerance, max_iterations)
+    if planner.violable and planner.penalty > 0:
+        cheapest = _Planner(env, penalty=0.0).solve(tolerance, max_iterations)
+        again = _Planner(env).solve(tolerance, max_iterations, start=cheapest.injections())
+        if again.episode_return > plan.episode_return:  # both paid at the env's penalty
+            again.iterations += plan.iterations + cheapest.iterations
+            return again
+    return plan
 
 
 class _Program:
@@ -160,7 +172,7 @@ class _Linearization:
 class _Planner:
     """One episode's program, and the trust-region loop around it."""
 
-    def __init__(self, env: NetworkedGridEnv) -> None:
+    def __init__(self, env: NetworkedGridEnv, penalty: float | None = None) -> None:
         lay = env.layout
         if lay.discrete:
             raise ValueError("the optimum plans generators and storage; this model has tap changers or capacitor banks "
@@ -176,7 +188,9 @@ class _Planner:
         self.T, self.G, self.S, self.n = env.max_episode_steps, self.g.size, self.s.size, len(env.possible_agents)
         self.day = env.episode_day
         cfg = env.config
-        self.dt, self.penalty, self.ratio = env.dt_h, float(cfg["penalty"]), float(cfg["sell_price_ratio"])
+        self.dt, self.ratio = env.dt_h, float(cfg["sell_price_ratio"])
+        self.penalty = float(cfg["penalty"] if penalty is None else penalty)  # what the program charges a violation
+        self.violable = False  # whether a violation was ever within the program's reach
         self.value = env.core.energy_value
         g, s = self.g, self.s
         self.p_top = np.minimum(g.p_max, g.s_max)
@@ -190,9 +204,10 @@ class _Planner:
         self.buy_or_sell = np.zeros((self.T, self.n), bool)
 
     # ------------------------------------------------------------------ loop
-    def solve(self, tolerance: float, max_iterations: int) -> Schedule:
+    def solve(self, tolerance: float, max_iterations: int, start: np.ndarray | None = None) -> Schedule:
+        """From ``start`` (injections; default: doing nothing)."""
         env = self.env
-        x = passive_schedule(env).injections()
+        x = passive_schedule(env).injections() if start is None else start
         value, taps = self._play(x)
         radius, iterations = 1.0, 0
         while iterations < max_iterations:
@@ -217,11 +232,12 @@ class _Planner:
         return Schedule(x[:, :G], x[:, G:2 * G], x[:, 2 * G:], episode_return=value, iterations=iterations)
 
     def _play(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """The return the env pays for injections ``x``, and the tap positions each step started from."""
+        """The return the env pays for injections ``x`` (with violations at the program's
+        penalty), and the tap positions each step started from."""
         G, env, taps = self.G, self.env, []
         actions = Schedule(x[:, :G], x[:, G:2 * G], x[:, 2 * G:]).actions(env)
-        value = play_schedule(env, self.day, actions, before_step=lambda step: taps.append(env.backend.trafo_tap.copy()))
-        return value, np.array(taps)
+        _, cost, safety = play_schedule(env, self.day, actions, before_step=lambda step: taps.append(env.backend.trafo_tap.copy()))
+        return -(cost + self.penalty * safety), np.array(taps)
 
     def _step(self, lin: _Linearization, x: np.ndarray, radius: np.ndarray) -> tuple[np.ndarray, float]:
         """The program's best schedule within ``radius`` (per injection) of ``x``, and its cost;
@@ -296,6 +312,7 @@ class _Planner:
                 if limit is None or not rows.any():
                     continue
                 t, k = np.nonzero(rows)
+                self.violable = True
                 excess = lp.variables((len(t),), 0.0, np.inf, self.penalty)
                 row_terms = [(i[t, 0], sign * unit * c[t, k]) for i, c in terms]
                 lp.constrain("ub", [(excess[:, None], -1.0)] + row_terms, sign * unit * (limit - shift[t, k]))

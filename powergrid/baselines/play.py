@@ -26,8 +26,8 @@ def play_day(env: NetworkedGridEnv, day: int, controller: Controller) -> tuple[f
 
 
 def play_schedule(env: NetworkedGridEnv, day: int, schedule: np.ndarray,
-                  before_step: Callable[[int], None] | None = None) -> float:
-    """The return (summed over agents) of playing ``schedule``, one flat action (all agents'
+                  before_step: Callable[[int], None] | None = None) -> tuple[float, float, float]:
+    """The return, cost and safety (summed over steps and agents) of playing ``schedule``, one flat action (all agents'
     actions side by side) per step, ``(T, D)``, from ``day``; ``before_step(step)`` is called
     before each step (e.g. to record the env's state)."""
     offsets, agents = env.layout.action_offsets, env.possible_agents
@@ -39,4 +39,4 @@ def play_schedule(env: NetworkedGridEnv, day: int, schedule: np.ndarray,
         row = schedule[step]
         return {a: row[offsets[k]:offsets[k + 1]] for k, a in enumerate(agents)}
 
-    return play_day(env, day, controller)[0]
+    return play_day(env, day, controller)

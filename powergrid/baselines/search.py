@@ -173,15 +173,15 @@ def hunt(config: Mapping[str, Any], day: int, plan: np.ndarray, budget: str = "s
     config = {**dict(config), "train": False, "centralized": True}
     evaluate = DayEvaluator(config, day, batch)
     single = MultiAgentMicrogrids(config)
-    report = HuntReport(day, play_schedule(single, day, plan))
+    report = HuntReport(day, play_schedule(single, day, plan)[0])
     found = {}
-    found["coordinate"] = coordinate_search(evaluate, plan, step=0.05, passes=6 if large else 2, sweeps=10 if large else 2)
-    found["cma-es"] = cma_search(evaluate, plan, sigma=0.02, generations=150 if large else 15, seed=seed)
-    start, _ = corners(evaluate, random=256 if large else 32, seed=seed)
-    found["corners+coordinate"] = coordinate_search(evaluate, start, step=0.2, passes=8 if large else 3,
-                                                    sweeps=10 if large else 2)
+    found["coordinate"] = coordinate_search(evaluate, plan, step=0.05, passes=5 if large else 2, sweeps=4 if large else 2)
+    found["cma-es"] = cma_search(evaluate, plan, sigma=0.02, generations=60 if large else 10, seed=seed)
+    start, _ = corners(evaluate, random=128 if large else 16, seed=seed)
+    found["corners+coordinate"] = coordinate_search(evaluate, start, step=0.2, passes=5 if large else 2,
+                                                    sweeps=3 if large else 1)
     for method, (schedule, _) in found.items():
-        report.found[method] = play_schedule(single, day, schedule)
+        report.found[method] = play_schedule(single, day, schedule)[0]
     best = max(found, key=lambda m: report.found[m])
     report.best, report.evaluations = found[best][0], evaluate.evaluations
     return report
