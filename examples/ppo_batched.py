@@ -4,7 +4,8 @@ One agent controls all three microgrids of a setup (``--setup``, by default the 
 README's run used; ``MicrogridsVectorEnv``: the
 observations side by side, the actions side by side, the rewards summed) and is trained with
 PPO for a fixed budget of env steps on the train split. It is then evaluated on the first test
-days, day by day, against the four baselines of ``powergrid.baselines``. A policy above the
+days, day by day, against the baselines of ``powergrid.baselines``, and scored as the share of
+the optimum's gain over doing nothing it reaches (``powergrid.baselines.score``). A policy above the
 perfect-foresight optimum on any day has found a way to earn what the physics would not
 allow: the script says so and exits with status 1.
 
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from powergrid.baselines import format_table, play_day, run_baselines
+from powergrid.baselines import REFERENCE, format_table, normalised, play_day, run_baselines, task_config
 from powergrid.envs import MultiAgentMicrogrids
 from powergrid.envs.batched import MicrogridsVectorEnv
 
@@ -99,7 +100,7 @@ def to_bounds(u: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 
 def evaluate(agent: Agent, norm: RunningNorm, days: int, setup: str) -> np.ndarray:
     """The policy's mean action, day by day on the test split: per-day returns."""
-    env = MultiAgentMicrogrids({"train": False, "setup": setup})
+    env = MultiAgentMicrogrids(task_config(setup))  # the task load_setup(setup) gives, on the test split
     agents = env.possible_agents
     low = np.concatenate([env.action_space(a).low for a in agents]).astype(float)
     high = np.concatenate([env.action_space(a).high for a in agents]).astype(float)
@@ -118,7 +119,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)
-    envs = MicrogridsVectorEnv(args.num_envs, {"train": True, "setup": args.setup})
+    envs = MicrogridsVectorEnv(args.num_envs, {**task_config(args.setup), "train": True})
     low, high = envs.single_action_space.low.astype(float), envs.single_action_space.high.astype(float)
     obs_dim, act_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
     agent = Agent(obs_dim, act_dim)
@@ -186,11 +187,15 @@ def main(argv=None) -> int:
     # evaluation on the test split, day by day, against the baselines
     days = args.eval_days
     policy = evaluate(agent, norm, days, args.setup)
-    baselines = run_baselines(days, config={"setup": args.setup}, seed=args.seed)
+    baselines = run_baselines(days, setup=args.setup, seed=args.seed)
     optimum = baselines["optimum"].returns
     print(f"\ntrained for {updates * B * T:,} env steps in {train_seconds:.0f} s")
     print(format_table(baselines))
     print(f"{'PPO':<12} {policy.mean():>9.2f} ({policy.std():>6.2f})")
+    try:
+        print(f"PPO's score: {normalised(policy, baselines[REFERENCE].returns, optimum)}")
+    except ValueError as error:  # the optimum gains nothing over doing nothing on these days
+        print(f"PPO's score: none ({error})")
     above = np.flatnonzero(policy > optimum + 1e-6)
 
     import matplotlib
@@ -201,12 +206,12 @@ def main(argv=None) -> int:
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(steps, train_returns, color="C0", alpha=0.5, label="PPO, train-split episodes")
     ax.plot(*zip(*test_curve), "o-", color="C3", label=f"PPO, {args.eval_days} test days")
-    for (name, result), style in zip(baselines.items(), (":", "--", "-.", "-")):
+    for (name, result), style in zip(baselines.items(), (":", (0, (1, 3)), "--", "-.", "-")):
         ax.axhline(result.returns.mean(), color="grey", linestyle=style, label=f"{name} ({days} test days)")
     ax.axhline(policy.mean(), color="C3", linestyle=":", label=f"PPO ({days} test days)")
     ax.set_xlabel("env steps")
     ax.set_ylabel("episode return (sum over MG1..MG3)")
-    ax.set_title("PPO on the batched default setup")
+    ax.set_title(f"PPO on the batched {args.setup} setup")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(args.plot, dpi=120)
