@@ -1,5 +1,8 @@
 """``python -m powergrid``: the default setup in centralized, distributed and event-driven mode;
-``python -m powergrid baselines --days N``: the baselines that bracket what a policy can reach;
+``python -m powergrid baselines --setup NAME --days N``: the baselines that bracket what a policy
+can reach, with the normalised score;
+``python -m powergrid evaluate --policy rule --setup NAME --days N --plot day.png``: a policy,
+traced, with a picture of a day;
 ``python -m powergrid site MG1 --broker URL --env-id ID``: one site (a microgrid controller and
 its devices) as a process of its own, serving an env configured with ``remote_sites``;
 ``python -m powergrid robustness``: the rule-based controllers under a grid of message latency
@@ -23,10 +26,10 @@ from powergrid.agents.policies import RuleBasedPolicy
 from powergrid.envs import MultiAgentMicrogrids
 
 
-def run_stepped(centralized: bool, episodes: int, bar: tqdm) -> dict[str, float]:
-    env = MultiAgentMicrogrids({"centralized": centralized, "train": False})
+def run_stepped(centralized: bool, episodes: int, bar: tqdm, config: dict | None = None, seed: int = 0) -> dict[str, float]:
+    env = MultiAgentMicrogrids({**(config or {}), "centralized": centralized, "train": False})
     policies = {a: RuleBasedPolicy(agent) for a, agent in env.agent_dict.items()}
-    warm, _ = env.reset(options={"day": 0})  # a first step builds the compiled kernels: not timed
+    warm, _ = env.reset(seed=seed, options={"day": 0})  # a first step builds the compiled kernels: not timed
     env.step({a: policies[a](warm[a]) for a in env.agents})
     totals = np.zeros(3)  # return, cost, safety
     steps, start = 0, time.perf_counter()
@@ -43,11 +46,12 @@ def run_stepped(centralized: bool, episodes: int, bar: tqdm) -> dict[str, float]
             "speed": steps / seconds, "unit": "steps/s"}
 
 
-def event_driven_env(day: int, seed: int, env_update_interval: float | None = None) -> MultiAgentMicrogrids:
-    """A test day of the default setup, set up for event-driven evaluation with rule-based
-    controllers: controllers tick every 5 min, devices every 10 s, with observation, action
-    and message delays and 10 % gaussian jitter."""
-    env = MultiAgentMicrogrids({"train": False, "env_update_interval": env_update_interval})
+def event_driven_env(day: int, seed: int, env_update_interval: float | None = None,
+                     config: dict | None = None) -> MultiAgentMicrogrids:
+    """A test day of the default setup (or ``config``'s), set up for event-driven evaluation
+    with rule-based controllers: controllers tick every 5 min, devices every 10 s, with
+    observation, action and message delays and 10 % gaussian jitter."""
+    env = MultiAgentMicrogrids({**(config or {}), "train": False, "env_update_interval": env_update_interval})
     env.reset(options={"day": day})
     for agent in env.agent_dict.values():
         agent.policy = RuleBasedPolicy(agent)
@@ -59,12 +63,13 @@ def event_driven_env(day: int, seed: int, env_update_interval: float | None = No
     return env
 
 
-def run_event_driven(episodes: int, bar: tqdm) -> dict[str, float]:
-    """Each day simulated in continuous time (see ``event_driven_env``)."""
+def run_event_driven(episodes: int, bar: tqdm, config: dict | None = None, seed: int = 0) -> dict[str, float]:
+    """Each day simulated in continuous time (see ``event_driven_env``); day ``d``'s delays
+    and jitter draw from seed ``seed + d``."""
     totals = np.zeros(3)
     events, start = 0, time.perf_counter()
     for day in range(episodes):
-        env = event_driven_env(day, seed=day, env_update_interval=60.0)
+        env = event_driven_env(day, seed=seed + day, env_update_interval=60.0, config=config)
         for hour in range(env.max_episode_steps):
             events += env.run_event_driven((hour + 1) * 3600.0)
             bar.update(1)
@@ -74,6 +79,17 @@ def run_event_driven(episodes: int, bar: tqdm) -> dict[str, float]:
     seconds = time.perf_counter() - start
     return {"return": totals[0] / episodes, "cost": totals[1] / episodes, "safety": totals[2] / episodes,
             "speed": events / seconds, "unit": "events/s"}
+
+
+def main_job_config(setup: str | None, config_file: str | None) -> dict:
+    """The main job's config: ``setup`` (a shipped setup's name, or a folder or file of your
+    own), then ``config_file``'s keys over it; the embedded default setup when neither is given."""
+    from powergrid.setups import load_setup
+
+    config: dict = {}
+    if setup:
+        config = {"setup": setup} if "/" not in setup and not setup.endswith((".yml", ".yaml", ".json")) else load_setup(setup)
+    return {**config, **(load_setup_file(config_file) or {})}
 
 
 def positive_int(text: str) -> int:
@@ -87,16 +103,47 @@ def positive_int(text: str) -> int:
     return value
 
 
-def run_baseline_table(days: int, seed: int) -> int:
-    """``python -m powergrid baselines``: random, zero, rule-based and the perfect-foresight
-    optimum on the first ``days`` test days (see ``powergrid.baselines``)."""
-    from powergrid.baselines import BASELINES, format_table, run_baselines
+def run_baseline_table(args: argparse.Namespace) -> int:
+    """``python -m powergrid baselines``: every baseline on the first ``--days`` test days of
+    ``--setup`` with its ``load_setup`` episode settings (see ``powergrid.baselines``)."""
+    from powergrid.baselines import BASELINES, format_table, run_baselines, task_config
 
-    with tqdm(total=len(BASELINES) * days, desc="baselines", unit="day") as bar:
-        results = run_baselines(days, seed=seed, progress=lambda name, day: (bar.set_postfix_str(name), bar.update(1)))
+    config = task_config(args.setup, load_setup_file(args.config))
+    print(f"setup {config['setup']}: episodes of {config.get('max_episode_steps') or 24} steps, "
+          f"penalty {config.get('penalty', 10.0)}, share_reward {bool(config.get('share_reward'))}")
+    with tqdm(total=len(BASELINES) * args.days, desc="baselines", unit="day") as bar:
+        results = run_baselines(args.days, config, seed=args.seed,
+                                progress=lambda name, day: (bar.set_postfix_str(name), bar.update(1)))
     print()
     print(format_table(results))
     return 0
+
+
+def run_evaluation(args: argparse.Namespace) -> int:
+    """``python -m powergrid evaluate``: a policy on test days, traced (see ``powergrid.evaluate``)."""
+    from powergrid.evaluate import evaluate, plot_day
+
+    config = load_setup_file(args.config)
+    totals, frame = evaluate(args.policy, args.days, args.setup, config, args.seed)
+    print(f"{'day':<5} {'return':>10} {'cost':>10} {'safety':>9}")
+    for day, (ret, cost, safety) in enumerate(totals):
+        print(f"{day:<5} {ret:>10.2f} {cost:>10.2f} {safety:>9.4f}")
+    print(f"{'mean':<5} {totals[:, 0].mean():>10.2f} {totals[:, 1].mean():>10.2f} {totals[:, 2].mean():>9.4f}")
+    if args.trace:
+        frame.to_csv(args.trace, index=False)
+        print(f"trace: {args.trace}")
+    if args.plot:
+        print(f"day 0: {plot_day(frame, args.plot, day=0)}")
+    return 0
+
+
+def load_setup_file(path: str | None) -> dict | None:
+    """A config file's keys (``load_setup``'s reading of a .json/.yml or setup folder), or None."""
+    if not path:
+        return None
+    from powergrid.setups import load_setup
+
+    return load_setup(path)
 
 
 def run_site(args: argparse.Namespace) -> int:
@@ -157,10 +204,24 @@ def run_robustness(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--episodes", type=positive_int, default=10, help="test days per mode (default 10)")
-    commands = parser.add_subparsers(dest="command", metavar="{baselines,site,robustness}")
+    parser.add_argument("--setup", default=None, help="a shipped setup or a setup of your own (default: ieee34_ieee13)")
+    parser.add_argument("--config", default=None, help="a config file (.json/.yml) merged over the setup, e.g. max_episode_steps")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the env and of the event-driven delays' jitter (default 0)")
+    commands = parser.add_subparsers(dest="command", metavar="{baselines,evaluate,site,robustness}")
     baselines = commands.add_parser("baselines", help="the table of baselines that bracket what a policy can reach")
     baselines.add_argument("--days", type=positive_int, default=20, help="test days (default 20)")
     baselines.add_argument("--seed", type=int, default=0, help="seed of the random baseline (default 0)")
+    baselines.add_argument("--setup", default=None, help="a shipped setup (default: ieee34_ieee13, or the --config file's)")
+    baselines.add_argument("--config", default=None, help="a config file (.json/.yml) or setup folder, over the setup")
+    evaluation = commands.add_parser("evaluate", help="a policy on test days: a table, a trace and a picture of a day")
+    evaluation.add_argument("--policy", default="rule", help="random, zero, do-nothing, rule, optimum, or a .py file "
+                            "defining policy(observations) or make_policy(env) (default rule)")
+    evaluation.add_argument("--setup", default=None, help="a shipped setup (default ieee34_ieee13)")
+    evaluation.add_argument("--config", default=None, help="a config file (.json/.yml) or setup folder, over the setup")
+    evaluation.add_argument("--days", type=positive_int, default=1, help="test days (default 1)")
+    evaluation.add_argument("--seed", type=int, default=0, help="seed of the random policy (default 0)")
+    evaluation.add_argument("--plot", default=None, help="a PNG of day 0 per microgrid: price, import, SOC, voltages")
+    evaluation.add_argument("--trace", default=None, help="a CSV of every step (see powergrid.envs.trace)")
     site = commands.add_parser("site", help="serve one site of an env whose sites run as processes (config 'remote_sites')")
     site.add_argument("agent_id", help="the site's agent id, e.g. MG1")
     site.add_argument("--broker", required=True, help="the broker's URL, e.g. redis://127.0.0.1:6379/0")
@@ -183,18 +244,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "robustness":
         return run_robustness(args)
     if args.command == "baselines":
-        return run_baseline_table(args.days, args.seed)
+        return run_baseline_table(args)
     if args.command == "site":
         return run_site(args)
+    if args.command == "evaluate":
+        return run_evaluation(args)
+    config = main_job_config(args.setup, args.config)
+    probe = MultiAgentMicrogrids({**config, "train": False})
+    name, steps, agents = probe.config.get("setup") or "ieee34_ieee13", probe.max_episode_steps, probe.possible_agents
     results = {}
-    with tqdm(total=3 * 24 * args.episodes, desc="ieee34_ieee13", unit="step") as bar:
+    with tqdm(total=3 * steps * args.episodes, desc=name, unit="step") as bar:
         bar.set_postfix_str("centralized")
-        results["centralized"] = run_stepped(True, args.episodes, bar)
+        results["centralized"] = run_stepped(True, args.episodes, bar, config, args.seed)
         bar.set_postfix_str("distributed")
-        results["distributed"] = run_stepped(False, args.episodes, bar)
+        results["distributed"] = run_stepped(False, args.episodes, bar, config, args.seed)
         bar.set_postfix_str("event-driven")
-        results["event-driven"] = run_event_driven(args.episodes, bar)
-    print(f"\nDefault setup ieee34_ieee13, rule-based control, {args.episodes} test days; per-episode sums over MG1..MG3")
+        results["event-driven"] = run_event_driven(args.episodes, bar, config, args.seed)
+    print(f"\nSetup {name}, rule-based control, {args.episodes} test days of {steps} h; per-episode sums over "
+          f"{agents[0]}..{agents[-1]}")
     print(f"{'mode':<13} {'return':>10} {'cost':>10} {'safety':>10} {'speed':>18}")
     for mode, r in results.items():
         print(f"{mode:<13} {r['return']:>10.2f} {r['cost']:>10.2f} {r['safety']:>10.3f} {r['speed']:>11.0f} {r['unit']}")
