@@ -78,10 +78,12 @@ def format_table(cells: Sequence[Cell]) -> str:
 
 
 def write_table(cells: Sequence[Cell], path: str | os.PathLike) -> None:
+    """One row per setting; the column ``return`` is the field ``return_`` (a Python keyword)."""
+    rows = [{name.rstrip("_"): value for name, value in asdict(c).items()} for c in cells]
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(asdict(cells[0])))
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(asdict(c) for c in cells)
+        writer.writerows(rows)
 
 
 def pyplot() -> Any:

@@ -163,7 +163,15 @@ class BatchedMicrogrids:
 
 
 class MicrogridsVectorEnv(gym.vector.VectorEnv):
-    """The single-agent view of a batch as a Gymnasium ``VectorEnv`` (``SAME_STEP`` autoreset).
+    """The single-agent view of a batch as a Gymnasium ``VectorEnv``.
+
+    ``autoreset_mode``: ``SAME_STEP`` (the default: the step that ends an episode returns the
+    next one's first observation, the last in ``infos['final_obs']``) or ``NEXT_STEP``
+    (Gymnasium's own vector envs' mode, which ``gymnasium.wrappers.vector.NormalizeObservation``
+    and the other stateful wrappers require: the step that ends an episode returns its last
+    observation; the next step ignores the actions and returns the new episode's first, with
+    reward 0). Every copy's episode has the same length and starts together, so they all end in
+    the same step.
 
     With ``agent_id=None`` the agent controls every microgrid: an observation is all agents'
     observations side by side, an action all their actions, and the reward their sum. With an
@@ -177,7 +185,14 @@ class MicrogridsVectorEnv(gym.vector.VectorEnv):
 
     def __init__(self, num_envs: int, config: Mapping[str, Any] | None = None, agent_id: str | None = None,
                  other_policies: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
-                 env_class: type[NetworkedGridEnv] = MultiAgentMicrogrids) -> None:
+                 env_class: type[NetworkedGridEnv] = MultiAgentMicrogrids,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP) -> None:
+        modes = {"same_step": AutoresetMode.SAME_STEP, "next_step": AutoresetMode.NEXT_STEP}
+        mode = autoreset_mode if autoreset_mode in modes.values() else modes.get(str(autoreset_mode).lower())
+        if mode is None:
+            raise ValueError(f"autoreset_mode must be one of {list(modes)}, got {autoreset_mode!r}")
+        self.metadata = {**self.metadata, "autoreset_mode": mode}
+        self._restart_next = False  # NEXT_STEP: the episodes ended in the last step
         batch = BatchedMicrogrids(num_envs, config, env_class)
         agents = batch.possible_agents
         if agent_id is not None and agent_id not in agents:
@@ -206,6 +221,7 @@ class MicrogridsVectorEnv(gym.vector.VectorEnv):
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         self.batch.reset(seed=seed, options=options)
+        self._restart_next = False
         return self._obs(), {}
 
     def step(self, actions: np.ndarray):
@@ -214,6 +230,10 @@ class MicrogridsVectorEnv(gym.vector.VectorEnv):
         expected = (self.num_envs, cols.stop - cols.start)
         if value.shape != expected:
             raise ValueError(f"actions have shape {value.shape}, expected {expected}")
+        if self._restart_next:  # NEXT_STEP: the batch restarted the copies already; show their first observation
+            self._restart_next = False
+            none = np.zeros(self.num_envs, bool)
+            return self._obs(), np.zeros(self.num_envs, np.float32), none, none.copy(), {}
         joint = self._joint
         joint[:, cols] = value
         if self._round.size:
@@ -231,6 +251,12 @@ class MicrogridsVectorEnv(gym.vector.VectorEnv):
         truncated = truncations[batch.possible_agents[0]]
         if "final_obs" in infos:
             final = batch.final_obs_array if self.agent_id is None else infos["final_obs"][self.agent_id]
+            if self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP:
+                if not truncated.all():
+                    raise RuntimeError("the copies' episodes ended in different steps, which NEXT_STEP autoreset cannot show")
+                self._restart_next = True
+                infos = {k: v for k, v in infos.items() if k not in ("final_obs", "_final_obs")}
+                return final, reward, np.zeros(self.num_envs, bool), truncated, infos
             infos = {**infos, "final_obs": final}
         return self._obs(), reward, np.zeros(self.num_envs, bool), truncated, infos
 

@@ -340,6 +340,8 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
 
     def state(self) -> np.ndarray:
         """Global state for centralized critics: every agent's observation, then all bus voltages."""
+        if not self._started:
+            raise RuntimeError("state() needs a running episode: call reset() first")
         obs = self._observations()
         return np.concatenate([obs[a] for a in self.possible_agents] + [self.core.results["vm"].astype(np.float32)])
 

@@ -10,6 +10,7 @@ def test_the_sweep_writes_a_table_and_a_plot_and_degrades_as_documented(tmp_path
     assert main(["robustness", "--latency", "0,1.5", "--loss", "0,0.5", "--days", "1", "--out", str(tmp_path)]) == 0
     rows = list(csv.DictReader(open(tmp_path / "robustness.csv")))
     assert [(float(r["latency"]), float(r["loss"])) for r in rows] == [(0, 0), (0, 0.5), (1.5, 0), (1.5, 0.5)]
+    assert list(rows[0]) == ["latency", "loss", "return", "cost", "safety", "stale"]
     stale = {(float(r["latency"]), float(r["loss"])): float(r["stale"]) for r in rows}
     assert stale[(0, 0)] == 0.0  # nothing late or lost: nothing held
     assert 0.5 < stale[(0, 0.5)] < 1.0  # half the messages lost: most site-steps miss one of theirs
