@@ -207,8 +207,9 @@ class MicrogridsVectorEnv(gym.vector.VectorEnv):
         self._columns = slice(0, int(offsets[-1])) if k is None else slice(int(offsets[k]), int(offsets[k + 1]))
         low, high = batch.layout.action_low[self._columns], batch.layout.action_high[self._columns]
         self.single_action_space = spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
-        obs_dim = batch.obs_array.shape[1] if k is None else batch.observations[agent_id].shape[1]
-        self.single_observation_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
+        observed = [batch.observation_space(a) for a in (agents if k is None else [agent_id])]
+        self.single_observation_space = spaces.Box(np.concatenate([o.low for o in observed]),
+                                                   np.concatenate([o.high for o in observed]), dtype=np.float32)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         discrete = batch.layout.discrete_positions

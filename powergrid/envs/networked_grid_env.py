@@ -64,6 +64,7 @@ from powergrid.agents.grid_agent import GridAgent
 from powergrid.agents.registry import by_kind
 from powergrid.agents.site import Site
 from powergrid.core.actions import flags_by_agent, gather_actions, rewards
+from powergrid.core.bounds import observation_bounds
 from powergrid.core.config import DEFAULTS, reset_options, validated_config
 from powergrid.core.layout import Layout
 from powergrid.core.model import GridModel
@@ -128,8 +129,9 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
             if agent.action.dim != self.layout.action_offsets[k + 1] - self.layout.action_offsets[k]:
                 raise ValueError(f"agent {a!r}: its action has {agent.action.dim} entries, the model's layout has another count")
         self.observation_spaces = {}
-        for a, layout in zip(self.possible_agents, self.layout.obs_layout):
-            space = spaces.Box(-np.inf, np.inf, shape=(len(layout),), dtype=np.float32)
+        bounds = observation_bounds(self.core.model, self.layout)
+        for a, layout, (low, high) in zip(self.possible_agents, self.layout.obs_layout, bounds):
+            space = spaces.Box(low, high, dtype=np.float32)
             space.metadata = {"names": [n for n, _ in layout], "units": [u for _, u in layout]}
             self.observation_spaces[a] = space
         self.state_space = spaces.Box(-np.inf, np.inf, shape=(sum(len(x) for x in self.layout.obs_layout) + len(self.net.bus),),

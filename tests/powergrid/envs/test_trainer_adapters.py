@@ -121,3 +121,36 @@ def test_state_before_reset_says_so():
         env.state()
     env.reset(seed=0)
     assert env.state().shape == env.state_space.shape
+
+
+def test_shared_spaces_let_supersuit_stack_the_default_setups_microgrids():
+    ss = pytest.importorskip("supersuit")
+    from powergrid.envs import MultiAgentMicrogrids
+    from powergrid.envs.sharing import SharedSpaces
+
+    raw = MultiAgentMicrogrids({"max_episode_steps": 4})
+    shared = SharedSpaces(MultiAgentMicrogrids({"max_episode_steps": 4}))
+    assert all(shared.observation_space(a) == shared.observation_space("MG1") for a in shared.possible_agents)
+    assert all(shared.action_space(a) == shared.action_space("MG1") for a in shared.possible_agents)
+    assert np.isfinite(shared.observation_space("MG1").low).all() and np.isfinite(shared.observation_space("MG1").high).all()
+    obs, _ = shared.reset(seed=0)
+    raw.reset(seed=0)
+    np.testing.assert_array_equal(obs["MG2"][-3:], [0, 1, 0])  # who is who
+    full = {a: np.ones(3, np.float32) for a in shared.agents}
+    obs, _, _, _, infos = shared.step(full)
+    _, _, _, _, want = raw.step({a: raw.action_space(a).high for a in raw.agents})  # +1 is each device's top
+    for a in raw.possible_agents:
+        np.testing.assert_allclose(infos[a]["delivered_action"], want[a]["delivered_action"])
+        assert shared.observation_space(a).contains(obs[a])
+    with pytest.raises(ValueError, match="expected"):
+        shared.step({"MG1": np.zeros(2)})
+    vec = ss.concat_vec_envs_v1(ss.pettingzoo_env_to_vec_env_v1(ss.normalize_obs_v0(SharedSpaces(MultiAgentMicrogrids({"max_episode_steps": 4})))),
+                                2, num_cpus=0, base_class="gymnasium")
+    try:
+        stacked, _ = vec.reset(seed=0)
+        assert stacked.shape == (6, shared.observation_space("MG1").shape[0])
+        assert stacked.min() >= 0.0 and stacked.max() <= 1.0  # normalize_obs_v0 rescales the finite bounds to [0, 1]
+        stacked, rewards, *_ = vec.step(np.zeros((6, 3), np.float32))
+        assert rewards.shape == (6,)
+    finally:
+        vec.close()

@@ -1,0 +1,67 @@
+"""The least and most each observation entry can be, from the data and the device ratings.
+
+Observation spaces with finite bounds let vector wrappers rescale them (SuperSuit's
+``normalize_obs_v0``) and a shared policy see every agent on one scale. Each bound is what
+the physics allows, not what was seen:
+
+- a device's observed state: its ``Fleet.observed_range`` (an action's bounds, and 0; a
+  state of charge within [0, 1]; a plant's output within [0, p_max]);
+- ``load_p``: the least and most the microgrid's loads draw over every hour of both splits;
+- ``p_import``: the load's range widened by everything its devices can inject or draw, and a
+  quarter for the losses of its feeder;
+- ``price``: the data's least and most over both splits; ``hour_sin``, ``hour_cos``: [-1, 1];
+- bus voltages: [0.5, 1.5] pu (a power flow that far out has not converged);
+- tap positions and capacitor steps: their range.
+
+Agents whose observations hold the same quantities in the same order (the same device types,
+as many buses) share one space, the union of their bounds: vector wrappers that stack agents
+(SuperSuit's) need equal spaces.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from powergrid.core.layout import Layout
+from powergrid.core.model import GridModel
+
+__all__ = ["observation_bounds"]
+
+VM_RANGE = (0.5, 1.5)
+LOSS_MARGIN = 0.25
+
+
+def observation_bounds(model: GridModel, layout: Layout) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per agent (layout order), float32 low and high of each observation entry."""
+    n = len(model.microgrids)
+    low, high = [], []
+    reach = np.zeros(n)  # per microgrid: the most its devices can inject or draw (MW)
+    for kind, fleet in model.fleets.items():
+        for _, attribute, power in fleet.OBSERVED:
+            lo, hi = fleet.observed_range(attribute)
+            low.append(lo)
+            high.append(hi)
+            if power and kind in layout.owners:
+                reach += np.maximum(np.abs(lo), np.abs(hi)) @ layout.owners[kind]
+    profiles = np.concatenate([model.profiles[split] for split in model.profiles])
+    load = (profiles[:, model.load_series] * model.net.load.p_mw.to_numpy()) @ layout.owners["load"]  # (hours, n)
+    load_low, load_high = load.min(axis=0), load.max(axis=0)
+    swing = reach + LOSS_MARGIN * np.maximum(np.abs(load_low), np.abs(load_high)) + 1e-3
+    price = profiles[:, model.price_series]
+    discrete_low = layout.disc_offset + layout.action_low[layout.discrete_positions]
+    discrete_high = layout.disc_offset + layout.action_high[layout.discrete_positions]
+    low += [load_low, load_low - swing, [price.min(), -1.0, -1.0], np.full(len(model.net.bus), VM_RANGE[0]), discrete_low]
+    high += [load_high, load_high + swing, [price.max(), 1.0, 1.0], np.full(len(model.net.bus), VM_RANGE[1]), discrete_high]
+    source_low, source_high = np.concatenate(low), np.concatenate(high)
+    bounds = [(source_low[index] * scale, source_high[index] * scale) for index, scale in zip(layout.obs_index, layout.obs_scale)]
+    groups: dict[tuple, list[int]] = {}  # agents whose entries are the same quantities in the same order
+    for k, entries in enumerate(layout.obs_layout):
+        groups.setdefault(tuple((name.split(".")[-1], unit) for name, unit in entries), []).append(k)
+    out: list[tuple[np.ndarray, np.ndarray]] = [None] * n  # type: ignore[list-item]
+    for members in groups.values():
+        lo = np.min([bounds[k][0] for k in members], axis=0)
+        hi = np.max([bounds[k][1] for k in members], axis=0)
+        lo = np.where(lo == 0.0, 0.0, np.nextafter(lo.astype(np.float32), np.float32(-np.inf)))  # float32 observations stay inside
+        hi = np.where(hi == 0.0, 0.0, np.nextafter(hi.astype(np.float32), np.float32(np.inf)))
+        for k in members:
+            out[k] = (lo.astype(np.float32), hi.astype(np.float32))
+    return out
