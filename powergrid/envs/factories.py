@@ -24,24 +24,27 @@ __all__ = ["env", "parallel_env", "single_agent_env", "SINGLE_AGENT_ID"]
 SINGLE_AGENT_ID = "powergrid/MultiAgentMicrogrids-single-v0"
 
 
-def parallel_env(setup: str = "ieee34_ieee13", config: Mapping[str, Any] | None = None, **overrides: Any) -> MultiAgentMicrogrids:
+def parallel_env(setup: str = "ieee34_ieee13", config: Mapping[str, Any] | None = None, render_mode: str | None = None,
+                 **overrides: Any) -> MultiAgentMicrogrids:
     """The PettingZoo ``ParallelEnv`` of ``setup`` (its episode length, reward sharing and
     penalty), with ``config`` and then ``overrides`` merged over its config."""
-    return MultiAgentMicrogrids({**load_setup(setup), **dict(config or {}), **overrides})
+    return MultiAgentMicrogrids({**load_setup(setup), **dict(config or {}), **overrides}, render_mode=render_mode)
 
 
-def env(setup: str = "ieee34_ieee13", config: Mapping[str, Any] | None = None, **overrides: Any):
+def env(setup: str = "ieee34_ieee13", config: Mapping[str, Any] | None = None, render_mode: str | None = None,
+        **overrides: Any):
     """The same env as PettingZoo's AEC (agent-by-agent) API, for AEC-only tools."""
     from pettingzoo.utils.conversions import parallel_to_aec
 
-    return parallel_to_aec(parallel_env(setup, config, **overrides))
+    return parallel_to_aec(parallel_env(setup, config, render_mode, **overrides))
 
 
 def single_agent_env(agent_id: str = "MG1", setup: str = "ieee34_ieee13", config: Mapping[str, Any] | None = None,
-                     other_policies: Mapping[str, OtherPolicy] | None = None, **overrides: Any) -> MultiAgentToSingleAgent:
+                     other_policies: Mapping[str, OtherPolicy] | None = None, render_mode: str | None = None,
+                     **overrides: Any) -> MultiAgentToSingleAgent:
     """One microgrid of ``setup`` as a Gymnasium env; the others follow ``other_policies`` or
     hold the zero action."""
-    return MultiAgentToSingleAgent(parallel_env(setup, config, **overrides), agent_id, other_policies)
+    return MultiAgentToSingleAgent(parallel_env(setup, config, render_mode, **overrides), agent_id, other_policies)
 
 
 if SINGLE_AGENT_ID not in gym.registry:

@@ -13,4 +13,4 @@ __all__ = ["MultiAgentMicrogrids", "voltage_violation", "overload"]
 
 
 class MultiAgentMicrogrids(NetworkedGridEnv):
-    metadata = {"name": "multi_agent_microgrids_v0", "render_modes": []}
+    metadata = {"name": "multi_agent_microgrids_v0", "render_modes": ["rgb_array", "human"]}

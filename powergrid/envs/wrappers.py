@@ -21,7 +21,7 @@ class MultiAgentToSingleAgent(gym.Env):
     ``'others'`` (the other agents' rewards).
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array", "human"]}
 
     def __init__(self, env: NetworkedGridEnv, agent_id: str, other_policies: Mapping[str, OtherPolicy] | None = None) -> None:
         if agent_id not in env.possible_agents:
@@ -30,6 +30,7 @@ class MultiAgentToSingleAgent(gym.Env):
         if unknown:
             raise ValueError(f"other_policies names unknown agents {unknown}; agents: {env.possible_agents}")
         self.env, self.agent_id = env, agent_id
+        self.render_mode = env.render_mode
         self.other_policies = dict(other_policies or {})
         self.action_space = env.action_space(agent_id)
         self.observation_space = env.observation_space(agent_id)
@@ -51,6 +52,10 @@ class MultiAgentToSingleAgent(gym.Env):
         info["others"] = {a: r for a, r in rewards.items() if a != self.agent_id}
         return (self._obs[self.agent_id], rewards[self.agent_id], terminations[self.agent_id],
                 truncations[self.agent_id], info)
+
+    def render(self) -> Any:
+        """The wrapped env's picture (its ``render_mode``)."""
+        return self.env.render()
 
     def close(self) -> None:
         self.env.close()

@@ -154,3 +154,30 @@ def test_shared_spaces_let_supersuit_stack_the_default_setups_microgrids():
         assert rewards.shape == (6,)
     finally:
         vec.close()
+
+
+def test_render_draws_the_network_and_records_video(tmp_path):
+    import gymnasium
+    from gymnasium.wrappers import RecordVideo
+
+    import powergrid.envs as envs
+
+    env = envs.parallel_env("ieee34_ieee13", render_mode="rgb_array", max_episode_steps=3)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.render()
+    env.reset(seed=0)
+    first = env.render()
+    assert first.ndim == 3 and first.shape[2] == 3 and first.dtype == np.uint8 and first.std() > 0
+    env.step({a: env.action_space(a).high for a in env.agents})
+    assert env.render().shape == first.shape
+    with pytest.raises(ValueError, match="render_mode"):
+        envs.parallel_env("ieee34_ieee13", render_mode="movie")
+    with pytest.raises(ValueError, match="needs render_mode"):
+        envs.parallel_env("ieee34_ieee13").render()
+    pytest.importorskip("moviepy", reason="RecordVideo writes with moviepy")
+    single = RecordVideo(gymnasium.make(envs.SINGLE_AGENT_ID, render_mode="rgb_array", max_episode_steps=2), str(tmp_path))
+    single.reset(seed=0)
+    for _ in range(2):
+        single.step(single.action_space.sample())
+    single.close()
+    assert list(tmp_path.glob("*.mp4"))
