@@ -78,10 +78,23 @@ def run(mode: str, steps: int, seed: int) -> tuple[list[np.ndarray], float]:
     return trace, time.perf_counter() - start
 
 
+def whole_number(minimum: int):
+    """An argparse type: a whole number of at least ``minimum``, or one line saying what was expected."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
+        return value
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=whole_number(1), default=2000, help="steps per mode (default 2000)")
+    parser.add_argument("--seed", type=whole_number(0), default=0, help="seed, a whole number >= 0 (default 0)")
     args = parser.parse_args(argv)
     results = {mode: run(mode, args.steps, args.seed) for mode in ("centralized", "distributed")}
     base, _ = results["centralized"]

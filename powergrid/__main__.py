@@ -15,6 +15,8 @@ episode return, cost and safety violations per episode, and speed.
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 import time
 import warnings
 
@@ -90,6 +92,30 @@ def main_job_config(setup: str | None, config_file: str | None) -> dict:
     if setup:
         config = {"setup": setup} if "/" not in setup and not setup.endswith((".yml", ".yaml", ".json")) else load_setup(setup)
     return {**config, **(load_setup_file(config_file) or {})}
+
+
+def finite_float(minimum: float, strict: bool) -> "argparse._ActionType":
+    """An argparse type: a finite number above ``minimum`` (or at least it, unless ``strict``)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"expected a finite number {'>' if strict else '>='} {minimum:g}, got {text!r}")
+        return value
+    return parse
+
+
+def seed_int(text: str) -> int:
+    """An argparse type: a seed, a whole number >= 0 (numpy's generators take no other)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a seed, a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed, a whole number >= 0, got {text!r}")
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -206,11 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=positive_int, default=10, help="test days per mode (default 10)")
     parser.add_argument("--setup", default=None, help="a shipped setup or a setup of your own (default: ieee34_ieee13)")
     parser.add_argument("--config", default=None, help="a config file (.json/.yml) merged over the setup, e.g. max_episode_steps")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the env and of the event-driven delays' jitter (default 0)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed of the env and of the event-driven delays' jitter (default 0)")
     commands = parser.add_subparsers(dest="command", metavar="{baselines,evaluate,site,robustness}")
     baselines = commands.add_parser("baselines", help="the table of baselines that bracket what a policy can reach")
     baselines.add_argument("--days", type=positive_int, default=20, help="test days (default 20)")
-    baselines.add_argument("--seed", type=int, default=0, help="seed of the random baseline (default 0)")
+    baselines.add_argument("--seed", type=seed_int, default=0, help="seed of the random baseline (default 0)")
     baselines.add_argument("--setup", default=None, help="a shipped setup (default: ieee34_ieee13, or the --config file's)")
     baselines.add_argument("--config", default=None, help="a config file (.json/.yml) or setup folder, over the setup")
     evaluation = commands.add_parser("evaluate", help="a policy on test days: a table, a trace and a picture of a day")
@@ -219,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluation.add_argument("--setup", default=None, help="a shipped setup (default ieee34_ieee13)")
     evaluation.add_argument("--config", default=None, help="a config file (.json/.yml) or setup folder, over the setup")
     evaluation.add_argument("--days", type=positive_int, default=1, help="test days (default 1)")
-    evaluation.add_argument("--seed", type=int, default=0, help="seed of the random policy (default 0)")
+    evaluation.add_argument("--seed", type=seed_int, default=0, help="seed of the random policy (default 0)")
     evaluation.add_argument("--plot", default=None, help="a PNG of day 0 per microgrid: price, import, SOC, voltages")
     evaluation.add_argument("--trace", default=None, help="a CSV of every step (see powergrid.envs.trace)")
     site = commands.add_parser("site", help="serve one site of an env whose sites run as processes (config 'remote_sites')")
@@ -227,20 +253,32 @@ def main(argv: list[str] | None = None) -> int:
     site.add_argument("--broker", required=True, help="the broker's URL, e.g. redis://127.0.0.1:6379/0")
     site.add_argument("--env-id", required=True, help="the env's env_id")
     site.add_argument("--config", help="the env's config as a JSON file (setup, microgrid_configs, train...); default: the default config")
-    site.add_argument("--idle-timeout", type=float, default=600.0, help="seconds without a message before it gives up (default 600)")
+    site.add_argument("--idle-timeout", type=finite_float(0.0, strict=True), default=600.0, help="seconds without a message before it gives up (default 600)")
     site.add_argument("--keys", help="the site's key file (signed messages: see heron.messaging.security); default: unsigned")
-    site.add_argument("--wait", type=float, default=None, help="seconds it waits in a step for its command and results before "
+    site.add_argument("--wait", type=finite_float(0.0, strict=False), default=None, help="seconds it waits in a step for its command and results before "
                       "acting on the last it had (default: the env's site_timeout)")
     robust = commands.add_parser("robustness", help="the rule-based controllers under message latency and loss")
     robust.add_argument("--latency", type=numbers, default=[0.0, 0.9, 1.0, 1.2], help="latencies, s (default 0,0.9,1,1.2)")
     robust.add_argument("--loss", type=numbers, default=[0.0, 0.05, 0.2, 0.5], help="loss probabilities (default 0,0.05,0.2,0.5)")
-    robust.add_argument("--deadline", type=float, default=1.0, help="how long a reader waits in a step, s (default 1)")
-    robust.add_argument("--jitter", type=float, default=0.2, help="jitter's standard deviation over the latency (default 0.2)")
+    robust.add_argument("--deadline", type=finite_float(0.0, strict=True), default=1.0, help="how long a reader waits in a step, s (default 1)")
+    robust.add_argument("--jitter", type=finite_float(0.0, strict=False), default=0.2, help="jitter's standard deviation over the latency (default 0.2)")
     robust.add_argument("--days", type=positive_int, default=2, help="test days per setting (default 2)")
-    robust.add_argument("--seed", type=int, default=0, help="the fault model's seed (default 0)")
+    robust.add_argument("--seed", type=seed_int, default=0, help="the fault model's seed (default 0)")
     robust.add_argument("--out", default="robustness", help="folder for robustness.csv and robustness.png (default ./robustness)")
+    parser.add_argument("--debug", action="store_true", help="on an error, print its traceback, not one line")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        return run_command(args)
+    except (ValueError, RuntimeError, OSError, TimeoutError, ImportError, KeyError) as error:
+        if args.debug:
+            raise
+        print(f"error: {error} (--debug shows where)", file=sys.stderr)
+        return 1
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The command ``args`` names (the main job without one)."""
     if args.command == "robustness":
         return run_robustness(args)
     if args.command == "baselines":

@@ -27,3 +27,31 @@ def test_powergrid_main_job_takes_a_setup_a_config_and_a_seed(tmp_path, capsys):
     assert "Setup ieee34_ieee13_simbench, rule-based control, 1 test days of 2 h" in out
     rows = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.startswith(("centralized", "distributed"))}
     assert rows["centralized"] == rows["distributed"]
+
+
+def test_bad_cli_input_is_one_line(capsys, tmp_path):
+    import pytest
+
+    from powergrid.__main__ import main as powergrid_main
+
+    for argv, expected in ((["site", "MG1", "--broker", "redis://x", "--env-id", "e", "--idle-timeout", "nan"], "finite number > 0"),
+                           (["site", "MG1", "--broker", "redis://x", "--env-id", "e", "--idle-timeout", "-5"], "finite number > 0"),
+                           (["robustness", "--days", "1e20"], "positive whole number"),
+                           (["evaluate", "--seed", "-5"], "seed, a whole number >= 0")):
+        with pytest.raises(SystemExit):
+            powergrid_main(argv)
+        assert expected in capsys.readouterr().err
+    assert powergrid_main(["evaluate", "--policy", str(tmp_path / "missing.py")]) == 1  # a runtime error: one line
+    err = capsys.readouterr().err
+    assert err.startswith("error: --policy must be one of") and "Traceback" not in err and err.count("\n") == 1
+    with pytest.raises(ValueError, match="--policy"):
+        powergrid_main(["--debug", "evaluate", "--policy", str(tmp_path / "missing.py")])
+
+
+def test_heron_main_refuses_bad_numbers_in_one_line(capsys):
+    import pytest
+
+    for argv in (["--steps", "0"], ["--steps", "1e9"], ["--seed", "-1"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert "expected a whole number" in capsys.readouterr().err
