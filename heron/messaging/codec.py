@@ -15,8 +15,9 @@ import numpy as np
 
 from heron.messaging.base import Message, MessageType
 
-__all__ = ["encode", "decode", "FrameError", "VERSION"]
+__all__ = ["encode", "decode", "FrameError", "VERSION", "MAX_FRAME_BYTES"]
 
+MAX_FRAME_BYTES = 100 * 2 ** 20  # msgpack reads no larger buffer by default: encode refuses what decode would
 MAGIC = b"HRN"
 VERSION = 1
 _ARRAY = 1  # msgpack extension code of a numpy array
@@ -52,10 +53,14 @@ def _ext_hook(code: int, data: bytes) -> Any:
 def encode(message: Message) -> bytes:
     """The frame of ``message``; a payload that cannot be sent raises ``ValueError`` naming it."""
     try:
-        return msgpack.packb([MAGIC, VERSION, message.env_id, message.sender_id, message.recipient_id, float(message.timestamp),
-                              message.message_type.value, message.payload], default=_default, use_bin_type=True)
+        frame = msgpack.packb([MAGIC, VERSION, message.env_id, message.sender_id, message.recipient_id, float(message.timestamp),
+                               message.message_type.value, message.payload], default=_default, use_bin_type=True)
     except (TypeError, ValueError) as error:
         raise ValueError(f"message from {message.sender_id!r} to {message.recipient_id!r} cannot be encoded: {error}") from None
+    if len(frame) > MAX_FRAME_BYTES:
+        raise ValueError(f"message from {message.sender_id!r} to {message.recipient_id!r} is {len(frame)} bytes encoded; "
+                         f"a frame holds at most {MAX_FRAME_BYTES} (send its parts in several messages)")
+    return frame
 
 
 def decode(frame: bytes) -> Message:

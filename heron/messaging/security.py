@@ -10,7 +10,9 @@ counts in ``rejected`` (by reason in ``rejections``): that it is an envelope, th
 right, that the frame's sender, recipient and env are the envelope's, that the channel's policy
 (:mod:`heron.messaging.access`) lets that sender publish there, and that its sequence number is
 newer than the last taken from that sender on that channel and within ``window`` seconds of now
-(a replay, or a copy, is refused). A process may publish only as, and read only for, the
+(a replay, or a copy, is refused; a message taken already, delivered again, is a
+``duplicate``). The envelope's shape (a 32-byte MAC, a sequence number in range, a frame
+within the size limit) is checked before any work, so a malformed one is counted, never fatal. A process may publish only as, and read only for, the
 identities it holds keys for: anything else raises ``PermissionError``.
 
 Keys come from a key file (JSON ``{"MG1": "<hex>", ...}``, see :meth:`Keyring.save`) or from
@@ -24,14 +26,18 @@ import json
 import os
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from heron.messaging.access import may_publish, may_read
 from heron.messaging.base import BROADCAST, ENVIRONMENT_ID, Message, MessageBroker, message_on
-from heron.messaging.codec import FrameError, decode, encode
+from heron.messaging.codec import MAX_FRAME_BYTES, FrameError, decode, encode
 
 __all__ = ["Keyring", "SecureBroker", "sealed"]
+
+MAC_BYTES = 32  # HMAC-SHA256
+RECENT = 256  # sequence numbers remembered per (channel, sender), to tell a duplicate from a replay
 
 
 class Keyring:
@@ -50,6 +56,11 @@ class Keyring:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> Keyring:
+        """Keys from a key file only its owner may read (as :meth:`save` writes it)."""
+        mode = os.stat(path).st_mode & 0o777
+        if mode & 0o077:
+            raise PermissionError(f"key file {os.fspath(path)!r} is readable or writable by others (mode {mode:o}); "
+                                  f"run: chmod 600 {os.fspath(path)}")
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
         if not isinstance(data, dict):
@@ -63,15 +74,33 @@ class Keyring:
     @classmethod
     def from_environment(cls, prefix: str = "HERON_KEY_") -> Keyring:
         """Keys from ``HERON_KEY_<ID>=<hex>`` variables (the identity as spelled after the prefix)."""
-        return cls({name[len(prefix):]: bytes.fromhex(value) for name, value in os.environ.items() if name.startswith(prefix)})
+        keys = {}
+        for name, value in os.environ.items():
+            if name.startswith(prefix):
+                try:
+                    keys[name[len(prefix):]] = bytes.fromhex(value)
+                except ValueError:
+                    raise ValueError(f"environment variable {name} must hold a hex key") from None
+                if len(keys[name[len(prefix):]]) < 16:
+                    raise ValueError(f"environment variable {name} must hold a key of at least 16 bytes (32 hex digits)")
+        return cls(keys)
 
     def save(self, path: str | os.PathLike, identities: Iterable[str] | None = None) -> None:
         """Write ``identities``' keys (all by default) to a file only its owner can read: one
         file per site, holding its own keys and its devices'."""
         chosen = self._keys if identities is None else {i: self._keys[i] for i in identities}
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({identity: key.hex() for identity, key in chosen.items()}, f)
+        path = os.fspath(path)
+        partial = f"{path}.{secrets.token_hex(4)}.part"  # written aside, then put in place at once
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({identity: key.hex() for identity, key in chosen.items()}, f)
+            os.chmod(partial, 0o600)  # whatever the umask
+            os.replace(partial, path)
+        except BaseException:
+            if os.path.exists(partial):
+                os.unlink(partial)
+            raise
 
     def identities(self) -> set[str]:
         return set(self._keys)
@@ -117,12 +146,13 @@ class SecureBroker(MessageBroker):
             raise ValueError(f"SecureBroker: no key for identities {unkeyed}; the keyring holds {sorted(keyring.identities())}")
         self._last_seq = 0
         self._taken: dict[tuple[str, str], int] = {}  # (channel, sender) -> sequence number last taken
+        self._recent: dict[tuple[str, str], deque[int]] = {}  # (channel, sender) -> the sequence numbers last taken
         self.rejected = 0
         self.rejections: dict[str, int] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_taken"] = {}
+        state["_taken"], state["_recent"] = {}, {}
         return state
 
     # ------------------------------------------------------------------ contract
@@ -165,14 +195,22 @@ class SecureBroker(MessageBroker):
         return out
 
     def _opened(self, channel: str, envelope: Message, clear: bool) -> tuple[Message | None, str]:
-        """The message inside ``envelope`` if it passes every check, else (None, why)."""
+        """The message inside ``envelope`` if it passes every check, else (None, why). The
+        envelope's shape is checked before any work: a malformed one costs nothing."""
         payload = envelope.payload
-        if set(payload) != {"frame", "seq", "mac"} or not isinstance(payload["frame"], bytes) or type(payload["seq"]) is not int:
+        if not isinstance(payload, Mapping) or set(payload) != {"frame", "seq", "mac"}:
             return None, "unsigned"
+        frame, seq, mac = payload["frame"], payload["seq"], payload["mac"]
+        if not isinstance(frame, bytes) or len(frame) > MAX_FRAME_BYTES:
+            return None, "malformed frame"
+        if type(seq) is not int or not 0 < seq < 2 ** 63:
+            return None, "malformed sequence"
+        if not isinstance(mac, bytes) or len(mac) != MAC_BYTES:
+            return None, "malformed signature"
         key = self.keyring.key(_signer(envelope))
         if key is None:
             return None, "unknown signer"
-        if not hmac.compare_digest(_mac(key, channel, payload["seq"], payload["frame"]), bytes(payload["mac"])):
+        if not hmac.compare_digest(_mac(key, channel, seq, frame), mac):
             return None, "bad signature"
         try:
             message = decode(payload["frame"])
@@ -182,11 +220,15 @@ class SecureBroker(MessageBroker):
             return None, "bad signature"
         if not may_publish(channel, message.sender_id):
             return None, "not allowed on this channel"
-        seq, last = payload["seq"], self._taken.get((channel, message.sender_id), 0)
+        last = self._taken.get((channel, message.sender_id), 0)
+        recent = self._recent.setdefault((channel, message.sender_id), deque(maxlen=RECENT))
+        if seq in recent:
+            return None, "duplicate"  # one message delivered twice (a retry, the fault model): not an attack
         if seq <= last or abs(time.time_ns() - seq) > self.window * 1e9:
             return None, "replayed"
         if clear:
             self._taken[(channel, message.sender_id)] = seq
+            recent.append(seq)
         return message, ""
 
     def receive(self, channel: str, recipient_id: str, env_id: str, timeout: float) -> list[Message]:

@@ -118,7 +118,7 @@ def test_a_replayed_or_copied_message_is_rejected(name, request):
     old = sealed(Message(ENV, "environment", "MG1", 1.0, "action", {"setpoint": [0.1]}), channel, key, time.time_ns() - 10 ** 12)
     raw.publish(channel, old)  # signed 1000 s ago: outside the window
     assert site.consume(channel, "MG1", ENV) == []
-    assert site.rejections == {"replayed": 2}
+    assert site.rejections == {"duplicate": 1, "replayed": 1}  # a message taken already is a duplicate
     env.publish(channel, Message(ENV, "environment", "MG1", 2.0, "action", {"setpoint": [0.2]}))
     assert [m.payload["setpoint"] for m in site.consume(channel, "MG1", ENV)] == [[0.2]]
 
@@ -195,3 +195,91 @@ def test_redis_over_tls_carries_the_messages_and_refuses_what_is_not_tls(redis_t
         RedisBroker(plain, socket_timeout=2.0)  # the server speaks only TLS
     with pytest.raises(ConnectionError, match="cannot be reached"):
         RedisBroker(url)  # a certificate this client has no reason to trust
+
+
+MALFORMED = [({"frame": b"x", "seq": 1, "mac": -1}, "malformed signature"),
+             ({"frame": b"x", "seq": 1, "mac": 3e9}, "malformed signature"),
+             ({"frame": b"x", "seq": 1, "mac": 2 ** 40}, "malformed signature"),
+             ({"frame": b"x", "seq": 1, "mac": b"short"}, "malformed signature"),
+             ({"frame": b"x", "seq": 1, "mac": "0" * 32}, "malformed signature"),
+             ({"frame": b"x", "seq": -1, "mac": bytes(32)}, "malformed sequence"),
+             ({"frame": b"x", "seq": 2 ** 70, "mac": bytes(32)}, "malformed sequence"),
+             ({"frame": b"x", "seq": True, "mac": bytes(32)}, "malformed sequence"),
+             ({"frame": b"x", "seq": 1.5, "mac": bytes(32)}, "malformed sequence"),
+             ({"frame": "text", "seq": 1, "mac": bytes(32)}, "malformed frame"),
+             ({"frame": b"x", "seq": 1}, "unsigned"),
+             ({"anything": 1}, "unsigned")]
+
+
+@pytest.mark.parametrize("name", ["memory", "redis"])
+def test_a_malformed_envelope_is_counted_by_reason_and_costs_nothing(name, request):
+    """Found by a red team: ``mac=-1`` killed a signed site, ``mac=3e9`` took 12 s, ``2**40`` ran
+    out of memory. Each is now refused, by reason, before any work."""
+    inner, raw = inner_broker(name, request)
+    ring = Keyring.generate(["environment", "MG1"])
+    site = SecureBroker(raw, ring, identities=["MG1"])
+    channel = ChannelManager.action_channel("environment", "MG1", ENV)
+    from heron.messaging.codec import encode
+
+    sent = []
+    for payload, reason in MALFORMED:
+        message = Message(ENV, "environment", "MG1", 1.0, "action", payload)
+        try:
+            encode(message)  # over Redis, what msgpack can carry (2**70 it cannot)
+        except ValueError:
+            continue
+        sent.append(reason)
+        inner.publish(channel, message)
+    start = time.perf_counter()
+    assert site.consume(channel, "MG1", ENV) == []
+    assert time.perf_counter() - start < 5.0
+    expected = {}
+    for reason in sent:
+        expected[reason] = expected.get(reason, 0) + 1
+    assert site.rejections == expected and site.rejected == len(sent) >= len(MALFORMED) - 1
+    good = sealed(Message(ENV, "environment", "MG1", 2.0, "action", {"setpoint": [0.2]}), channel, ring.key("MG1"), time.time_ns())
+    inner.publish(channel, good)  # the site still works
+    assert [m.payload["setpoint"] for m in site.consume(channel, "MG1", ENV)] == [[0.2]]
+
+
+def test_the_fault_models_duplicates_are_not_counted_as_attacks():
+    from heron.messaging.faults import Faults, FaultyBroker
+
+    ring = Keyring.generate(["environment", "MG1"])
+    broker = SecureBroker(FaultyBroker(InMemoryBroker(), Faults(duplicate=1.0), seed=0), ring)
+    channel = ChannelManager.action_channel("environment", "MG1", ENV)
+    for k in range(5):
+        broker.publish(channel, Message(ENV, "environment", "MG1", float(k), "action", {"setpoint": [k]}))
+    taken = broker.consume(channel, "MG1", ENV)
+    assert [m.payload["setpoint"] for m in taken] == [[k] for k in range(5)]
+    assert broker.rejections == {"duplicate": 5} and "replayed" not in broker.rejections
+
+
+def test_key_files_are_private_always_and_bad_keys_are_named(tmp_path, monkeypatch):
+    import os
+
+    ring = Keyring.generate(["environment", "MG1"])
+    path = tmp_path / "keys.json"
+    path.write_text("{}")
+    os.chmod(path, 0o644)
+    ring.save(path)  # over an existing, readable file
+    assert oct(path.stat().st_mode & 0o777) == "0o600" and Keyring.from_file(path).identities() == {"environment", "MG1"}
+    os.chmod(path, 0o666)
+    with pytest.raises(PermissionError, match="chmod 600"):
+        Keyring.from_file(path)
+    monkeypatch.setenv("HERON_KEY_MG7", "not hex")
+    with pytest.raises(ValueError, match="HERON_KEY_MG7"):
+        Keyring.from_environment()
+    monkeypatch.setenv("HERON_KEY_MG7", "abcd")
+    with pytest.raises(ValueError, match="HERON_KEY_MG7 must hold a key of at least 16 bytes"):
+        Keyring.from_environment()
+
+
+def test_the_codec_refuses_to_write_what_it_would_refuse_to_read():
+    from heron.messaging.codec import MAX_FRAME_BYTES, decode, encode
+
+    big = Message(ENV, "MG1", "environment", 1.0, "info", {"x": np.zeros(MAX_FRAME_BYTES // 8 + 1)})
+    with pytest.raises(ValueError, match="a frame holds at most"):
+        encode(big)
+    fits = Message(ENV, "MG1", "environment", 1.0, "info", {"x": np.zeros(1000)})
+    np.testing.assert_array_equal(decode(encode(fits)).payload["x"], np.zeros(1000))
