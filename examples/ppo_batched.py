@@ -46,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--setup", default="ieee34_ieee13_simbench", help="the setup trained and tested on (the README's run)")
     p.add_argument("--plot", default="ppo_batched.png", help="where to write the learning curve (PNG)")
+    p.add_argument("--save", default=None, help="where to save the trained policy (a torch file: weights and normaliser)")
+    p.add_argument("--tensorboard", default="runs", help="TensorBoard log folder, when tensorboard is installed")
     return p.parse_args(argv)
 
 
@@ -132,6 +134,11 @@ def main(argv=None) -> int:
 
     obs, _ = envs.reset(seed=args.seed)
     updates = max(1, args.total_steps // (B * T))
+    try:  # logs when tensorboard is installed (pip install tensorboard)
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(args.tensorboard)
+    except ImportError:
+        writer = None
     episode_return, curve, test_curve, finished = np.zeros(B), [], [], []
     start = time.perf_counter()
     for update in range(updates):
@@ -180,9 +187,17 @@ def main(argv=None) -> int:
             finished = []
         if (update + 1) % max(1, updates // 10) == 0 or update == updates - 1:
             test_curve.append(((update + 1) * B * T, float(evaluate(agent, norm, args.eval_days, args.setup).mean())))
+            if writer is not None:
+                writer.add_scalar("return/train", curve[-1][1], test_curve[-1][0])
+                writer.add_scalar("return/test", test_curve[-1][1], test_curve[-1][0])
             print(f"update {update + 1}/{updates}  steps {(update + 1) * B * T:>8,}  train return {curve[-1][1]:8.2f}"
                   f"  test return {test_curve[-1][1]:8.2f}  {time.perf_counter() - start:6.1f} s")
     train_seconds = time.perf_counter() - start
+    if writer is not None:
+        writer.close()
+    if args.save:
+        torch.save({"agent": agent.state_dict(), "norm": vars(norm), "setup": args.setup}, args.save)
+        print(f"policy saved: {args.save}")
 
     # evaluation on the test split, day by day, against the baselines
     days = args.eval_days

@@ -72,6 +72,7 @@ def configs(draw):
 
 @fuzz(40)
 @given(configs())
+@pytest.mark.slow
 def test_configs_give_a_valid_env_or_a_clear_error(case):
     config, key, value = case
     try:

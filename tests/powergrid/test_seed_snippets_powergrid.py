@@ -120,6 +120,7 @@ model.save("ppo_microgrid")
 '''
 
 
+@pytest.mark.slow
 def test_faq_stable_baselines3_snippet_trains_and_saves(tmp_path, monkeypatch):
     pytest.importorskip("stable_baselines3", reason="the rl extra is not installed")
     monkeypatch.chdir(tmp_path)
@@ -166,6 +167,7 @@ def _interfaces() -> list[str]:
         return sorted(line.split(":")[0].strip() for line in table.readlines()[2:])
 
 
+@pytest.mark.slow
 def test_faq_rllib_snippet_trains_mappo_on_the_distributed_env():
     """The snippet as written, but one training iteration instead of 100 (each samples about
     4,000 env steps; a hundred take over an hour on two cores). Ray listens on every interface

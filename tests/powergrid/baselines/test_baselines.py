@@ -52,6 +52,7 @@ def test_do_nothing_is_passive():
             assert delivered[-1] == 0.0 and delivered[1] == 0.0
 
 
+@pytest.mark.slow
 def test_the_plan_stays_within_every_device_limit():
     planner, env = MultiAgentMicrogrids({"train": False}), MultiAgentMicrogrids({"train": False})
     planner.reset(options={"day": 3})
@@ -114,6 +115,7 @@ def test_normalised_score_per_day_and_pooled():
         normalised(reference, reference, reference)
 
 
+@pytest.mark.slow
 def test_score_of_a_policy_matches_the_table():
     table = run_baselines(2, setup=SIMBENCH, names=("do-nothing", "rule-based", "optimum"))
     env = MultiAgentMicrogrids(task_config(SIMBENCH))

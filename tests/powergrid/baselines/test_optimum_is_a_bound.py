@@ -27,6 +27,7 @@ def test_no_direct_search_beats_the_optimum(setup, day):
     assert report.gain <= 1e-3, f"{setup} day {day}: {report.found} beat the optimum {report.plan}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setup", SETUPS)
 def test_the_optimum_violates_no_more_than_doing_nothing(setup):
     config = task_config(setup, {"max_episode_steps": 24})
@@ -42,6 +43,7 @@ def test_the_optimum_violates_no_more_than_doing_nothing(setup):
     assert cheapest_safety <= safety + 1e-12 and ret <= plan.episode_return + 1e-6 * abs(plan.episode_return)
 
 
+@pytest.mark.slow
 def test_trading_violations_for_cost_loses():
     """With the operator's regulators set to the band's top, violations become reachable and
     would save money: the plan that ignores safety is cheaper, and at the shipped penalty it

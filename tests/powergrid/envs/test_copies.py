@@ -55,6 +55,7 @@ def test_a_batch_copy_steps_exactly_as_the_original():
     assert twin.observations["MG1"].base is twin.obs_array  # views of its own buffers
 
 
+@pytest.mark.slow
 def test_single_agent_views_run_in_subprocesses():
     import gymnasium as gym
 
@@ -108,6 +109,7 @@ def test_supersuit_vector_wrappers_step_the_same_physics(num_cpus):
         vec.close()
 
 
+@pytest.mark.slow
 def test_stable_baselines3_subproc_vec_env_with_env_objects():
     pytest.importorskip("stable_baselines3")
     from stable_baselines3.common.vec_env import SubprocVecEnv

@@ -140,6 +140,7 @@ class RandomHold(Policy):
 
 @SETTINGS
 @given(episode=EPISODE, interval=st.sampled_from([None, 60.0, 900.0]))
+@pytest.mark.slow
 def test_event_driven_storage_holds_its_energy_window(episode, interval):
     day, actions = episode
     env = MultiAgentMicrogrids({"train": False, "env_update_interval": interval})

@@ -12,6 +12,8 @@ from heron.messaging.kafka import KafkaBroker
 from powergrid.envs import MultiAgentMicrogrids
 from tests.servers import fresh_redis_broker
 
+pytestmark = pytest.mark.slow  # site processes: run by CI, left out of the quick loop
+
 
 def transport(name, request):
     """(the env's broker, the URL its sites connect to) on a fresh namespace of the server."""

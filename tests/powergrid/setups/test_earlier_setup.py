@@ -199,6 +199,7 @@ def test_a_setup_folder_is_read_again_after_it_changes(earlier_folder):
     assert load_setup(earlier_folder)["max_episode_steps"] == 72
 
 
+@pytest.mark.slow
 def test_a_held_solar_command_follows_the_sun_in_event_driven_mode():
     """A solar generator told full power at midnight delivers what each hour's sun gives, hour
     by hour, without a new command."""
