@@ -1,7 +1,7 @@
 """PPO on the batched env, and an exploit hunt: does the trained policy beat the optimum?
 
-One agent controls all three microgrids of a setup (``--setup``, by default the SimBench one the
-README's run used; ``MicrogridsVectorEnv``: the
+One agent controls all three microgrids of a setup (``--setup``, by default ``ieee34_ieee13``, the
+task ``load_setup`` gives: 96-hour episodes, shared reward; ``MicrogridsVectorEnv``: the
 observations side by side, the actions side by side, the rewards summed) and is trained with
 PPO for a fixed budget of env steps on the train split. It is then evaluated on the first test
 days, day by day, against the baselines of ``powergrid.baselines``, and scored as the share of
@@ -44,7 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--reward-scale", type=float, default=0.1, help="rewards are summed $ per hour; scale them near 1")
     p.add_argument("--eval-days", type=int, default=20, help="test days of the evaluations (ten during training)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--setup", default="ieee34_ieee13_simbench", help="the setup trained and tested on (the README's run)")
+    p.add_argument("--setup", default="ieee34_ieee13", help="the setup trained and tested on (default ieee34_ieee13)")
     p.add_argument("--plot", default="ppo_batched.png", help="where to write the learning curve (PNG)")
     p.add_argument("--save", default=None, help="where to save the trained policy (a torch file: weights and normaliser)")
     p.add_argument("--tensorboard", default="runs", help="TensorBoard log folder, when tensorboard is installed")
