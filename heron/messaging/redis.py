@@ -13,8 +13,10 @@ Subscriptions (``subscribe``) are called for messages published through this bro
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,6 +30,13 @@ _SEP = "\x1f"  # between the parts of a stream key: no channel or agent id holds
 _PREFIX = "heron"
 #: The most messages one stream holds, as InMemoryBroker's default.
 DEFAULT_MAX_PENDING = 100_000
+LEASE_MS = 30_000  # an env's claim on its id, renewed while it publishes
+
+def lease_key(env_id: str) -> str:
+    """The key of the lease an env holds on its id (see ``RedisBroker.claim_environment``);
+    outside the streams' key space, which scans of an env's streams walk."""
+    return _SEP.join((f"{_PREFIX}-lease", env_id))
+
 
 def stream_key(env_id: str, channel: str, recipient: str) -> str:
     """The stream of ``channel``'s messages for ``recipient`` in env ``env_id``."""
@@ -138,6 +147,8 @@ class RedisBroker(MessageBroker):
         self._subscribers: dict[str, list[Callable[[Message], None]]] = {}
         self._lock = threading.Lock()
         self.rejected = 0  # frames that were not messages of this codec
+        self._token = uuid.uuid4().hex.encode()  # this broker object's leases carry it
+        self._leases: dict[str, float] = {}  # env id -> when its lease was last renewed (monotonic s)
 
     def __getstate__(self) -> dict[str, Any]:  # a copy (a vector env's worker) opens its own connection
         return {"url": self.url, "max_pending": self.max_pending, "socket_timeout": self.socket_timeout}
@@ -147,6 +158,43 @@ class RedisBroker(MessageBroker):
 
     _key = staticmethod(stream_key)
 
+    # ------------------------------------------------------------- env leases
+    def claim_environment(self, env_id: str, owner: object) -> None:
+        """Also on the server: a lease on the id (``lease_key``) that this broker object renews
+        while it publishes (every ``LEASE_MS / 3``), so a second env with the same id, in
+        another process or a copy of this one, is refused instead of sharing its streams. A
+        lease left by a process that died ends ``LEASE_MS`` after its last renewal."""
+        super().claim_environment(env_id, owner)
+        try:
+            self._hold_lease(env_id)
+        except ValueError:
+            super().release_environment(env_id, owner)
+            raise
+
+    def release_environment(self, env_id: str, owner: object) -> None:
+        super().release_environment(env_id, owner)
+        if self._leases.pop(env_id, None) is not None:
+            key = lease_key(env_id)
+            with contextlib.suppress(Exception):  # a broker that is gone holds no lease
+                if self._client.get(key) == self._token:
+                    self._client.delete(key)
+
+    def _hold_lease(self, env_id: str) -> None:
+        key = lease_key(env_id)
+        if not self._client.set(key, self._token, nx=True, px=LEASE_MS):
+            if self._client.get(key) != self._token:
+                raise ValueError(f"env_id {env_id!r} is in use on {self.url} by another env (another process, or the "
+                                 f"original of this copy: a copy of an env on a networked broker cannot share its id); "
+                                 f"give each env its own env_id, or wait {LEASE_MS / 1000:g} s after a crashed one")
+            self._client.pexpire(key, LEASE_MS)
+        self._leases[env_id] = time.monotonic()
+
+    def _renew_leases(self) -> None:
+        now = time.monotonic()
+        for env_id, renewed in list(self._leases.items()):
+            if now - renewed > LEASE_MS / 3000:
+                self._hold_lease(env_id)
+
     # ------------------------------------------------------------------ contract
     def create_channel(self, channel: str) -> None:
         """Streams are made by their first message: nothing to declare."""
@@ -155,6 +203,8 @@ class RedisBroker(MessageBroker):
         import redis
 
         message = message_on(channel, message)
+        if self._leases:
+            self._renew_leases()
         key = self._key(message.env_id, channel, message.recipient_id)
         try:
             if self.max_pending is None:

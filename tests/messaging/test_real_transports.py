@@ -177,3 +177,26 @@ def test_a_wait_longer_than_the_connections_read_timeout_is_served(redis_url):
     start = time.monotonic()
     assert broker.receive("env_e1__site_control__MG1", "MG1", "e1", timeout=1.5) == []
     assert 1.4 < time.monotonic() - start < 5.0
+
+
+def test_an_env_id_is_held_on_the_redis_server_so_a_copy_or_a_second_process_cannot_share_it(redis_url):
+    """Found by a red team: a deepcopy of an env on Redis kept its env_id and streams, and
+    stepping both moved the original's rewards. The id is now leased on the server."""
+    import copy
+    import uuid
+
+    from heron.messaging.redis import RedisBroker
+    from powergrid.envs import MultiAgentMicrogrids
+
+    env_id = f"lease-{uuid.uuid4().hex[:8]}"
+    first = MultiAgentMicrogrids({"centralized": False, "env_id": env_id, "message_broker": RedisBroker(redis_url)})
+    with pytest.raises(ValueError, match=f"env_id '{env_id}' is in use on .* by another env"):
+        MultiAgentMicrogrids({"centralized": False, "env_id": env_id, "message_broker": RedisBroker(redis_url)})
+    first.reset(seed=0)
+    with pytest.raises(ValueError, match="a copy of an env on a networked broker cannot share its id"):
+        copy.deepcopy(first)
+    first.step({a: first.action_space(a).low for a in first.agents})  # the original runs on
+    first.close()
+    second = MultiAgentMicrogrids({"centralized": False, "env_id": env_id, "message_broker": RedisBroker(redis_url)})
+    second.reset(seed=0)
+    second.close()
