@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from heron.agents import CoordinatorAgent, FieldAgent, Proxy, SystemAgent
+from heron.cli import whole_number
 from heron.core import Action, FeatureProvider, RandomPolicy
 from heron.messaging import ChannelManager, InMemoryBroker, Message, MessageType
 from heron.protocols import P2PTradingProtocol
@@ -76,19 +77,6 @@ def run(mode: str, steps: int, seed: int) -> tuple[list[np.ndarray], float]:
         trace.append(np.array(outputs + [trades[g]["adjustment"] for g in trades]))
     loop.close()
     return trace, time.perf_counter() - start
-
-
-def whole_number(minimum: int):
-    """An argparse type: a whole number of at least ``minimum``, or one line saying what was expected."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
-        return value
-    return parse
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,6 @@ episode return, cost and safety violations per episode, and speed.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 import warnings
@@ -23,6 +22,7 @@ import warnings
 import numpy as np
 from tqdm import tqdm
 
+from heron.cli import finite_float, whole_number
 from heron.scheduling import ScheduleConfig
 from powergrid.agents.policies import RuleBasedPolicy
 from powergrid.envs import MultiAgentMicrogrids
@@ -94,39 +94,8 @@ def main_job_config(setup: str | None, config_file: str | None) -> dict:
     return {**config, **(load_setup_file(config_file) or {})}
 
 
-def finite_float(minimum: float, strict: bool) -> "argparse._ActionType":
-    """An argparse type: a finite number above ``minimum`` (or at least it, unless ``strict``)."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
-            raise argparse.ArgumentTypeError(f"expected a finite number {'>' if strict else '>='} {minimum:g}, got {text!r}")
-        return value
-    return parse
-
-
-def seed_int(text: str) -> int:
-    """An argparse type: a seed, a whole number >= 0 (numpy's generators take no other)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a seed, a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a seed, a whole number >= 0, got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
+positive_int = whole_number(1, "a positive whole number")
+seed_int = whole_number(0, "a seed, a whole number >= 0 (numpy's generators take no other)")
 
 
 def run_baseline_table(args: argparse.Namespace) -> int:
