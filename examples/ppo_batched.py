@@ -187,10 +187,11 @@ def main(argv=None) -> int:
             finished = []
         if (update + 1) % max(1, updates // 10) == 0 or update == updates - 1:
             test_curve.append(((update + 1) * B * T, float(evaluate(agent, norm, args.eval_days, args.setup).mean())))
+            train_return = curve[-1][1] if curve else float("nan")  # no training episode may have ended yet
             if writer is not None:
-                writer.add_scalar("return/train", curve[-1][1], test_curve[-1][0])
+                writer.add_scalar("return/train", train_return, test_curve[-1][0])
                 writer.add_scalar("return/test", test_curve[-1][1], test_curve[-1][0])
-            print(f"update {update + 1}/{updates}  steps {(update + 1) * B * T:>8,}  train return {curve[-1][1]:8.2f}"
+            print(f"update {update + 1}/{updates}  steps {(update + 1) * B * T:>8,}  train return {train_return:8.2f}"
                   f"  test return {test_curve[-1][1]:8.2f}  {time.perf_counter() - start:6.1f} s")
     train_seconds = time.perf_counter() - start
     if writer is not None:
