@@ -92,7 +92,7 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
                  render_mode: str | None = None) -> None:
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.render_mode, self._picture = render_mode, None
+        self.render_mode = render_mode
         if protocol is not None and not isinstance(protocol, P2PTradingProtocol):
             raise ValueError(f"the env mediates P2PTradingProtocol between microgrids; got {type(protocol).__name__}")
         self.protocol = protocol
@@ -351,9 +351,6 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
         obs = self._observations()
         return np.concatenate([obs[a] for a in self.possible_agents] + [self.core.results["vm"].astype(np.float32)])
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_picture": None}  # a copy draws its own pictures
-
     def __setstate__(self, state: dict[str, Any]) -> None:
         """A copy (pickle or deepcopy) claims its env id on its own copy of the broker."""
         self.__dict__.update(state)
@@ -363,18 +360,9 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
     def render(self) -> np.ndarray | None:
         """A picture of the network (:mod:`powergrid.envs.render`): an RGB array with
         ``render_mode='rgb_array'``, a window with ``'human'``."""
-        if self.render_mode is None:
-            raise ValueError("render() needs render_mode: build the env with render_mode='rgb_array' or 'human'")
-        if not self._started:
-            raise RuntimeError("render() needs a running episode: call reset() first")
-        if self._picture is None:
-            from powergrid.envs.render import FeederPicture
+        from powergrid.envs.render import render
 
-            self._picture = FeederPicture(self)
-        if self.render_mode == "rgb_array":
-            return self._picture.frame()
-        self._picture.show()
-        return None
+        return render(self)
 
     def close(self) -> None:
         """Stop remote sites, and give the env id back to the broker (which belongs to whoever passed it in)."""

@@ -6,13 +6,32 @@ frame redraws the colours and labels. matplotlib is needed (the ``plot`` extra).
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
 
 from powergrid.core.safety import V_MAX, V_MIN
 
-__all__ = ["FeederPicture"]
+__all__ = ["FeederPicture", "render"]
+
+
+_PICTURES: "weakref.WeakKeyDictionary[Any, FeederPicture]" = weakref.WeakKeyDictionary()  # one per env, gone with it
+
+
+def render(env: Any) -> np.ndarray | None:
+    """``env.render()``: a frame in its ``render_mode``; the picture's layout is made once per env."""
+    if env.render_mode is None:
+        raise ValueError("render() needs render_mode: build the env with render_mode='rgb_array' or 'human'")
+    if env.episode_day is None:
+        raise RuntimeError("render() needs a running episode: call reset() first")
+    picture = _PICTURES.get(env)
+    if picture is None:
+        picture = _PICTURES[env] = FeederPicture(env)
+    if env.render_mode == "rgb_array":
+        return picture.frame()
+    picture.show()
+    return None
 
 
 class FeederPicture:
@@ -64,8 +83,8 @@ class FeederPicture:
             centre = xy[buses].mean(axis=0)
             ax.annotate(label, centre, fontsize=8, ha="center", va="center",
                         bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8, "edgecolor": "0.6"})
-        hour = int(core.hour) % 24 if env._started else 0
-        price = float(np.ravel(core.price)[0]) if env._started else float("nan")
+        hour = int(core.hour) % 24
+        price = float(np.ravel(core.price)[0])
         ax.set_title(f"step {int(core.t)}, {hour:02d}:00, price {price:.1f} $/MWh")
         ax.set_axis_off()
         fig.tight_layout()

@@ -156,9 +156,8 @@ def test_shared_spaces_let_supersuit_stack_the_default_setups_microgrids():
         vec.close()
 
 
-def test_render_draws_the_network_and_records_video(tmp_path):
-    import gymnasium
-    from gymnasium.wrappers import RecordVideo
+def test_render_draws_the_network():
+    import copy
 
     import powergrid.envs as envs
 
@@ -174,6 +173,15 @@ def test_render_draws_the_network_and_records_video(tmp_path):
         envs.parallel_env("ieee34_ieee13", render_mode="movie")
     with pytest.raises(ValueError, match="needs render_mode"):
         envs.parallel_env("ieee34_ieee13").render()
+    assert copy.deepcopy(env).render().shape == first.shape  # a copy draws its own
+
+
+def test_render_records_video(tmp_path):
+    import gymnasium
+    from gymnasium.wrappers import RecordVideo
+
+    import powergrid.envs as envs
+
     pytest.importorskip("moviepy", reason="RecordVideo writes with moviepy")
     single = RecordVideo(gymnasium.make(envs.SINGLE_AGENT_ID, render_mode="rgb_array", max_episode_steps=2), str(tmp_path))
     single.reset(seed=0)
