@@ -194,15 +194,6 @@ class Fleet:
         high = np.stack([getattr(self, hi) for _, hi in self.BOUNDS], axis=-1) if self.BOUNDS else np.zeros((self.size, 0))
         return low, high
 
-    def observed_range(self, attribute: str) -> tuple[np.ndarray, np.ndarray]:
-        """The least and most each device's observed ``attribute`` can be: an action's
-        attribute within its bounds (and 0, where it rests); anything else unbounded unless
-        the type says."""
-        if attribute in self.ACTION:
-            lo, hi = self.BOUNDS[self.ACTION.index(attribute)]
-            return np.minimum(getattr(self, lo), 0.0), np.maximum(getattr(self, hi), 0.0)
-        return np.full(self.size, -np.inf), np.full(self.size, np.inf)
-
     def act(self, setpoints: np.ndarray, dt_h: float) -> None:
         """Command ``setpoints`` (``(..., size, len(ACTION))``) for ``dt_h`` hours; the devices
         deliver what they can, and the ``ACTION`` attributes hold what they delivered."""
@@ -392,11 +383,6 @@ class StorageFleet(Fleet):
     def energy(self, rows: Any) -> np.ndarray:
         return self.soc[rows] * self.capacity[rows]
 
-    def observed_range(self, attribute: str) -> tuple[np.ndarray, np.ndarray]:
-        if attribute == "soc":
-            return np.zeros(self.size), np.ones(self.size)
-        return super().observed_range(attribute)
-
     def reset(self, rows: Any = slice(None)) -> None:
         self.soc[rows] = self.soc_init
         self.p[rows] = 0.0
@@ -419,8 +405,3 @@ class RenewableFleet(Fleet):
 
     def follow(self, availability: np.ndarray) -> None:
         np.multiply(self.p_max, availability, out=self.p)
-
-    def observed_range(self, attribute: str) -> tuple[np.ndarray, np.ndarray]:
-        if attribute == "p":
-            return np.zeros(self.size), self.p_max.copy()
-        return super().observed_range(attribute)

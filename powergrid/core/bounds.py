@@ -4,8 +4,8 @@ Observation spaces with finite bounds let vector wrappers rescale them (SuperSui
 ``normalize_obs_v0``) and a shared policy see every agent on one scale. Each bound is what
 the physics allows, not what was seen:
 
-- a device's observed state: its ``Fleet.observed_range`` (an action's bounds, and 0; a
-  state of charge within [0, 1]; a plant's output within [0, p_max]);
+- a device's observed state (:func:`observed_range`): an action's bounds, and 0; a state of
+  charge within [0, 1]; a plant's output that is no action within [0, p_max];
 - ``load_p``: the least and most the microgrid's loads draw over every hour of both splits;
 - ``p_import``: the load's range widened by everything its devices can inject or draw, and a
   quarter for the losses of its feeder;
@@ -21,13 +21,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from powergrid.agents.fleets import Fleet
 from powergrid.core.layout import Layout
 from powergrid.core.model import GridModel
 
-__all__ = ["observation_bounds"]
+__all__ = ["observation_bounds", "observed_range"]
 
 VM_RANGE = (0.5, 1.5)
 LOSS_MARGIN = 0.25
+
+
+def observed_range(fleet: Fleet, attribute: str) -> tuple[np.ndarray, np.ndarray]:
+    """The least and most each device of ``fleet`` can show of its ``attribute`` (unbounded
+    where nothing says: a device type of your own may observe anything)."""
+    if attribute in fleet.ACTION:
+        lo, hi = fleet.BOUNDS[fleet.ACTION.index(attribute)]
+        return np.minimum(getattr(fleet, lo), 0.0), np.maximum(getattr(fleet, hi), 0.0)
+    if attribute == "soc":
+        return np.zeros(fleet.size), np.ones(fleet.size)
+    if attribute == "p" and hasattr(fleet, "p_max"):
+        return np.zeros(fleet.size), np.asarray(fleet.p_max, dtype=float).copy()
+    return np.full(fleet.size, -np.inf), np.full(fleet.size, np.inf)
 
 
 def observation_bounds(model: GridModel, layout: Layout) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -37,7 +51,7 @@ def observation_bounds(model: GridModel, layout: Layout) -> list[tuple[np.ndarra
     reach = np.zeros(n)  # per microgrid: the most its devices can inject or draw (MW)
     for kind, fleet in model.fleets.items():
         for _, attribute, power in fleet.OBSERVED:
-            lo, hi = fleet.observed_range(attribute)
+            lo, hi = observed_range(fleet, attribute)
             low.append(lo)
             high.append(hi)
             if power and kind in layout.owners:
