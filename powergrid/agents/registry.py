@@ -100,6 +100,14 @@ DEVICE_TYPES: dict[str, DeviceType] = {}
 _BY_KIND: dict[str, DeviceType] = {}
 #: The agent classes' ``kind`` -> the device type (a renewable agent serves solar and wind).
 _AGENT_KINDS = {"generator": "generator", "storage": "storage", "renewable": "solar", "transformer": "oltc", "shunt": "shunt"}
+#: How many registrations were made: a model built under an older count may name other types.
+_registrations = 0
+
+
+def registrations() -> int:
+    """How many device types were registered so far (the built-in ones included): a model
+    built from the same config under the same count used the same types."""
+    return _registrations
 
 
 def register_device_type(device_type: DeviceType, agent_kind: str | None = None) -> DeviceType:
@@ -112,6 +120,8 @@ def register_device_type(device_type: DeviceType, agent_kind: str | None = None)
     taken = sorted(a for a in device_type.aliases if a in DEVICE_TYPES and DEVICE_TYPES[a].kind != device_type.kind)
     if taken:
         raise ValueError(f"device type {device_type.kind!r}: name(s) {taken} already name another device type")
+    global _registrations
+    _registrations += 1
     for alias in device_type.aliases:
         DEVICE_TYPES[alias] = device_type
     _BY_KIND[device_type.kind] = device_type

@@ -9,7 +9,10 @@ step uses. Running the model (state that changes) is :class:`~powergrid.core.ste
 from __future__ import annotations
 
 import copy
+import pickle
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -19,7 +22,7 @@ from heron.core.checks import finite_number, is_finite_number
 from powergrid.agents.devices import DeviceAgent
 from powergrid.agents.fleets import Fleet
 from powergrid.agents.object_fleet import object_fleet_class, object_fleet_key
-from powergrid.agents.registry import device_type, fleet_kinds
+from powergrid.agents.registry import device_type, fleet_kinds, registrations
 from powergrid.core.agent_nets import attach_agent, device_config_of
 from powergrid.core.config import DSO_KEYS, MICROGRID_KEYS, checked_dict
 from powergrid.core.regulation import Regulation
@@ -35,6 +38,37 @@ __all__ = ["GridModel", "Microgrid", "DeviceSpec", "NAMED_FLEETS"]
 NAMED_FLEETS = ("generator", "storage", "renewable")
 #: The profile column of devices that follow none in a fleet whose other rows do: always 1.
 ALWAYS = ("constant", "1")
+
+
+#: Models built in this process, by :func:`_model_key` (the most recently used last).
+_BUILT: OrderedDict[bytes, "GridModel"] = OrderedDict()
+_BUILT_LIMIT = 8
+
+
+def _model_key(config: Mapping[str, Any]) -> bytes | None:
+    """What a model built from ``config`` depends on, as bytes; None when that cannot be told
+    or a copy would not do: a config holding objects (devices written as classes: the env must
+    drive the user's own objects, not copies), a dataset path that does not exist (the build
+    itself says what is wrong)."""
+    if not (_plain(config["dso_config"]) and _plain(config["microgrid_configs"])):
+        return None
+    try:
+        setup = load_setup(config["setup"])
+        path = Path(config["dataset_path"] or setup["dataset_path"]).resolve()
+        stat = path.stat()
+        return pickle.dumps((setup, str(path), stat.st_mtime_ns, stat.st_size, config["dso_config"],
+                             config["microgrid_configs"], registrations()))
+    except Exception:  # noqa: BLE001 - any failure here only means: build without the cache
+        return None
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is data only: text, numbers, None, and lists and dicts of them."""
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (str, int, float, np.integer, np.floating))
 
 
 @dataclass(frozen=True)
@@ -145,8 +179,25 @@ class GridModel:
 
     @classmethod
     def build(cls, config: Mapping[str, Any]) -> "GridModel":
-        """The model of a validated config (:func:`powergrid.core.config.validated_config`)."""
-        return cls(config)
+        """The model of a validated config (:func:`powergrid.core.config.validated_config`).
+
+        A config this process built before gets a copy of that model rather than a new build:
+        pandapower's create functions take ~0.9 s for the default setup, a copy ~40 ms (vector
+        envs, evaluations and planners build the same setup many times). The model depends on
+        the setup, the dataset file (its path, size and modification time), the operator and
+        microgrid configs and the registered device types; a change to any of them builds anew."""
+        key = _model_key(config)
+        if key is None:
+            return cls(config)
+        built = _BUILT.get(key)
+        if built is None:
+            built = _BUILT[key] = cls(config)
+            if len(_BUILT) > _BUILT_LIMIT:
+                _BUILT.popitem(last=False)
+        _BUILT.move_to_end(key)
+        model = copy.deepcopy(built)  # every env may change its own net (taps, results)
+        model.config = config
+        return model
 
     @classmethod
     def from_agents(cls, config: Mapping[str, Any], net: pp.pandapowerNet, agents: Mapping[str, Any]) -> "GridModel":
