@@ -12,7 +12,7 @@ from typing import Any
 
 from heron.messaging.channels import ChannelManager
 
-__all__ = ["Message", "MessageType", "MessageBroker", "ChannelManager", "BROADCAST", "DEFAULT_ENV", "ENVIRONMENT_ID", "message_on"]
+__all__ = ["Message", "MessageType", "MessageBroker", "ChannelManager", "BROADCAST", "DEFAULT_ENV", "ENVIRONMENT_ID", "BrokerWrapper", "claimed_already", "message_on"]
 
 #: Recipient id of a message meant for every consumer of a channel.
 BROADCAST = "*"
@@ -20,6 +20,15 @@ BROADCAST = "*"
 ENVIRONMENT_ID = "environment"
 #: Environment id used when a message or channel names none.
 DEFAULT_ENV = "default"
+
+
+def claimed_already(env_id: str, site: str | None, holder: str) -> str:
+    """The refusal of a second claim on an env's id or a site's identity, naming both sides."""
+    if site is None:
+        return (f"env_id {env_id!r} is already in use by {holder}; give each env its own env_id (or leave it None "
+                "for a fresh one; a copy of an env on a networked broker cannot share its id)")
+    return (f"site {site!r} of env {env_id!r} is already served by {holder}; run each site once "
+            "(stop the other process, or wait for its lease to end if it crashed)")
 
 
 class MessageType(enum.Enum):
@@ -189,28 +198,70 @@ class MessageBroker(ABC):
             time.sleep(pause)
             pause = min(pause * 2.0, 2e-3)
 
-    def claim_environment(self, env_id: str, owner: object) -> None:
-        """Reserve ``env_id`` for ``owner`` (an env): a second live owner of the same id on this
-        broker raises ``ValueError``, since both would consume each other's messages. Released
-        when the owner is garbage-collected or calls ``release_environment``."""
+    def claim_environment(self, env_id: str, owner: object, site: str | None = None) -> None:
+        """Reserve ``env_id`` for ``owner`` (an env), or with ``site`` that site's identity in the
+        env for ``owner`` (the process serving it): a second live owner of the same env or site
+        raises ``ValueError``, since both would consume each other's messages. Released when
+        the owner is garbage-collected or calls ``release_environment``. Networked brokers
+        also hold the claim on their server, across processes (:class:`RedisBroker`)."""
         claims = self.__dict__.setdefault("_claims", {})
-        held = claims.get(env_id)
+        held = claims.get((env_id, site))
         current = held() if held is not None else None
         if current is not None and current is not owner:
             del current
             gc.collect()  # an env dropped but caught in a reference cycle still holds its claim
             current = held()
         if current is not None and current is not owner:
-            raise ValueError(f"env_id {env_id!r} is already in use on this broker by another env; give each env its own "
-                             "env_id (or leave it None for a fresh one)")
-        claims[env_id] = weakref.ref(owner)
+            raise ValueError(claimed_already(env_id, site, "another owner in this process"))
+        claims[(env_id, site)] = weakref.ref(owner)
 
-    def release_environment(self, env_id: str, owner: object) -> None:
-        """Give ``env_id`` back (``owner`` must hold it)."""
+    def release_environment(self, env_id: str, owner: object, site: str | None = None) -> None:
+        """Give ``env_id`` (or ``site`` in it) back (``owner`` must hold it)."""
         claims = self.__dict__.get("_claims", {})
-        held = claims.get(env_id)
+        held = claims.get((env_id, site))
         if held is not None and held() is owner:
-            del claims[env_id]
+            del claims[(env_id, site)]
 
     def close(self) -> None:
         """Release transport resources; the in-memory broker holds none."""
+
+
+class BrokerWrapper(MessageBroker):
+    """A broker over another (``inner``) that changes some of what passes through (faults,
+    signatures): everything it does not override goes to ``inner`` unchanged, claims included,
+    so an env's or a site's claim is held where the messages travel."""
+
+    def __init__(self, inner: MessageBroker) -> None:
+        if not isinstance(inner, MessageBroker):
+            raise ValueError(f"{type(self).__name__} wraps a MessageBroker, got {inner!r}")
+        self.inner = inner
+
+    def create_channel(self, channel: str) -> None:
+        self.inner.create_channel(channel)
+
+    def publish(self, channel: str, message: Message | Mapping[str, Any]) -> None:
+        self.inner.publish(channel, message)
+
+    def consume(self, channel: str, recipient_id: str, env_id: str | None = None, clear: bool = True) -> list[Message]:
+        return self.inner.consume(channel, recipient_id, env_id, clear)
+
+    def receive(self, channel: str, recipient_id: str, env_id: str, timeout: float) -> list[Message]:
+        return self.inner.receive(channel, recipient_id, env_id, timeout)
+
+    def subscribe(self, channel: str, callback: Callable[[Message], None]) -> None:
+        self.inner.subscribe(channel, callback)
+
+    def clear_environment(self, env_id: str) -> None:
+        self.inner.clear_environment(env_id)
+
+    def get_environment_channels(self, env_id: str) -> list[str]:
+        return self.inner.get_environment_channels(env_id)
+
+    def claim_environment(self, env_id: str, owner: object, site: str | None = None) -> None:
+        self.inner.claim_environment(env_id, owner, site)
+
+    def release_environment(self, env_id: str, owner: object, site: str | None = None) -> None:
+        self.inner.release_environment(env_id, owner, site)
+
+    def close(self) -> None:
+        self.inner.close()

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from heron.messaging.access import parties
-from heron.messaging.base import Message, MessageBroker, message_on
+from heron.messaging.base import BrokerWrapper, Message, MessageBroker, message_on
 
 __all__ = ["Faults", "FaultyBroker", "PHYSICS"]
 
@@ -53,14 +53,13 @@ class Faults:
                 raise ValueError(f"Faults {name} must be a probability in [0, 1], got {value!r}")
 
 
-class FaultyBroker(MessageBroker):
+class FaultyBroker(BrokerWrapper):
     """``inner`` with ``faults`` applied (see the module doc): one :class:`Faults` for every
     channel kind, or a mapping from kind (``action``, ``info``, ``state_updates``,
     ``power_flow_results``, ``site_control``...) to its faults, ``"*"`` for the others."""
 
     def __init__(self, inner: MessageBroker, faults: Faults | Mapping[str, Faults], seed: int | None = None) -> None:
-        if not isinstance(inner, MessageBroker):
-            raise ValueError(f"FaultyBroker wraps a MessageBroker, got {inner!r}")
+        super().__init__(inner)
         table = {"*": faults} if isinstance(faults, Faults) else dict(faults)
         if PHYSICS in table:
             raise ValueError(f"no faults on {PHYSICS!r}: those messages are the simulation's physics (what a device injects "
@@ -68,7 +67,7 @@ class FaultyBroker(MessageBroker):
         for kind, value in table.items():
             if not isinstance(value, Faults):
                 raise ValueError(f"faults of {kind!r} must be a Faults, got {value!r}")
-        self.inner, self.faults, self.seed = inner, table, seed
+        self.faults, self.seed = table, seed
         self._rng = np.random.default_rng(seed)
         self._missed: list[tuple[str, Message]] = []  # (channel, message) that missed their step's deadline
         self._swapped: dict[str, Message] = {}  # channel -> a message waiting to go after the next one
@@ -79,9 +78,6 @@ class FaultyBroker(MessageBroker):
         return Faults() if kind == PHYSICS else self.faults.get(kind, self.faults.get("*", Faults()))
 
     # ------------------------------------------------------------------ contract
-    def create_channel(self, channel: str) -> None:
-        self.inner.create_channel(channel)
-
     def publish(self, channel: str, message: Message | Mapping[str, Any]) -> None:
         message = message_on(channel, message)
         self._release_missed(message)
@@ -120,23 +116,8 @@ class FaultyBroker(MessageBroker):
             if held.env_id == message.env_id and held.timestamp < message.timestamp:
                 self.inner.publish(channel, self._swapped.pop(channel))
 
-    def consume(self, channel: str, recipient_id: str, env_id: str | None = None, clear: bool = True) -> list[Message]:
-        return self.inner.consume(channel, recipient_id, env_id, clear)
-
-    def receive(self, channel: str, recipient_id: str, env_id: str, timeout: float) -> list[Message]:
-        return self.inner.receive(channel, recipient_id, env_id, timeout)
-
-    def subscribe(self, channel: str, callback: Callable[[Message], None]) -> None:
-        self.inner.subscribe(channel, callback)
-
     def clear_environment(self, env_id: str) -> None:
         """Forget the env's messages, held back ones included (a new episode)."""
         self._missed = [(c, m) for c, m in self._missed if m.env_id != env_id]
         self._swapped = {c: m for c, m in self._swapped.items() if m.env_id != env_id}
         self.inner.clear_environment(env_id)
-
-    def get_environment_channels(self, env_id: str) -> list[str]:
-        return self.inner.get_environment_channels(env_id)
-
-    def close(self) -> None:
-        self.inner.close()

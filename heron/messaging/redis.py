@@ -14,13 +14,15 @@ Subscriptions (``subscribe``) are called for messages published through this bro
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from heron.messaging.base import BROADCAST, DEFAULT_ENV, Message, MessageBroker, message_on
+from heron.messaging.base import BROADCAST, DEFAULT_ENV, Message, MessageBroker, claimed_already, message_on
 from heron.messaging.channels import ChannelManager
 from heron.messaging.codec import FrameError, decode, encode
 
@@ -30,12 +32,40 @@ _SEP = "\x1f"  # between the parts of a stream key: no channel or agent id holds
 _PREFIX = "heron"
 #: The most messages one stream holds, as InMemoryBroker's default.
 DEFAULT_MAX_PENDING = 100_000
-LEASE_MS = 30_000  # an env's claim on its id, renewed while it publishes
+LEASE_MS = 30_000  # a claim on an env's id or a site's identity, renewed while its holder publishes
 
-def lease_key(env_id: str) -> str:
-    """The key of the lease an env holds on its id (see ``RedisBroker.claim_environment``);
-    outside the streams' key space, which scans of an env's streams walk."""
-    return _SEP.join((f"{_PREFIX}-lease", env_id))
+
+def lease_key(env_id: str, site: str | None = None) -> str:
+    """The key of the lease on an env's id, or on ``site``'s identity in it (see
+    ``RedisBroker.claim_environment``); outside the streams' key space, which scans of an env's
+    streams walk."""
+    return _SEP.join((f"{_PREFIX}-lease", env_id) if site is None else (f"{_PREFIX}-lease", env_id, site))
+
+
+def _holder_died(held: bytes) -> bool:
+    """Whether the process a lease names (``"<token> pid <n> on <host>"``) ran on this host and
+    is gone: a site restarted after a crash takes its identity back at once, without waiting
+    for the dead process's lease to end (a holder on another host cannot be checked: it ends
+    ``LEASE_MS`` after its last renewal)."""
+    parts = held.decode(errors="replace").split(" ")
+    if len(parts) != 5 or parts[1] != "pid" or parts[3] != "on" or parts[4] != socket.gethostname() or not parts[2].isdigit():
+        return False
+    try:
+        os.kill(int(parts[2]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, someone else's
+        return False
+    return False
+
+
+#: Replace a lease only if it still names the holder we found dead. KEYS: the lease.
+#: ARGV: the dead holder, the new holder, the lease's time to live (ms).
+_TAKE_OVER = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
 
 
 def stream_key(env_id: str, channel: str, recipient: str) -> str:
@@ -141,14 +171,16 @@ class RedisBroker(MessageBroker):
         self._client = _connect(url, self.socket_timeout)
         self._publish = self._client.register_script(_PUBLISH)
         self._consume = self._client.register_script(_CONSUME)
+        self._take_over = self._client.register_script(_TAKE_OVER)
         self._unacked: dict[tuple[str, str], tuple[list[bytes], list[bytes]]] = {}  # (key pair) -> ids given last time
         self._seen: set[tuple[str, str]] = set()  # streams this broker has read from
         self._last_ids: list[bytes] = [b"0-0", b"0-0"]  # the newest entry ids of the streams the last consume read
         self._subscribers: dict[str, list[Callable[[Message], None]]] = {}
         self._lock = threading.Lock()
         self.rejected = 0  # frames that were not messages of this codec
-        self._token = uuid.uuid4().hex.encode()  # this broker object's leases carry it
-        self._leases: dict[str, float] = {}  # env id -> when its lease was last renewed (monotonic s)
+        #: what this broker object's leases hold: a token of its own, then who holds them
+        self._holder = f"{uuid.uuid4().hex} pid {os.getpid()} on {socket.gethostname()}".encode()
+        self._leases: dict[tuple[str, str | None], float] = {}  # (env id, site) -> last renewal (monotonic s)
 
     def __getstate__(self) -> dict[str, Any]:  # a copy (a vector env's worker) opens its own connection
         return {"url": self.url, "max_pending": self.max_pending, "socket_timeout": self.socket_timeout}
@@ -158,42 +190,48 @@ class RedisBroker(MessageBroker):
 
     _key = staticmethod(stream_key)
 
-    # ------------------------------------------------------------- env leases
-    def claim_environment(self, env_id: str, owner: object) -> None:
-        """Also on the server: a lease on the id (``lease_key``) that this broker object renews
-        while it publishes (every ``LEASE_MS / 3``), so a second env with the same id, in
-        another process or a copy of this one, is refused instead of sharing its streams. A
-        lease left by a process that died ends ``LEASE_MS`` after its last renewal."""
-        super().claim_environment(env_id, owner)
+    # ------------------------------------------------------------------ leases
+    def claim_environment(self, env_id: str, owner: object, site: str | None = None) -> None:
+        """Also on the server: a lease (``lease_key``) that this broker object renews while it
+        publishes (every ``LEASE_MS / 3``), so a second env with the same id, or a second
+        process serving the same site, in another process or a copy, is refused instead of
+        sharing the streams; the refusal names the holder (its process id and host). A lease
+        left by a process that died ends ``LEASE_MS`` after its last renewal; a holder that
+        finds its lease taken by another when it renews stops with ``ValueError``."""
+        super().claim_environment(env_id, owner, site)
         try:
-            self._hold_lease(env_id)
+            self._hold_lease(env_id, site)
         except ValueError:
-            super().release_environment(env_id, owner)
+            super().release_environment(env_id, owner, site)
             raise
 
-    def release_environment(self, env_id: str, owner: object) -> None:
-        super().release_environment(env_id, owner)
-        if self._leases.pop(env_id, None) is not None:
-            key = lease_key(env_id)
+    def release_environment(self, env_id: str, owner: object, site: str | None = None) -> None:
+        super().release_environment(env_id, owner, site)
+        if self._leases.pop((env_id, site), None) is not None:
+            key = lease_key(env_id, site)
             with contextlib.suppress(Exception):  # a broker that is gone holds no lease
-                if self._client.get(key) == self._token:
+                if self._client.get(key) == self._holder:
                     self._client.delete(key)
 
-    def _hold_lease(self, env_id: str) -> None:
-        key = lease_key(env_id)
-        if not self._client.set(key, self._token, nx=True, px=LEASE_MS):
-            if self._client.get(key) != self._token:
-                raise ValueError(f"env_id {env_id!r} is in use on {self.url} by another env (another process, or the "
-                                 f"original of this copy: a copy of an env on a networked broker cannot share its id); "
-                                 f"give each env its own env_id, or wait {LEASE_MS / 1000:g} s after a crashed one")
+    def _hold_lease(self, env_id: str, site: str | None) -> None:
+        key = lease_key(env_id, site)
+        if not self._client.set(key, self._holder, nx=True, px=LEASE_MS):
+            held = self._client.get(key)
+            if held is not None and held != self._holder and _holder_died(held):  # a crashed process on this host
+                if self._take_over(keys=[key], args=[held, self._holder, LEASE_MS]):
+                    held = self._holder
+            if held != self._holder:
+                holder = (held or b"?").decode(errors="replace").partition(" ")[2] or "another process"
+                raise ValueError(claimed_already(env_id, site, f"{holder} on {self.url} (this process: "
+                                                               f"{self._holder.decode().partition(' ')[2]})"))
             self._client.pexpire(key, LEASE_MS)
-        self._leases[env_id] = time.monotonic()
+        self._leases[(env_id, site)] = time.monotonic()
 
     def _renew_leases(self) -> None:
         now = time.monotonic()
-        for env_id, renewed in list(self._leases.items()):
+        for (env_id, site), renewed in list(self._leases.items()):
             if now - renewed > LEASE_MS / 3000:
-                self._hold_lease(env_id)
+                self._hold_lease(env_id, site)
 
     # ------------------------------------------------------------------ contract
     def create_channel(self, channel: str) -> None:

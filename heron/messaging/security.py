@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from heron.messaging.access import may_publish, may_read
-from heron.messaging.base import BROADCAST, ENVIRONMENT_ID, Message, MessageBroker, message_on
+from heron.messaging.base import BROADCAST, ENVIRONMENT_ID, BrokerWrapper, Message, MessageBroker, message_on
 from heron.messaging.codec import MAX_FRAME_BYTES, FrameError, decode, encode
 
 __all__ = ["Keyring", "SecureBroker", "sealed"]
@@ -130,16 +130,15 @@ def sealed(message: Message, channel: str, key: bytes, seq: int) -> Message:
                    {"frame": frame, "seq": seq, "mac": _mac(key, channel, seq, frame)})
 
 
-class SecureBroker(MessageBroker):
+class SecureBroker(BrokerWrapper):
     """``inner`` with signed messages and access control for a process holding ``keyring``
     (see the module doc). ``identities`` are who this process acts as (default: every identity
     of the keyring, as the env's process in-process); ``window`` (s) bounds a message's age."""
 
     def __init__(self, inner: MessageBroker, keyring: Keyring, identities: Iterable[str] | None = None,
                  window: float = 300.0) -> None:
-        if not isinstance(inner, MessageBroker):
-            raise ValueError(f"SecureBroker wraps a MessageBroker, got {inner!r}")
-        self.inner, self.keyring, self.window = inner, keyring, float(window)
+        super().__init__(inner)
+        self.keyring, self.window = keyring, float(window)
         self.identities = set(identities) if identities is not None else keyring.identities()
         unkeyed = sorted(i for i in self.identities if keyring.key(i) is None and i != ENVIRONMENT_ID)
         if unkeyed:
@@ -156,9 +155,6 @@ class SecureBroker(MessageBroker):
         return state
 
     # ------------------------------------------------------------------ contract
-    def create_channel(self, channel: str) -> None:
-        self.inner.create_channel(channel)
-
     def publish(self, channel: str, message: Message | Mapping[str, Any]) -> None:
         message = message_on(channel, message)
         if message.sender_id not in self.identities:
@@ -246,13 +242,4 @@ class SecureBroker(MessageBroker):
         if not callable(callback):
             raise ValueError(f"subscribe expects a callable, got {callback!r}")
         self.inner.subscribe(channel, lambda envelope: callback(decode(envelope.payload["frame"])))
-
-    def clear_environment(self, env_id: str) -> None:
-        self.inner.clear_environment(env_id)
-
-    def get_environment_channels(self, env_id: str) -> list[str]:
-        return self.inner.get_environment_channels(env_id)
-
-    def close(self) -> None:
-        self.inner.close()
 

@@ -124,9 +124,22 @@ def serve(agent: GridAgent, broker: MessageBroker, env_id: str, idle_timeout: fl
     several step messages at once (it was down, or fell behind), the earlier steps are past:
     it acts in the newest only, and counts the others as skipped. It reads from its committed
     position on the broker, so after a crash it gets what it had not finished, and not again
-    what it had."""
+    what it had.
+
+    It claims its identity in the env on the broker first (on Redis, a lease on the server): a
+    second process serving the same site of the same env is refused with ``ValueError``
+    naming both, instead of splitting the site's messages with the first."""
     agent_id = agent.agent_id
     site = Site(agent, broker, env_id)
+    broker.claim_environment(env_id, site, site=agent_id)
+    try:
+        return _served(agent, site, broker, env_id, idle_timeout, wait)
+    finally:
+        broker.release_environment(env_id, site, site=agent_id)
+
+
+def _served(agent: GridAgent, site: Site, broker: MessageBroker, env_id: str, idle_timeout: float, wait: float | None) -> Served:
+    agent_id = agent.agent_id
     control, results = control_channel(env_id, agent_id), site.proxy.result_channel
     commands = ChannelManager.action_channel(ENVIRONMENT_ID, agent_id, env_id)
     steps = skipped = 0

@@ -190,7 +190,7 @@ def test_an_env_id_is_held_on_the_redis_server_so_a_copy_or_a_second_process_can
 
     env_id = f"lease-{uuid.uuid4().hex[:8]}"
     first = MultiAgentMicrogrids({"centralized": False, "env_id": env_id, "message_broker": RedisBroker(redis_url)})
-    with pytest.raises(ValueError, match=f"env_id '{env_id}' is in use on .* by another env"):
+    with pytest.raises(ValueError, match=fr"env_id '{env_id}' is already in use by pid \d+ on .* on redis://"):
         MultiAgentMicrogrids({"centralized": False, "env_id": env_id, "message_broker": RedisBroker(redis_url)})
     first.reset(seed=0)
     with pytest.raises(ValueError, match="a copy of an env on a networked broker cannot share its id"):
@@ -200,3 +200,49 @@ def test_an_env_id_is_held_on_the_redis_server_so_a_copy_or_a_second_process_can
     second = MultiAgentMicrogrids({"centralized": False, "env_id": env_id, "message_broker": RedisBroker(redis_url)})
     second.reset(seed=0)
     second.close()
+
+
+def test_a_site_identity_is_held_on_the_redis_server_and_a_second_claimant_is_named(redis_url):
+    """Found by a red team: two processes both serving MG1 of one env split its messages
+    (rewards off by up to 4.5, no error). Each serving process now leases its identity."""
+    import os
+    import uuid
+
+    from heron.messaging.redis import RedisBroker
+
+    class Owner:  # what holds a claim (a site process's Site), weakly referenced
+        pass
+
+    env_id, first, second = f"site-{uuid.uuid4().hex[:8]}", Owner(), Owner()
+    serving, another = RedisBroker(redis_url), RedisBroker(redis_url)  # two processes' connections
+    serving.claim_environment(env_id, first, site="MG1")
+    with pytest.raises(ValueError, match=fr"site 'MG1' of env '{env_id}' is already served by pid {os.getpid()} on .*"
+                                         fr"\(this process: pid {os.getpid()} .*\); run each site once"):
+        another.claim_environment(env_id, second, site="MG1")
+    another.claim_environment(env_id, second, site="MG2")  # another site of the env, and the env itself, are free
+    another.claim_environment(env_id, second)
+    serving.release_environment(env_id, first, site="MG1")
+    another.claim_environment(env_id, second, site="MG1")  # given back: the next claimant takes it
+    serving._leases[(env_id, "MG2")] = 0.0  # a holder whose lease was taken stops when it renews
+    with pytest.raises(ValueError, match="site 'MG2'"):
+        serving.publish(f"env_{env_id}__info__a_to_b", Message(env_id, "a", "b", 0.0, "info", {}))
+
+
+def test_a_lease_left_by_a_process_that_died_on_this_host_is_taken_at_once(redis_url):
+    import socket
+    import subprocess
+    import uuid
+
+    from heron.messaging.redis import RedisBroker, lease_key
+
+    class Owner:
+        pass
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    env_id, broker, owner = f"dead-{uuid.uuid4().hex[:8]}", RedisBroker(redis_url), Owner()
+    broker._client.set(lease_key(env_id, "MG1"), f"x pid {gone.pid} on {socket.gethostname()}", px=30_000)
+    broker.claim_environment(env_id, owner, site="MG1")  # the crashed holder's lease is taken, not waited for
+    broker._client.set(lease_key(env_id, "MG2"), f"x pid {gone.pid} on another-host", px=30_000)
+    with pytest.raises(ValueError, match=f"site 'MG2' of env '{env_id}' is already served by pid {gone.pid} on another-host"):
+        broker.claim_environment(env_id, owner, site="MG2")  # another host's process cannot be checked: its lease runs out

@@ -368,7 +368,7 @@ def test_a_bad_seed_is_named(env, seed):
 def test_two_envs_cannot_share_an_env_id_on_one_broker():
     broker = InMemoryBroker()
     first = MultiAgentMicrogrids({"centralized": False, "message_broker": broker, "env_id": "grid"})
-    with pytest.raises(ValueError, match="env_id 'grid' is already in use on this broker"):
+    with pytest.raises(ValueError, match="env_id 'grid' is already in use by another owner in this process"):
         MultiAgentMicrogrids({"centralized": False, "message_broker": broker, "env_id": "grid"})
     MultiAgentMicrogrids({"centralized": False, "message_broker": broker, "env_id": "other"})
     MultiAgentMicrogrids({"centralized": False, "message_broker": InMemoryBroker(), "env_id": "grid"})  # another broker

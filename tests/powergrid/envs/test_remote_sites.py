@@ -98,6 +98,19 @@ def test_a_site_that_does_not_answer_is_named_within_the_timeout(redis_url):
         assert env.core.t == 0  # the step was undone on the env's side
 
 
+def test_a_second_process_serving_the_same_site_is_refused_naming_the_first(redis_url):
+    env_id = f"twice-{uuid.uuid4().hex[:8]}"
+    first = start_sites(redis_url, env_id, agents=("MG1",))[0]
+    try:
+        second = subprocess.run([sys.executable, "-m", "powergrid", "site", "MG1", "--broker", redis_url, "--env-id", env_id],
+                                capture_output=True, text=True, timeout=120)
+        assert second.returncode != 0
+        assert f"site 'MG1' of env '{env_id}' is already served by pid {first.pid} on" in second.stderr, second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        first.kill()
+
+
 def test_remote_sites_need_a_broker_other_processes_can_reach():
     with pytest.raises(ValueError, match="'remote_sites'.*'centralized': False and a 'message_broker' they can reach"):
         MultiAgentMicrogrids({"centralized": False, "remote_sites": True})
