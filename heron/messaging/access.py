@@ -61,21 +61,30 @@ def may_read(channel: str, recipient: str) -> bool:
 def redis_acl_rules(env_id: str, agent_id: str, devices: Iterable[str] = (), password: str | None = None) -> list[str]:
     """``ACL SETUSER <agent_id> ...`` rules for a site's Redis user under
     :class:`~heron.messaging.redis.RedisBroker`'s key scheme: it may read (and acknowledge)
-    only the streams addressed to it or its devices, and broadcasts; it may write, not read,
-    its reports and its devices' state updates. Its broker must be built with
-    ``max_pending=None`` (a write-only stream's length cannot be read to bound it)."""
+    only the streams addressed to it or its devices; it may read the broadcasts through its
+    own consumer group but append to (and trim) only its own broadcast stream; it may write,
+    not read, its reports and its devices' state updates. Its broker must be built with
+    ``max_pending=None`` (a write-only stream's length cannot be read to bound it).
+
+    Redis 7 selectors (the parenthesised groups) carry the per-key command sets: a command is
+    allowed when one of them, or the root set, allows it on all its keys."""
     from heron.messaging.redis import stream_key
 
     def any_channel_to(recipient: str) -> str:  # the stream key as an ACL glob, any channel
         return _literal(stream_key(env_id, "\0", recipient)).replace("\0", "*")
 
     reports = [ChannelManager.info_channel(agent_id, ENVIRONMENT_ID, env_id), ChannelManager.state_update_channel(env_id)]
+    own = [f"~{any_channel_to(r)}" for r in (agent_id, *devices)]
+    broadcasts, announcements = f"~{any_channel_to(BROADCAST)}", f"~{_literal(stream_key(env_id, ChannelManager.broadcast_channel(agent_id, env_id), BROADCAST))}"
     rules = ["reset", "on", f">{password}" if password else "nopass", "-@all",
-             "+ping", "+hello", "+evalsha", "+eval", "+script|load", "+script|exists",
-             "+xreadgroup", "+xread", "+xack", "+xdel", "+xgroup|create", "+xinfo|groups", "+xinfo|stream", "+xrange",
-             "+xpending", "+xtrim", "+exists", "+xadd", "+xlen"]
-    rules += [f"~{any_channel_to(r)}" for r in (agent_id, *devices, BROADCAST)]
+             "+ping", "+hello", "+script|load", "+script|exists",
+             "+evalsha", "+eval", "+xreadgroup", "+xread", "+xack", "+xdel", "+xgroup|create", "+xinfo|groups", "+xinfo|stream",
+             "+xrange", "+xpending", "+xtrim", "+exists", "+xadd", "+xlen", *own]
     rules += [f"%W~{_literal(stream_key(env_id, channel, ENVIRONMENT_ID))}" for channel in reports]
+    reading = "+xreadgroup +xack +xgroup|create +xinfo|groups +xinfo|stream +xrange +xpending +exists"
+    rules += [f"({reading} {broadcasts})",  # others' broadcasts: through its own group only
+              f"(+xadd +xtrim +xlen {reading} {announcements})",  # its own
+              f"(+evalsha +eval +xread {' '.join(own)} {broadcasts})"]  # one read or script over both at once
     return rules
 
 

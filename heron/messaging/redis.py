@@ -79,13 +79,8 @@ if n >= tonumber(ARGV[2]) then return redis.error_reply('FULL ' .. n) end
 return redis.call('XADD', KEYS[1], '*', 'm', ARGV[1])
 """
 
-# KEYS: direct stream, broadcast stream. ARGV: group, peek ('1'/'0'), recover ('1': read what was
-# given but never acknowledged first), number of direct acks, the direct acks, then the broadcast
-# acks. Returns {direct entries, broadcast entries}.
-_CONSUME = """
-local group, peek, recover, n = ARGV[1], ARGV[2] == '1', ARGV[3] == '1', tonumber(ARGV[4])
-local acks = {{}, {}}
-for i = 5, #ARGV do table.insert(acks[(i - 4 <= n) and 1 or 2], ARGV[i]) end
+#: Stream entry ids compared in Lua.
+_IDS = """
 local function parts(id)
   local ms, seq = string.match(id, '(%d+)-(%d+)')
   return tonumber(ms), tonumber(seq)
@@ -95,6 +90,40 @@ local function below(a, b)
   local bm, bs = parts(b)
   return am < bm or (am == bm and as < bs)
 end
+"""
+
+# A broadcast: its publisher first drops the entries every reader's group has acknowledged
+# (readers never write to a broadcast stream but through their group, so the ACL rules can
+# keep one site from trimming what the others read), then appends. KEYS: the broadcast
+# stream. ARGV: the frame, the most entries the stream holds ('' for no bound).
+_BROADCAST = _IDS + """
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 1 then
+  local low = nil
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', key)) do
+    local info = {}
+    for j = 1, #g, 2 do info[g[j]] = g[j + 1] end
+    local ms, seq = parts(info['last-delivered-id'])
+    local keep = ms .. '-' .. (seq + 1)  -- everything up to the last delivered is acknowledged ...
+    if info['pending'] > 0 then keep = redis.call('XPENDING', key, info['name'])[2] end  -- ... unless some is not
+    if low == nil or below(keep, low) then low = keep end
+  end
+  if low ~= nil then redis.call('XTRIM', key, 'MINID', low) end
+  if ARGV[2] ~= '' then
+    local n = redis.call('XLEN', key)
+    if n >= tonumber(ARGV[2]) then return redis.error_reply('FULL ' .. n) end
+  end
+end
+return redis.call('XADD', key, '*', 'm', ARGV[1])
+"""
+
+# KEYS: direct stream, broadcast stream. ARGV: group, peek ('1'/'0'), recover ('1': read what was
+# given but never acknowledged first), number of direct acks, the direct acks, then the broadcast
+# acks. Returns {direct entries, broadcast entries}.
+_CONSUME = """
+local group, peek, recover, n = ARGV[1], ARGV[2] == '1', ARGV[3] == '1', tonumber(ARGV[4])
+local acks = {{}, {}}
+for i = 5, #ARGV do table.insert(acks[(i - 4 <= n) and 1 or 2], ARGV[i]) end
 local function read(key, k)
   if #acks[k] > 0 then
     redis.call('XACK', key, group, unpack(acks[k]))
@@ -119,18 +148,6 @@ local function read(key, k)
     if res and res[1] then
       for _, e in ipairs(res[1][2]) do if e[2] then table.insert(out, e) end end
     end
-  end
-  if k == 2 then  -- drop the broadcasts every group has acknowledged
-    local low = nil
-    for _, g in ipairs(redis.call('XINFO', 'GROUPS', key)) do
-      local info = {}
-      for j = 1, #g, 2 do info[g[j]] = g[j + 1] end
-      local ms, seq = parts(info['last-delivered-id'])
-      local keep = ms .. '-' .. (seq + 1)  -- everything up to the last delivered is acknowledged ...
-      if info['pending'] > 0 then keep = redis.call('XPENDING', key, info['name'])[2] end  -- ... unless some is not
-      if low == nil or below(keep, low) then low = keep end
-    end
-    if low ~= nil then redis.call('XTRIM', key, 'MINID', low) end
   end
   return out
 end
@@ -172,6 +189,7 @@ class RedisBroker(MessageBroker):
         self._publish = self._client.register_script(_PUBLISH)
         self._consume = self._client.register_script(_CONSUME)
         self._take_over = self._client.register_script(_TAKE_OVER)
+        self._broadcast = self._client.register_script(_BROADCAST)
         self._unacked: dict[tuple[str, str], tuple[list[bytes], list[bytes]]] = {}  # (key pair) -> ids given last time
         self._seen: set[tuple[str, str]] = set()  # streams this broker has read from
         self._last_ids: list[bytes] = [b"0-0", b"0-0"]  # the newest entry ids of the streams the last consume read
@@ -245,7 +263,9 @@ class RedisBroker(MessageBroker):
             self._renew_leases()
         key = self._key(message.env_id, channel, message.recipient_id)
         try:
-            if self.max_pending is None:
+            if message.recipient_id == BROADCAST:
+                self._broadcast(keys=[key], args=[encode(message), "" if self.max_pending is None else self.max_pending])
+            elif self.max_pending is None:
                 self._client.xadd(key, {"m": encode(message)})
             else:
                 self._publish(keys=[key], args=[encode(message), self.max_pending])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from heron.messaging import ChannelManager, InMemoryBroker, Message
+from heron.messaging.base import BROADCAST
 from heron.messaging.security import Keyring, SecureBroker, sealed
 from powergrid.agents.site_process import identities
 from powergrid.envs import MultiAgentMicrogrids
@@ -178,6 +179,38 @@ def test_redis_acl_users_confine_a_site_to_its_own_streams(redis_url):
         with pytest.raises(redis.exceptions.NoPermissionError):
             site.publish(ChannelManager.info_channel("MG1", "environment", env_id), Message(env_id, "MG1", "environment", 1.0, "info", {}))
         assert [m.payload for m in admin.consume(report, "environment", env_id)] == [{"cost": 1.0}]
+    finally:
+        admin._client.execute_command("ACL", "DELUSER", user)
+
+
+def test_redis_acl_users_read_others_broadcasts_but_cannot_trim_delete_or_append_to_them(redis_url):
+    """Found from the rules themselves: a site's user could XTRIM, XDEL or XADD the broadcast
+    streams every other site reads (one command empties another agent's announcements)."""
+    import redis
+
+    from heron.messaging.access import redis_acl_rules
+    from heron.messaging.redis import RedisBroker, stream_key
+
+    admin = fresh_redis_broker(redis_url)
+    env_id, user = "aclb", f"mg3_{time.time_ns()}"
+    admin._client.execute_command("ACL", "SETUSER", user, *redis_acl_rules(env_id, "MG3", ["ess_3"], password="pw3"))
+    try:
+        site = RedisBroker(redis_url.replace("redis://", f"redis://{user}:pw3@"), max_pending=None)
+        theirs, own = ChannelManager.broadcast_channel("MG1", env_id), ChannelManager.broadcast_channel("MG3", env_id)
+        assert site.consume(theirs, "MG3", env_id) == []  # a reader is known from its first read
+        for t in (1.0, 2.0):
+            admin.publish(theirs, Message(env_id, "MG1", BROADCAST, t, "broadcast", {"price": t}))
+        assert [m.payload for m in site.receive(theirs, "MG3", env_id, 1.0)] == [{"price": 1.0}, {"price": 2.0}]
+        assert site.consume(theirs, "MG3", env_id) == []  # acknowledged
+        key = stream_key(env_id, theirs, BROADCAST)
+        for command in (("XTRIM", key, "MAXLEN", "0"), ("XDEL", key, "0-1"), ("XADD", key, "*", "m", b"forged"),
+                        ("DEL", key)):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                site._client.execute_command(*command)
+        with pytest.raises(redis.exceptions.ResponseError, match="can't access at least one of the keys"):
+            site.publish(theirs, Message(env_id, "MG1", BROADCAST, 3.0, "broadcast", {"price": -1.0}))  # the script's trim is refused
+        site.publish(own, Message(env_id, "MG3", BROADCAST, 3.0, "broadcast", {"offer": 1.0}))  # its own announcements
+        assert [m.payload for m in admin.consume(own, "MG1", env_id)] == [{"offer": 1.0}]
     finally:
         admin._client.execute_command("ACL", "DELUSER", user)
 
