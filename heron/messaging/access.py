@@ -80,9 +80,10 @@ def redis_acl_rules(env_id: str, agent_id: str, devices: Iterable[str] = (), pas
              "+ping", "+hello", "+script|load", "+script|exists",
              "+evalsha", "+eval", "+xreadgroup", "+xread", "+xack", "+xdel", "+xgroup|create", "+xinfo|groups", "+xinfo|stream",
              "+xrange", "+xpending", "+xtrim", "+exists", "+xadd", "+xlen", *own]
-    rules += [f"%W~{_literal(stream_key(env_id, channel, ENVIRONMENT_ID))}" for channel in reports]
+    writes = " ".join(f"%W~{_literal(stream_key(env_id, channel, ENVIRONMENT_ID))}" for channel in reports)
     reading = "+xreadgroup +xack +xgroup|create +xinfo|groups +xinfo|stream +xrange +xpending +exists"
-    rules += [f"({reading} {broadcasts})",  # others' broadcasts: through its own group only
+    rules += [f"(+xadd {writes})",  # its reports and state updates (a stream other sites write to): append only
+              f"({reading} {broadcasts})",  # others' broadcasts: through its own group only
               f"(+xadd +xtrim +xlen {reading} {announcements})",  # its own
               f"(+evalsha +eval +xread {' '.join(own)} {broadcasts})"]  # one read or script over both at once
     return rules

@@ -156,7 +156,7 @@ def test_redis_acl_users_confine_a_site_to_its_own_streams(redis_url):
     import redis
 
     from heron.messaging.access import redis_acl_rules
-    from heron.messaging.redis import RedisBroker
+    from heron.messaging.redis import RedisBroker, stream_key
 
     admin = fresh_redis_broker(redis_url)
     env_id, user = "acl", f"mg3_{time.time_ns()}"
@@ -178,6 +178,10 @@ def test_redis_acl_users_confine_a_site_to_its_own_streams(redis_url):
             site.consume(report, "environment", env_id)  # but not read it, nor the others' updates
         with pytest.raises(redis.exceptions.NoPermissionError):
             site.publish(ChannelManager.info_channel("MG1", "environment", env_id), Message(env_id, "MG1", "environment", 1.0, "info", {}))
+        updates = stream_key(env_id, ChannelManager.state_update_channel(env_id), "environment")  # every site's devices write here
+        for command in (("XTRIM", updates, "MAXLEN", "0"), ("XDEL", updates, "0-1"), ("DEL", updates)):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                site._client.execute_command(*command)
         assert [m.payload for m in admin.consume(report, "environment", env_id)] == [{"cost": 1.0}]
     finally:
         admin._client.execute_command("ACL", "DELUSER", user)
