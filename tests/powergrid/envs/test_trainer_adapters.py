@@ -182,7 +182,6 @@ def test_render_records_video(tmp_path):
 
     import powergrid.envs as envs
 
-    pytest.importorskip("moviepy", reason="RecordVideo writes with moviepy")
     single = RecordVideo(gymnasium.make(envs.SINGLE_AGENT_ID, render_mode="rgb_array", max_episode_steps=2), str(tmp_path))
     single.reset(seed=0)
     for _ in range(2):
