@@ -81,6 +81,7 @@ def test_a_site_that_never_got_results_sends_no_report_and_is_held():
     np.testing.assert_allclose(rewards, clean, rtol=0, atol=1e-9)  # the devices acted as commanded; the env scores them
 
 
+@pytest.mark.slow  # 8 s; the fault model is covered in the quick loop by the tests above
 def test_event_driven_mode_runs_on_the_fault_model():
     """In event-driven mode the messages on the broker are the controllers' commands to their
     devices (their delay is ScheduleConfig's msg_delay): a lost one leaves the device at its

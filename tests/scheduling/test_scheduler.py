@@ -270,6 +270,7 @@ def test_handler_exception_surfaces_with_its_event():
     assert s.processed_count == 3
 
 
+@pytest.mark.slow  # 3 s: a second interpreter
 def test_second_process_loads_kernels_from_cache():
     code = textwrap.dedent("""
         from heron._fast import event_heap as kern

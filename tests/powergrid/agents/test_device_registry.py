@@ -70,6 +70,7 @@ class Charge(Policy):
         return np.array([0.1, 0.0, 0.0, 0.011])
 
 
+@pytest.mark.slow  # 7 s of event-driven run; the charger is covered quickly above
 def test_the_charger_charges_in_event_driven_mode():
     env = MultiAgentMicrogrids(config_with_a_charger())
     env.reset(seed=0)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from powergrid.__main__ import event_driven_env, main
 
@@ -48,6 +49,7 @@ def test_event_driven_is_reproducible():
     np.testing.assert_array_equal(a[1], b[1])
 
 
+@pytest.mark.slow  # 6 s: runs the main job; its flags are covered by tests/test_main_job.py
 def test_main_job_prints_the_comparison(capsys):
     assert main(["--episodes", "1"]) == 0
     out = capsys.readouterr().out
@@ -57,6 +59,7 @@ def test_main_job_prints_the_comparison(capsys):
     assert lines["centralized"][1:4] == lines["distributed"][1:4]  # same steps, same numbers
 
 
+@pytest.mark.slow  # 5 s
 def test_the_seeds_quick_start_runs_as_written_on_the_grid_env():
     """The event-driven guide's Quick Start with ``MyEnv = MultiAgentMicrogrids``: controllers
     without a policy hold (as the earlier HERON's coordinators did on a tick with nothing to

@@ -109,6 +109,7 @@ def test_the_batched_env_conserves_energy_and_respects_limits(episode, copies):
         check_generators(env.generators)
 
 
+@pytest.mark.slow  # 9 s of pandapower runs; the batched and single envs' conservation tests stay quick
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(episode=EPISODE)
 def test_the_power_balance_closes(episode):

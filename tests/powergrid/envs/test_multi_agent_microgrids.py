@@ -202,6 +202,7 @@ def test_user_dataset_in_the_earlier_pickle_format(tmp_path):
         MultiAgentMicrogrids({"setup": SIMBENCH, "dataset_path": str(path)})
 
 
+@pytest.mark.slow  # a 1,000-step soak; shorter equality tests stay quick
 def test_distributed_matches_centralized_for_1000_steps():
     broker = InMemoryBroker()
     central = MultiAgentMicrogrids({"centralized": True})

@@ -48,6 +48,7 @@ def test_balanced_model_tracks_the_unbalanced_reference_solution():
     assert net.res_line.loading_percent.max() < 100.0
 
 
+@pytest.mark.slow  # 5 s
 def test_regulator_taps_are_checked_and_applied():
     net, buses = build_operator_network("IEEE123", "DSO", regulator_taps=(0, 0, 0, 0), vm_pu=1.0)
     pp.runpp(net)
@@ -72,6 +73,7 @@ def test_derivation_helpers_on_small_inputs(tmp_path):
     assert json.loads(to_json(data)) == data
 
 
+@pytest.mark.slow  # 3 s
 def test_ieee123_serves_as_the_operator_network_in_both_modes():
     microgrids = copy.deepcopy(load_setup("ieee34_ieee13")["microgrid_configs"])
     for mg, node in zip(microgrids, ("13", "60", "97")):

@@ -34,8 +34,8 @@ NETWORKS = {"IEEE13": IEEE13Bus, "IEEE34": IEEE34Bus, "IEEE123": IEEE123Bus, "CI
             "IEEE34+3xIEEE13": fused}
 
 
-@pytest.mark.parametrize("name", sorted(NETWORKS))
-def test_lightsim_matches_pandapower_on_200_random_states(name):
+@pytest.mark.parametrize("name", ["IEEE34+3xIEEE13", *(pytest.param(n, marks=pytest.mark.slow) for n in sorted(NETWORKS) if n != "IEEE34+3xIEEE13")])
+def test_lightsim_matches_pandapower_on_200_random_states(name):  # the default setup's net in the quick loop, every net in CI
     net = with_devices(NETWORKS[name]())
     fast, ref = LightSimBackend(copy.deepcopy(net)), PandapowerBackend(copy.deepcopy(net))
     rng = np.random.default_rng(42)
@@ -110,6 +110,7 @@ def test_unknown_backend_and_unsupported_elements():
         LightSimBackend(net)
 
 
+@pytest.mark.slow  # 4 s: builds every network
 def test_element_names_are_prefixed():
     assert IEEE13Bus("MGx").bus.name.iloc[0] == "MGx Bus 650"
     assert IEEE34Bus("DSO").line.name.iloc[0] == "DSO Line 800-802"
