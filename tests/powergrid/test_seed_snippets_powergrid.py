@@ -5,10 +5,14 @@ extra: .ci/run installs both, elsewhere their tests are skipped. The FAQ's RLlib
 debugging snippet uses one name, ``config``, for the env's config and then for RLlib's
 ``PPOConfig``: it runs in those two halves. Not run: pseudo-code (``actions = {...}``,
 ``devices=[...]``)."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from tests.test_seed_snippets import run_snippet
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SNIPPETS = {
     "execution modes: centralized": '''
@@ -129,6 +133,9 @@ def test_faq_stable_baselines3_snippet_trains_and_saves(tmp_path, monkeypatch):
     assert (tmp_path / "ppo_microgrid.zip").is_file()
 
 
+#: docs/faq.md's RLlib snippet, as a user copies it
+FAQ_SHARED_POLICY = (ROOT / "docs" / "faq.md").read_text().split("shared policy with RLlib?**")[1].split("```python")[1].split("```")[0]
+
 FAQ_RLLIB = '''
 from ray import tune
 from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
@@ -176,7 +183,7 @@ def test_faq_rllib_snippet_trains_mappo_on_the_distributed_env():
     policy needs agents with equal observation and action spaces, which the SimBench setup has
     and the default (the earlier package's scenario, microgrids of different ratings) has not:
     RLlib refuses it there, so the snippet runs on ``ieee34_ieee13_simbench``
-    (docs/compatibility.md)."""
+    (docs/compatibility.md; on the default setup, through ``SharedSpaces``: the next test)."""
     pytest.importorskip("ray.rllib", reason="the rllib extra is not installed")
     if _interfaces() != ["lo"]:
         pytest.skip(f"Ray starts only in a private network namespace (interfaces here: {_interfaces()}); "
@@ -199,6 +206,30 @@ def test_faq_rllib_snippet_trains_mappo_on_the_distributed_env():
         assert results["training_iteration"] == 1
         assert results["env_runners"]["num_env_steps_sampled_lifetime"] >= 4000
         assert "shared_policy" in results["learners"]
+        ns["algo"].stop()
+    finally:
+        ray.shutdown()
+
+
+@pytest.mark.slow
+def test_rllib_trains_one_shared_policy_on_the_default_setup_through_shared_spaces():
+    """The default setup's microgrids differ in ratings and bus counts; ``SharedSpaces`` gives
+    them one [-1, 1] action space and one padded observation with an agent id, so RLlib's one
+    policy for all agents trains on it (docs/faq.md). One iteration, in a private network
+    namespace as above."""
+    pytest.importorskip("ray.rllib", reason="the rllib extra is not installed")
+    if _interfaces() != ["lo"]:
+        pytest.skip(f"Ray starts only in a private network namespace (interfaces here: {_interfaces()})")
+    import ray
+
+    from powergrid.envs import MultiAgentMicrogrids
+
+    try:
+        ns = run_snippet(FAQ_SHARED_POLICY, {})
+        results = ns["results"]
+        assert results["training_iteration"] == 1 and "shared" in results["learners"]
+        env = MultiAgentMicrogrids({"setup": "ieee34_ieee13"})
+        assert len({env.action_space(a).shape for a in env.possible_agents}) > 1  # the spaces really differ underneath
         ns["algo"].stop()
     finally:
         ray.shutdown()
