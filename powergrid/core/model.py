@@ -192,6 +192,7 @@ class GridModel:
         built = _BUILT.get(key)
         if built is None:
             built = _BUILT[key] = cls(config)
+            built.config = None  # the cache keeps no env's config (its broker, its policies): copies get their own
             if len(_BUILT) > _BUILT_LIMIT:
                 _BUILT.popitem(last=False)
         _BUILT.move_to_end(key)

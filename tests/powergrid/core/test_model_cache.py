@@ -54,3 +54,17 @@ def test_configs_holding_objects_are_not_copied():
     config = {"setup": "ieee34_ieee13", "dataset_path": None, "dso_config": {}, "microgrid_configs": [{"x": object()}]}
     assert _model_key(config) is None
     assert _model_key({**config, "microgrid_configs": None}) is not None
+
+
+def test_a_copy_of_the_model_copies_nothing_of_the_first_envs_config():
+    """Found by the broker-outage test: the cached model kept the first env's config, so every
+    later env deep-copied that env's broker (reconnecting to a Redis that was gone)."""
+    from heron.messaging.memory import InMemoryBroker
+
+    class Uncopyable(InMemoryBroker):
+        def __deepcopy__(self, memo):
+            raise AssertionError("the first env's broker was copied")
+
+    MultiAgentMicrogrids({"centralized": False, "message_broker": Uncopyable(), "dso_config": {"load_scale": 0.8}})
+    second = MultiAgentMicrogrids({"centralized": False, "dso_config": {"load_scale": 0.8}})
+    assert not isinstance(second.message_broker, Uncopyable)
