@@ -73,11 +73,21 @@ def redis_tls(tmp_path_factory):
 
 
 def fresh_redis_broker(url: str, **kwargs):
-    from heron.messaging.redis import RedisBroker
+    """A broker on an emptied database: every stream and lease gone, the token of the server's
+    data kept (brokers of this server that are still open would otherwise, rightly, take the
+    flush for a restart that lost their data)."""
+    import redis
 
-    broker = RedisBroker(url, **kwargs)
-    broker._client.flushdb()
-    return broker
+    from heron.messaging.redis import RedisBroker
+    from heron.messaging.redis_link import EPOCH_KEY
+
+    client = redis.Redis.from_url(url)
+    epoch = client.get(EPOCH_KEY)
+    client.flushdb()
+    if epoch is not None:
+        client.set(EPOCH_KEY, epoch)
+    client.close()
+    return RedisBroker(url, **kwargs)
 
 
 @pytest.fixture(scope="session")

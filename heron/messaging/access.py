@@ -68,7 +68,8 @@ def redis_acl_rules(env_id: str, agent_id: str, devices: Iterable[str] = (), pas
 
     Redis 7 selectors (the parenthesised groups) carry the per-key command sets: a command is
     allowed when one of them, or the root set, allows it on all its keys."""
-    from heron.messaging.redis import stream_key
+    from heron.messaging.redis import lease_key, stream_key
+    from heron.messaging.redis_link import EPOCH_KEY
 
     def any_channel_to(recipient: str) -> str:  # the stream key as an ACL glob, any channel
         return _literal(stream_key(env_id, "\0", recipient)).replace("\0", "*")
@@ -82,10 +83,13 @@ def redis_acl_rules(env_id: str, agent_id: str, devices: Iterable[str] = (), pas
              "+xrange", "+xpending", "+xtrim", "+exists", "+xadd", "+xlen", *own]
     writes = " ".join(f"%W~{_literal(stream_key(env_id, channel, ENVIRONMENT_ID))}" for channel in reports)
     reading = "+xreadgroup +xack +xgroup|create +xinfo|groups +xinfo|stream +xrange +xpending +exists"
+    epoch, lease = f"~{_literal(EPOCH_KEY)}", f"~{_literal(lease_key(env_id, agent_id))}"
     rules += [f"(+xadd {writes})",  # its reports and state updates (a stream other sites write to): append only
               f"({reading} {broadcasts})",  # others' broadcasts: through its own group only
               f"(+xadd +xtrim +xlen {reading} {announcements})",  # its own
-              f"(+evalsha +eval +xread {' '.join(own)} {broadcasts})"]  # one read or script over both at once
+              f"(+get %R{epoch})",  # the token of the server's data, left by an unrestricted client (the env's)
+              f"(+get +set +pexpire +del {lease})",  # the claim on its identity in the env
+              f"(+evalsha +eval +xread {' '.join(own)} {broadcasts} {epoch} {lease})"]  # reads and scripts over several
     return rules
 
 

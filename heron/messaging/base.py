@@ -12,7 +12,7 @@ from typing import Any
 
 from heron.messaging.channels import ChannelManager
 
-__all__ = ["Message", "MessageType", "MessageBroker", "ChannelManager", "BROADCAST", "DEFAULT_ENV", "ENVIRONMENT_ID", "BrokerWrapper", "claimed_already", "message_on"]
+__all__ = ["Message", "MessageType", "MessageBroker", "ChannelManager", "BROADCAST", "DEFAULT_ENV", "ENVIRONMENT_ID", "BrokerLost", "BrokerWrapper", "claimed_already", "message_on"]
 
 #: Recipient id of a message meant for every consumer of a channel.
 BROADCAST = "*"
@@ -20,6 +20,12 @@ BROADCAST = "*"
 ENVIRONMENT_ID = "environment"
 #: Environment id used when a message or channel names none.
 DEFAULT_ENV = "default"
+
+
+class BrokerLost(ConnectionError):
+    """The broker came back without its data (it restarted empty): the messages in flight, the
+    readers' positions and the claims on it are gone. Nothing resumes from that: start the env
+    and its sites again."""
 
 
 def claimed_already(env_id: str, site: str | None, holder: str) -> str:

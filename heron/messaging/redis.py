@@ -13,7 +13,6 @@ Subscriptions (``subscribe``) are called for messages published through this bro
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import threading
@@ -25,6 +24,7 @@ from typing import Any
 from heron.messaging.base import BROADCAST, DEFAULT_ENV, Message, MessageBroker, claimed_already, message_on
 from heron.messaging.channels import ChannelManager
 from heron.messaging.codec import FrameError, decode, encode
+from heron.messaging.redis_link import EPOCH_KEY, RedisLink, quietly
 
 __all__ = ["RedisBroker", "stream_key"]
 
@@ -73,7 +73,13 @@ def stream_key(env_id: str, channel: str, recipient: str) -> str:
     return _SEP.join((_PREFIX, env_id, channel, recipient))
 
 
-_PUBLISH = """
+#: Every script's first lines: the server must still hold the data this broker first saw (its
+#: last key is ``EPOCH_KEY``, its last argument the token read there, '' when unknown).
+_GUARD = """
+if ARGV[#ARGV] ~= '' and redis.call('GET', KEYS[#KEYS]) ~= ARGV[#ARGV] then return redis.error_reply('LOST') end
+"""
+
+_PUBLISH = _GUARD + """
 local n = redis.call('XLEN', KEYS[1])
 if n >= tonumber(ARGV[2]) then return redis.error_reply('FULL ' .. n) end
 return redis.call('XADD', KEYS[1], '*', 'm', ARGV[1])
@@ -95,8 +101,8 @@ end
 # A broadcast: its publisher first drops the entries every reader's group has acknowledged
 # (readers never write to a broadcast stream but through their group, so the ACL rules can
 # keep one site from trimming what the others read), then appends. KEYS: the broadcast
-# stream. ARGV: the frame, the most entries the stream holds ('' for no bound).
-_BROADCAST = _IDS + """
+# stream, EPOCH_KEY. ARGV: the frame, the most entries the stream holds ('' for no bound), the epoch.
+_BROADCAST = _GUARD + _IDS + """
 local key = KEYS[1]
 if redis.call('EXISTS', key) == 1 then
   local low = nil
@@ -117,13 +123,13 @@ end
 return redis.call('XADD', key, '*', 'm', ARGV[1])
 """
 
-# KEYS: direct stream, broadcast stream. ARGV: group, peek ('1'/'0'), recover ('1': read what was
-# given but never acknowledged first), number of direct acks, the direct acks, then the broadcast
-# acks. Returns {direct entries, broadcast entries}.
-_CONSUME = """
+# KEYS: direct stream, broadcast stream, EPOCH_KEY. ARGV: group, peek ('1'/'0'), recover ('1':
+# read what was given but never acknowledged first), number of direct acks, the direct acks, the
+# broadcast acks, the epoch. Returns {direct entries, broadcast entries, their last ids}.
+_CONSUME = _GUARD + """
 local group, peek, recover, n = ARGV[1], ARGV[2] == '1', ARGV[3] == '1', tonumber(ARGV[4])
 local acks = {{}, {}}
-for i = 5, #ARGV do table.insert(acks[(i - 4 <= n) and 1 or 2], ARGV[i]) end
+for i = 5, #ARGV - 1 do table.insert(acks[(i - 4 <= n) and 1 or 2], ARGV[i]) end
 local function read(key, k)
   if #acks[k] > 0 then
     redis.call('XACK', key, group, unpack(acks[k]))
@@ -161,31 +167,24 @@ return {read(KEYS[1], 1), read(KEYS[2], 2), last(KEYS[1]), last(KEYS[2])}
 """
 
 
-def _connect(url: str, socket_timeout: float) -> Any:
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=3.0, socket_timeout=socket_timeout)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        raise ConnectionError(f"Redis at {url!r} cannot be reached: {error}") from None
-    return client
-
-
 class RedisBroker(MessageBroker):
     """The broker contract over Redis Streams at ``url`` (``redis://host:port/db``; ``rediss://``
     for TLS, with a user and password in the URL for an ACL user). An unreachable server fails
     within seconds, naming the URL. ``max_pending`` bounds each stream, as in memory (None: no
     bound, for an ACL user that may write but not read its report streams);
-    ``socket_timeout`` (s) bounds each reply (a blocking wait is cut into reads within it)."""
+    ``socket_timeout`` (s) bounds each reply (a blocking wait is cut into reads within it). A
+    lost connection is retried for up to ``retry_for`` seconds; a server that came back empty
+    raises :class:`~heron.messaging.base.BrokerLost` (:mod:`heron.messaging.redis_link`)."""
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", max_pending: int | None = DEFAULT_MAX_PENDING,
-                 socket_timeout: float = 30.0) -> None:
+                 socket_timeout: float = 30.0, retry_for: float = 10.0) -> None:
         if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"RedisBroker needs a redis:// (or rediss://, unix://) URL, got {url!r}")
-        self.url, self.socket_timeout = url, float(socket_timeout)
+        self.url, self.socket_timeout, self.retry_for = url, float(socket_timeout), float(retry_for)
         self.max_pending = None if max_pending is None else int(max_pending)
-        self._client = _connect(url, self.socket_timeout)
+        self._link = RedisLink(url, self.socket_timeout, self.retry_for)
+        self._client = self._link.client
+        self._epoch = self._link.epoch or b""  # what the scripts check the server still holds ('': unknown)
         self._publish = self._client.register_script(_PUBLISH)
         self._consume = self._client.register_script(_CONSUME)
         self._take_over = self._client.register_script(_TAKE_OVER)
@@ -201,7 +200,7 @@ class RedisBroker(MessageBroker):
         self._leases: dict[tuple[str, str | None], float] = {}  # (env id, site) -> last renewal (monotonic s)
 
     def __getstate__(self) -> dict[str, Any]:  # a copy (a vector env's worker) opens its own connection
-        return {"url": self.url, "max_pending": self.max_pending, "socket_timeout": self.socket_timeout}
+        return {"url": self.url, "max_pending": self.max_pending, "socket_timeout": self.socket_timeout, "retry_for": self.retry_for}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)
@@ -218,8 +217,8 @@ class RedisBroker(MessageBroker):
         finds its lease taken by another when it renews stops with ``ValueError``."""
         super().claim_environment(env_id, owner, site)
         try:
-            self._hold_lease(env_id, site)
-        except ValueError:
+            self._link.run(f"the claim of {lease_key(env_id, site)!r}", lambda: self._hold_lease(env_id, site))
+        except (ValueError, ConnectionError):
             super().release_environment(env_id, owner, site)
             raise
 
@@ -227,9 +226,7 @@ class RedisBroker(MessageBroker):
         super().release_environment(env_id, owner, site)
         if self._leases.pop((env_id, site), None) is not None:
             key = lease_key(env_id, site)
-            with contextlib.suppress(Exception):  # a broker that is gone holds no lease
-                if self._client.get(key) == self._holder:
-                    self._client.delete(key)
+            quietly(lambda: self._client.get(key) == self._holder and self._client.delete(key))  # a broker that is gone holds none
 
     def _hold_lease(self, env_id: str, site: str | None) -> None:
         key = lease_key(env_id, site)
@@ -259,16 +256,20 @@ class RedisBroker(MessageBroker):
         import redis
 
         message = message_on(channel, message)
-        if self._leases:
-            self._renew_leases()
-        key = self._key(message.env_id, channel, message.recipient_id)
-        try:
+        key, frame = self._key(message.env_id, channel, message.recipient_id), encode(message)
+
+        def send() -> None:
+            if self._leases:
+                self._renew_leases()
             if message.recipient_id == BROADCAST:
-                self._broadcast(keys=[key], args=[encode(message), "" if self.max_pending is None else self.max_pending])
+                self._broadcast(keys=[key, EPOCH_KEY], args=[frame, "" if self.max_pending is None else self.max_pending, self._epoch])
             elif self.max_pending is None:
-                self._client.xadd(key, {"m": encode(message)})
+                self._client.xadd(key, {"m": frame})
             else:
-                self._publish(keys=[key], args=[encode(message), self.max_pending])
+                self._publish(keys=[key, EPOCH_KEY], args=[frame, self.max_pending, self._epoch])
+
+        try:
+            self._link.run(f"a publish on {channel!r}", send)  # sent twice at worst: readers take a message once per step
         except redis.ResponseError as error:
             if str(error).startswith("FULL"):
                 queue = "broadcast" if message.recipient_id == BROADCAST else f"recipient {message.recipient_id!r}"
@@ -287,9 +288,16 @@ class RedisBroker(MessageBroker):
             direct_acks, broadcast_acks = self._unacked.pop(keys, ((), ())) if clear else ((), ())
             recover = clear and keys not in self._seen  # this reader's first read here: what it never acknowledged first
             self._seen.add(keys)
-            direct, shared, *self._last_ids = self._consume(keys=list(keys), args=[recipient_id, "0" if clear else "1",
-                                                                                   "1" if recover else "0", len(direct_acks),
-                                                                                   *direct_acks, *broadcast_acks])
+            recovering = [recover]
+
+            def read() -> list[Any]:
+                return self._consume(keys=[*keys, EPOCH_KEY], args=[recipient_id, "0" if clear else "1", "1" if recovering[0] else "0",
+                                                                    len(direct_acks), *direct_acks, *broadcast_acks, self._epoch])
+
+            def reread() -> None:  # the lost read may have been served: take what it was given first
+                recovering[0] = clear
+
+            direct, shared, *self._last_ids = self._link.run(f"a read of {channel!r} for {recipient_id!r}", read, reread)
             if clear and (direct or shared):
                 self._unacked[keys] = ([entry[0] for entry in direct], [entry[0] for entry in shared])
         out = self._decoded(direct, env)
@@ -310,7 +318,7 @@ class RedisBroker(MessageBroker):
             env = env_id if env_id is not None else (ChannelManager.env_of(channel) or DEFAULT_ENV)
             keys = (self._key(env, channel, recipient_id), self._key(env, channel, BROADCAST))
             block = max(int(min(left, 0.5 * self.socket_timeout) * 1000), 1)  # within the connection's read timeout
-            self._client.xread(dict(zip(keys, self._last_ids)), block=block)
+            self._link.run(f"a wait on {channel!r} for {recipient_id!r}", lambda: self._client.xread(dict(zip(keys, self._last_ids)), block=block))
 
     def _decoded(self, entries: list[Any], env: str) -> list[Message]:
         out = []
@@ -336,9 +344,9 @@ class RedisBroker(MessageBroker):
         return list(self._client.scan_iter(match=pattern + "*", count=1000))
 
     def clear_environment(self, env_id: str) -> None:
-        keys = self._env_keys(env_id)
+        keys = self._link.run(f"the clearing of env {env_id!r}", lambda: self._env_keys(env_id))
         if keys:
-            self._client.delete(*keys)
+            self._link.run(f"the clearing of env {env_id!r}", lambda: self._client.delete(*keys))
         self._unacked = {k: v for k, v in self._unacked.items() if not k[0].startswith(self._key(env_id, "", "")[:-1])}
 
     def get_environment_channels(self, env_id: str) -> list[str]:
@@ -355,8 +363,9 @@ class RedisBroker(MessageBroker):
         return total
 
     def close(self) -> None:
-        """Acknowledge what was processed, and close the connection."""
+        """Acknowledge what was processed, and close the connection (on a server that is gone,
+        only close it: it never raises, and waits no longer than one reply's timeout)."""
         for keys, (direct, shared) in list(self._unacked.items()):
-            self._consume(keys=list(keys), args=[keys[0].split(_SEP)[-1], "1", "0", len(direct), *direct, *shared])
+            quietly(lambda: self._consume(keys=[*keys, EPOCH_KEY], args=[keys[0].split(_SEP)[-1], "1", "0", len(direct), *direct, *shared, self._epoch]))
         self._unacked.clear()
-        self._client.close()
+        quietly(self._link.close)

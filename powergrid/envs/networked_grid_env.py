@@ -48,6 +48,7 @@ is read from that net (:meth:`GridModel.from_agents`). Or override ``_build_net`
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -290,11 +291,16 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
         saved = self.core.checkpoint()
         try:
             return self._step(actions)
-        except BaseException:
+        except BaseException as error:
             self.core.restore(saved)
             self._write_discrete_devices()
             if self.exchange is not None:
-                self.message_broker.clear_environment(self.env_id)  # between steps the env has nothing pending
+                try:
+                    self.message_broker.clear_environment(self.env_id)  # between steps the env has nothing pending
+                except ConnectionError:
+                    pass  # the broker is gone (the error says so): nothing of the step is left on it
+            if isinstance(error, ConnectionError):
+                raise type(error)(f"env {self.env_id!r}, step {self.core.t + 1} rolled back: {error}") from error
             raise
 
     def _step(self, actions: Mapping[str, Any]):
@@ -367,7 +373,10 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
     def close(self) -> None:
         """Stop remote sites, and give the env id back to the broker (which belongs to whoever passed it in)."""
         if isinstance(self.exchange, RemoteExchange):
-            self.exchange.control("stop")
+            try:
+                self.exchange.control("stop")
+            except ConnectionError as error:  # sites stop on their own when the broker is gone
+                warnings.warn(f"env {self.env_id!r}: its sites were not told to stop: {error}", RuntimeWarning, stacklevel=2)
         if self.message_broker is not None:
             self.message_broker.release_environment(self.env_id, self)
 

@@ -183,6 +183,16 @@ def test_redis_acl_users_confine_a_site_to_its_own_streams(redis_url):
             with pytest.raises(redis.exceptions.NoPermissionError):
                 site._client.execute_command(*command)
         assert [m.payload for m in admin.consume(report, "environment", env_id)] == [{"cost": 1.0}]
+        assert site._epoch and site._epoch == admin._epoch  # it reads the token of the server's data, cannot change it
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            site._client.set("heron-epoch", "forged")
+
+        class Owner:
+            pass
+
+        site.claim_environment(env_id, Owner(), site="MG3")  # its own identity in the env, not another's
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            site.claim_environment(env_id, Owner(), site="MG1")
     finally:
         admin._client.execute_command("ACL", "DELUSER", user)
 

@@ -1,0 +1,139 @@
+"""Redis killed mid-run under an env and three site processes: back with its data, the run goes
+on with identical results; back empty, or gone, every process says so in one line, the env's
+step is rolled back, and close() neither hangs nor raises.
+
+Found by a red team: a restart, with or without its data, crashed every site with a raw
+traceback, and the env blamed the sites ("sent no state update ... is each running with
+--env-id?"); a server gone for good made ``env.close()`` raise."""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+from heron.messaging.base import BrokerLost
+from heron.messaging.redis import RedisBroker
+from powergrid.envs import MultiAgentMicrogrids
+from tests.servers import free_port
+
+pytestmark = [pytest.mark.slow,  # site processes and server restarts: CI runs them
+              pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server (CI installs it)")]
+
+ACTIONS = [{a: np.array([0.1 * np.sin(t + k), 0.02, 0.05 * np.cos(t - k)]) for k, a in enumerate(("MG1", "MG2", "MG3"))}
+           for t in range(8)]
+
+
+class RedisServer:
+    """A redis-server of this test's own on 127.0.0.1, which the test kills (SIGKILL) and starts again."""
+
+    def __init__(self, folder, persist: bool) -> None:
+        self.port, self.folder, self.persist, self.process = free_port(), str(folder), persist, None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        durability = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
+        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                         "--dir", self.folder, *durability], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture
+def run(tmp_path, request):
+    """(server, env, sites): an env with its three sites in processes, three steps in."""
+    server = RedisServer(tmp_path, persist=request.param)
+    server.start()
+    env_id = f"outage-{uuid.uuid4().hex[:6]}"
+    sites = [subprocess.Popen([sys.executable, "-m", "powergrid", "site", a, "--broker", server.url, "--env-id", env_id,
+                               "--idle-timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for a in ("MG1", "MG2", "MG3")]
+    try:
+        for site in sites:
+            assert "serving env" in site.stdout.readline()
+        env = MultiAgentMicrogrids({"centralized": False, "message_broker": RedisBroker(server.url, retry_for=3.0),
+                                    "env_id": env_id, "remote_sites": True, "site_timeout": 5.0})
+        env.reset(seed=0)
+        for actions in ACTIONS[:3]:
+            env.step(actions)
+        yield server, env, sites
+    finally:
+        for site in sites:
+            site.kill()
+        if server.process.poll() is None:
+            server.kill()
+
+
+def _reference() -> MultiAgentMicrogrids:
+    env = MultiAgentMicrogrids({"centralized": True})
+    env.reset(seed=0)
+    for actions in ACTIONS[:3]:
+        env.step(actions)
+    return env
+
+
+@pytest.mark.parametrize("run", [True], indirect=True, ids=["with its data"])
+def test_a_server_back_with_its_data_is_used_again_with_identical_results(run):
+    server, env, sites = run
+    reference = _reference()
+    server.kill()
+    time.sleep(1.0)
+    server.start()
+    for actions in ACTIONS[3:]:
+        got, want = env.step(actions), reference.step(actions)
+        for a in want[1]:
+            assert got[1][a] == pytest.approx(want[1][a], abs=1e-9)
+            np.testing.assert_allclose(got[0][a], want[0][a], atol=1e-9)
+    env.close()
+    outputs = [site.communicate(timeout=60) for site in sites]
+    assert all(f"served {len(ACTIONS)} steps" in out for out, _ in outputs), outputs
+
+
+@pytest.mark.parametrize("run", [False], indirect=True, ids=["empty"])
+def test_a_server_back_empty_is_named_the_step_rolled_back_and_every_site_stops_in_one_line(run):
+    server, env, sites = run
+    before = (env.core.t, env.storage.soc.copy(), env.state().copy())
+    server.kill()
+    time.sleep(1.0)
+    server.start()
+    with pytest.raises(BrokerLost, match=fr"env '{env.env_id}', step 4 rolled back: Redis at '{server.url}' restarted without its data"):
+        env.step(ACTIONS[3])
+    assert env.core.t == before[0] and np.array_equal(env.storage.soc, before[1]) and np.array_equal(env.state(), before[2])
+    with pytest.warns(RuntimeWarning, match="its sites were not told to stop"):
+        env.close()
+    for site in sites:
+        out, err = site.communicate(timeout=60)
+        assert site.returncode != 0 and "Traceback" not in err, err
+        assert f"error: Redis at '{server.url}' restarted without its data" in err, err
+
+
+@pytest.mark.parametrize("run", [False], indirect=True, ids=["gone"])
+def test_a_server_gone_for_good_is_named_within_the_retry_time_and_close_returns(run):
+    server, env, sites = run
+    server.kill()
+    start = time.monotonic()
+    with pytest.raises(ConnectionError, match=fr"step 4 rolled back: Redis at '{server.url}' was lost during .* and did not "
+                                              r"come back within 3 s"):
+        env.step(ACTIONS[3])
+    assert time.monotonic() - start < 15
+    start = time.monotonic()
+    with pytest.warns(RuntimeWarning, match="its sites were not told to stop"):
+        env.close()
+    assert time.monotonic() - start < 10
+    for site in sites:
+        out, err = site.communicate(timeout=60)
+        assert site.returncode != 0 and "Traceback" not in err and "did not come back within 10 s" in err, err
