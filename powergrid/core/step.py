@@ -60,7 +60,8 @@ class GridCore:
         self.days()  # an episode must fit in the data: refused here, not at the first reset
         # the arrays of state a step writes, each changed in place, never rebound (a copy or a
         # pickle keeps them shared); the backend's injections follow from them and the clock
-        self._state = [getattr(f, key) for f in self.fleets.values() for key in f.STATE] + [self.discrete, *self.results.values()]
+        self._state = [getattr(f, key) for f in self.fleets.values() for key in f.STATE] + [self.discrete, *self.results.values(),
+                                                                                            self._start_energy, self._energy_value]
         self.regulation = model.regulation
         if self.regulation is not None:  # the operator's regulators move their taps: state too
             self._state.append(self.backend.trafo_tap)

@@ -67,6 +67,7 @@ class BatchedMicrogrids:
         self._flat = np.zeros_like(self._raw)
         self._all = np.ones(B, bool)
         self._rngs: list[np.random.Generator] | None = None
+        self._drawn: list[dict] | None = None  # the generators' states before this step's episode draws
         dims = [len(x) for x in layout.obs_layout]
         obs_offsets = np.concatenate([[0], np.cumsum(dims)])
         self._obs_index = np.concatenate(layout.obs_index)
@@ -118,9 +119,25 @@ class BatchedMicrogrids:
         return self.observations, {}
 
     def step(self, actions: Mapping[str, Any] | np.ndarray):
+        """One hour in every copy. A step that raises (bad input, an error in a device's own
+        code) leaves the whole batch as it was: clocks, devices, power flows, observations."""
         core = self.core
         if self._rngs is None:
             raise RuntimeError("step() needs running episodes: call reset() first")
+        saved, rewards, self._drawn = core.checkpoint(), self.reward_array.copy(), None
+        try:
+            return self._step(actions)
+        except BaseException:
+            core.restore(saved)
+            self._write_observations()
+            self.reward_array[:] = rewards
+            if self._drawn is not None:  # the next episodes' draws, as if they had not been made
+                for rng, state in zip(self._rngs, self._drawn):
+                    rng.bit_generator.state = state
+            raise
+
+    def _step(self, actions: Mapping[str, Any] | np.ndarray):
+        core = self.core
         flat, clipped = gather_batch(actions, self.possible_agents, self.layout, self._raw, self._flat)
         core.t += 1
         core.advance_profiles()
@@ -140,6 +157,7 @@ class BatchedMicrogrids:
                                  "action_limited": limited, "delivered_action": delivered, "stored_energy_credit": credit}
         if truncated.any():
             np.copyto(self.final_obs_array, self.obs_array)
+            self._drawn = [rng.bit_generator.state for rng in self._rngs]
             core.start_episode(None, {}, rows=truncated, rngs=self._rngs)
             self._first_solve(truncated)
             infos["final_obs"], infos["_final_obs"] = self.final_observations, truncated

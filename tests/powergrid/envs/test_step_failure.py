@@ -86,3 +86,38 @@ def test_a_state_update_missing_a_field_names_the_device_and_the_field():
         env.step(ACTIONS[0])
     device.state_update = full
     env.step(ACTIONS[0])  # undone, and goes on
+
+
+def _joint_actions(batch, seed: int) -> list[np.ndarray]:
+    low = np.concatenate([batch.action_space(a).low for a in batch.possible_agents])
+    high = np.concatenate([batch.action_space(a).high for a in batch.possible_agents])
+    rng = np.random.default_rng(seed)
+    return [low + rng.random((batch.num_envs, low.size)) * (high - low) for _ in range(10)]
+
+
+@pytest.mark.parametrize("where", ["solve", "score", "_first_solve"])
+def test_a_batched_step_that_raises_leaves_the_batch_as_before_and_the_next_steps_unshifted(where):
+    """``_first_solve`` fails in the step that ends every copy's episode, after the next
+    episodes were drawn: the draws are undone too."""
+    from powergrid.envs.batched import BatchedMicrogrids
+
+    config = {"max_episode_steps": 3, "train": True}
+    batch, reference = BatchedMicrogrids(4, config), BatchedMicrogrids(4, config)
+    batch.reset(seed=5)
+    reference.reset(seed=5)
+    actions = _joint_actions(batch, 0)
+    for a in actions[:2]:
+        batch.step(a)
+        reference.step(a)
+    core = batch.core
+    before = [x.copy() for x in (core.t, core.start_hour, core.storage.soc, batch.obs_array, batch.reward_array)]
+    _fail_once(batch if where == "_first_solve" else core, where)
+    with pytest.raises(Boom):
+        batch.step(actions[2])
+    for was, now in zip(before, (core.t, core.start_hour, core.storage.soc, batch.obs_array, batch.reward_array)):
+        np.testing.assert_array_equal(now, was)
+    for a in actions[2:]:
+        got, want = batch.step(a), reference.step(a)
+        np.testing.assert_array_equal(batch.obs_array, reference.obs_array)
+        np.testing.assert_array_equal(batch.reward_array, reference.reward_array)
+    np.testing.assert_array_equal(core.start_hour, reference.core.start_hour)  # the same episodes were drawn
