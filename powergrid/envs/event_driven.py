@@ -5,7 +5,9 @@ physics in continuous time: a device's action effect goes into its fleet (storag
 it can deliver from then on), the network is re-solved at each effect or every
 ``env_update_interval`` seconds, profiles advance one sample per simulated hour, storage
 integrates its commanded power over the elapsed time within the energy it holds, and
-``event_totals`` accumulates each agent's cost and safety over time (per hour).
+``event_totals`` accumulates each agent's cost and safety over time (per hour). An event whose
+handling raises leaves the grid as it was before it (devices, network, totals, history); the
+scheduler then raises ``EventHandlerError`` naming the event.
 ``event_history`` has one entry per power flow: its time, whether it converged, and each
 agent's cost and safety rates ($/h and violation) from then on. Without
 ``env_update_interval`` the network is solved at every action effect and at each hour
@@ -13,6 +15,8 @@ boundary (when the loads and the price change); controllers without a policy hol
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -54,8 +58,24 @@ class EventDrivenGrid:
         return now + every
 
     def _handle_env_update(self, event: Event, scheduler) -> None:
-        self._event_update()
+        with self._all_or_nothing():
+            self._event_update()
         scheduler.schedule(Event(self._next_update(scheduler.current_time), EventType.ENV_UPDATE))
+
+    @contextmanager
+    def _all_or_nothing(self) -> Iterator[None]:
+        """The grid as it was, if what the block does to it raises (as a step that raises)."""
+        saved, clock = self.core.checkpoint(), self._event_clock
+        totals, history = {k: np.copy(v) for k, v in self.event_totals.items()}, len(self.event_history)
+        try:
+            yield
+        except BaseException:
+            self.core.restore(saved)
+            self._write_discrete_devices()
+            self._event_clock = clock
+            self.event_totals.update({k: v if isinstance(v, np.ndarray) else v.item() for k, v in totals.items()})
+            del self.event_history[history:]
+            raise
 
     def apply_action(self, agent_id: str, action: Any) -> None:
         """Event-driven effect of an action: a device's goes into its fleet, then the network is
@@ -65,10 +85,11 @@ class EventDrivenGrid:
             raise ValueError(f"unknown agent {agent_id!r}; agents: {sorted(self.registered_agents)}")
         if self._scheduler is None or isinstance(agent, GridAgent):
             return super().apply_action(agent_id, action)
-        self._integrate_until(self.simulation_time)
-        agent._set_device_action(action)
-        if self.config["env_update_interval"] is None:
-            self._event_update()
+        with self._all_or_nothing():
+            self._integrate_until(self.simulation_time)
+            agent._set_device_action(action)
+            if self.config["env_update_interval"] is None:
+                self._event_update()
 
     def _integrate_until(self, now: float) -> None:
         """Advance storage energy and the accumulated cost and safety to ``now``."""

@@ -121,3 +121,26 @@ def test_a_batched_step_that_raises_leaves_the_batch_as_before_and_the_next_step
         np.testing.assert_array_equal(batch.obs_array, reference.obs_array)
         np.testing.assert_array_equal(batch.reward_array, reference.reward_array)
     np.testing.assert_array_equal(core.start_hour, reference.core.start_hour)  # the same episodes were drawn
+
+
+def test_an_event_whose_handling_raises_leaves_the_grid_as_before_it_and_the_run_goes_on():
+    from heron.scheduling.scheduler import EventHandlerError
+    from powergrid.__main__ import event_driven_env
+
+    env = event_driven_env(day=10, seed=0)
+    env.run_event_driven(1800.0)
+    core = env.core
+
+    def grid() -> list:
+        totals = [np.copy(v) for v in env.event_totals.values()]
+        return [core.storage.soc.copy(), core.storage.p.copy(), core.results["vm"].copy(), env.backend.storage_p.copy(),
+                np.array(env._event_clock), np.array(len(env.event_history)), *totals]
+
+    before = grid()
+    _fail_once(core, "solve")  # the next power flow: after the effect of an action was integrated and applied
+    with pytest.raises(EventHandlerError, match="raised Boom: solve"):
+        env.run_event_driven(3 * 3600.0)
+    for was, now in zip(before, grid()):
+        np.testing.assert_array_equal(now, was)
+    env.run_event_driven(3 * 3600.0)  # and on
+    assert env.event_totals["power_flows"] > before[8] and env.event_totals["not_converged"] == 0
