@@ -68,7 +68,7 @@ def redis_acl_rules(env_id: str, agent_id: str, devices: Iterable[str] = (), pas
 
     Redis 7 selectors (the parenthesised groups) carry the per-key command sets: a command is
     allowed when one of them, or the root set, allows it on all its keys."""
-    from heron.messaging.redis import lease_key, stream_key
+    from heron.messaging.redis import lease_key, marks_key, stream_key
     from heron.messaging.redis_link import EPOCH_KEY
 
     def any_channel_to(recipient: str) -> str:  # the stream key as an ACL glob, any channel
@@ -89,6 +89,7 @@ def redis_acl_rules(env_id: str, agent_id: str, devices: Iterable[str] = (), pas
               f"(+xadd +xtrim +xlen {reading} {announcements})",  # its own
               f"(+get %R{epoch})",  # the token of the server's data, left by an unrestricted client (the env's)
               f"(+get +set +pexpire +del {lease})",  # the claim on its identity in the env
+              f"(+hgetall +hset {' '.join(f'~{_literal(marks_key(env_id, r))}' for r in (agent_id, *devices))})",  # what it acknowledged
               f"(+evalsha +eval +xread {' '.join(own)} {broadcasts} {epoch} {lease})"]  # reads and scripts over several
     return rules
 

@@ -221,6 +221,17 @@ class MessageBroker(ABC):
             raise ValueError(claimed_already(env_id, site, "another owner in this process"))
         claims[(env_id, site)] = weakref.ref(owner)
 
+    def marks(self, env_id: str, reader: str) -> dict[str, int]:
+        """What ``reader`` acknowledged in env ``env_id``: per ``"<channel>\x1f<sender>"`` the
+        newest sequence number (:class:`~heron.messaging.security.SecureBroker`'s replay
+        protection, kept where the transport keeps its readers' positions, so a reader that
+        restarts, or a copy, still refuses what it took before). Here: in this broker object."""
+        return dict(self.__dict__.get("_marks", {}).get((env_id, reader), {}))
+
+    def keep_marks(self, env_id: str, reader: str, marks: Mapping[str, int]) -> None:
+        """Record ``marks`` (see :meth:`marks`) for ``reader`` in env ``env_id``."""
+        self.__dict__.setdefault("_marks", {}).setdefault((env_id, reader), {}).update(marks)
+
     def release_environment(self, env_id: str, owner: object, site: str | None = None) -> None:
         """Give ``env_id`` (or ``site`` in it) back (``owner`` must hold it)."""
         claims = self.__dict__.get("_claims", {})
@@ -265,6 +276,12 @@ class BrokerWrapper(MessageBroker):
 
     def claim_environment(self, env_id: str, owner: object, site: str | None = None) -> None:
         self.inner.claim_environment(env_id, owner, site)
+
+    def marks(self, env_id: str, reader: str) -> dict[str, int]:
+        return self.inner.marks(env_id, reader)
+
+    def keep_marks(self, env_id: str, reader: str, marks: Mapping[str, int]) -> None:
+        self.inner.keep_marks(env_id, reader, marks)
 
     def release_environment(self, env_id: str, owner: object, site: str | None = None) -> None:
         self.inner.release_environment(env_id, owner, site)

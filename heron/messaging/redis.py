@@ -26,7 +26,7 @@ from heron.messaging.channels import ChannelManager
 from heron.messaging.codec import FrameError, decode, encode
 from heron.messaging.redis_link import EPOCH_KEY, RedisLink, quietly
 
-__all__ = ["RedisBroker", "stream_key"]
+__all__ = ["RedisBroker", "lease_key", "marks_key", "stream_key"]
 
 _SEP = "\x1f"  # between the parts of a stream key: no channel or agent id holds it
 _PREFIX = "heron"
@@ -40,6 +40,11 @@ def lease_key(env_id: str, site: str | None = None) -> str:
     ``RedisBroker.claim_environment``); outside the streams' key space, which scans of an env's
     streams walk."""
     return _SEP.join((f"{_PREFIX}-lease", env_id) if site is None else (f"{_PREFIX}-lease", env_id, site))
+
+
+def marks_key(env_id: str, reader: str) -> str:
+    """The hash of what ``reader`` acknowledged in env ``env_id`` (``MessageBroker.marks``)."""
+    return _SEP.join((f"{_PREFIX}-marks", env_id, reader))
 
 
 def _holder_died(held: bytes) -> bool:
@@ -247,6 +252,16 @@ class RedisBroker(MessageBroker):
         for (env_id, site), renewed in list(self._leases.items()):
             if now - renewed > LEASE_MS / 3000:
                 self._hold_lease(env_id, site)
+
+    # ------------------------------------------------------------------ marks
+    def marks(self, env_id: str, reader: str) -> dict[str, int]:
+        """On the server (``marks_key``), beside the streams and their positions."""
+        held = self._link.run(f"a read of {reader!r}'s marks", lambda: self._client.hgetall(marks_key(env_id, reader)))
+        return {field.decode(): int(value) for field, value in held.items()}
+
+    def keep_marks(self, env_id: str, reader: str, marks: Mapping[str, int]) -> None:
+        if marks:
+            self._link.run(f"a write of {reader!r}'s marks", lambda: self._client.hset(marks_key(env_id, reader), mapping=dict(marks)))
 
     # ------------------------------------------------------------------ contract
     def create_channel(self, channel: str) -> None:

@@ -31,13 +31,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from heron.messaging.access import may_publish, may_read
-from heron.messaging.base import BROADCAST, ENVIRONMENT_ID, BrokerWrapper, Message, MessageBroker, message_on
+from heron.messaging.base import BROADCAST, DEFAULT_ENV, ENVIRONMENT_ID, BrokerWrapper, ChannelManager, Message, MessageBroker, message_on
 from heron.messaging.codec import MAX_FRAME_BYTES, FrameError, decode, encode
 
 __all__ = ["Keyring", "SecureBroker", "sealed"]
 
 MAC_BYTES = 32  # HMAC-SHA256
 RECENT = 256  # sequence numbers remembered per (channel, sender), to tell a duplicate from a replay
+_FIELD = "\x1f"  # between a mark's channel and sender (no channel or agent id holds it)
 
 
 class Keyring:
@@ -146,12 +147,14 @@ class SecureBroker(BrokerWrapper):
         self._last_seq = 0
         self._taken: dict[tuple[str, str], int] = {}  # (channel, sender) -> sequence number last taken
         self._recent: dict[tuple[str, str], deque[int]] = {}  # (channel, sender) -> the sequence numbers last taken
+        self._loaded: set[tuple[str, str]] = set()  # (env, reader) whose acknowledged marks were read from the transport
+        self._unkept: dict[tuple[str, str, str], dict[str, int]] = {}  # (env, reader, channel) -> marks taken, not yet acknowledged
         self.rejected = 0
         self.rejections: dict[str, int] = {}
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> dict[str, Any]:  # a copy reads what was acknowledged from the transport's marks
         state = dict(self.__dict__)
-        state["_taken"], state["_recent"] = {}, {}
+        state["_taken"], state["_recent"], state["_loaded"], state["_unkept"] = {}, {}, set(), {}
         return state
 
     # ------------------------------------------------------------------ contract
@@ -170,7 +173,25 @@ class SecureBroker(BrokerWrapper):
 
     def consume(self, channel: str, recipient_id: str, env_id: str | None = None, clear: bool = True) -> list[Message]:
         self._may_read(channel, recipient_id)
-        return self._checked(channel, self.inner.consume(channel, recipient_id, env_id, clear), clear)
+        env = self._reading(channel, recipient_id, env_id, clear)
+        return self._checked(channel, self.inner.consume(channel, recipient_id, env_id, clear), clear, (env, recipient_id))
+
+    def _reading(self, channel: str, recipient_id: str, env_id: str | None, clear: bool) -> str:
+        """Before a read: a reader that comes back for more has processed what it took last
+        time, which the transport now acknowledges; its marks are kept beside it. A reader's
+        first read loads the marks it kept before (in another process, or the original of a
+        copy), so what it acknowledged then is refused as ``replayed`` now."""
+        env = env_id if env_id is not None else (ChannelManager.env_of(channel) or DEFAULT_ENV)
+        if clear:
+            unkept = self._unkept.pop((env, recipient_id, channel), None)
+            if unkept:
+                self.inner.keep_marks(env, recipient_id, unkept)
+        if (env, recipient_id) not in self._loaded:
+            self._loaded.add((env, recipient_id))
+            for field, seq in self.inner.marks(env, recipient_id).items():
+                mark_channel, _, sender = field.partition(_FIELD)
+                self._taken[(mark_channel, sender)] = max(seq, self._taken.get((mark_channel, sender), 0))
+        return env
 
     def _may_read(self, channel: str, recipient_id: str) -> None:
         if recipient_id not in self.identities:
@@ -178,7 +199,7 @@ class SecureBroker(BrokerWrapper):
         if not may_read(channel, recipient_id):
             raise PermissionError(f"{recipient_id!r} may not read {channel!r}")
 
-    def _checked(self, channel: str, envelopes: Iterable[Message], clear: bool) -> list[Message]:
+    def _checked(self, channel: str, envelopes: Iterable[Message], clear: bool, reader: tuple[str, str]) -> list[Message]:
         """The messages of ``envelopes`` that pass every check; the others counted by reason."""
         out = []
         for envelope in envelopes:
@@ -188,6 +209,9 @@ class SecureBroker(BrokerWrapper):
                 self.rejections[reason] = self.rejections.get(reason, 0) + 1
             else:
                 out.append(message)
+                if clear:
+                    marks = self._unkept.setdefault((*reader, channel), {})
+                    marks[f"{channel}{_FIELD}{message.sender_id}"] = self._taken[(channel, message.sender_id)]
         return out
 
     def _opened(self, channel: str, envelope: Message, clear: bool) -> tuple[Message | None, str]:
@@ -232,8 +256,9 @@ class SecureBroker(BrokerWrapper):
         self._may_read(channel, recipient_id)
         deadline = time.monotonic() + timeout
         while True:
+            env = self._reading(channel, recipient_id, env_id, True)
             envelopes = self.inner.receive(channel, recipient_id, env_id, max(deadline - time.monotonic(), 0.0))
-            out = self._checked(channel, envelopes, True)
+            out = self._checked(channel, envelopes, True, (env, recipient_id))
             if out or time.monotonic() >= deadline:
                 return out
 
@@ -243,3 +268,12 @@ class SecureBroker(BrokerWrapper):
             raise ValueError(f"subscribe expects a callable, got {callback!r}")
         self.inner.subscribe(channel, lambda envelope: callback(decode(envelope.payload["frame"])))
 
+    def close(self) -> None:
+        """The transport acknowledges on closing what was taken: keep its marks, then close."""
+        try:
+            for (env, reader, _), marks in self._unkept.items():
+                self.inner.keep_marks(env, reader, marks)
+        except ConnectionError:  # a broker that is gone keeps nothing
+            pass
+        self._unkept.clear()
+        self.inner.close()

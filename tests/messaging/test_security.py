@@ -150,6 +150,38 @@ def test_without_signatures_a_nan_setpoint_is_refused_not_executed():
     assert env.agent_dict["MG1"].refused_commands == 1
 
 
+@pytest.mark.parametrize("name", ["memory", "redis"])
+def test_replay_protection_survives_a_restarted_receiver_and_a_copy(name, request):
+    """Found by a red team: a restarted process (or a copy of a SecureBroker) accepted again,
+    within the 300 s window, a message it had already taken. What a reader acknowledged is
+    now kept where the transport keeps its positions; what it took but never acknowledged (it
+    crashed first) is still delivered again: nothing is lost."""
+    import copy
+    import pickle
+
+    inner, raw = inner_broker(name, request)
+    ring = Keyring.generate(["environment", "MG1"])
+    channel = ChannelManager.action_channel("environment", "MG1", ENV)
+    key = ring.key("MG1")
+    first = sealed(Message(ENV, "environment", "MG1", 1.0, "action", {"setpoint": [0.1]}), channel, key, time.time_ns())
+    raw.publish(channel, first)
+    site = SecureBroker(inner, ring, identities=["MG1"])
+    assert len(site.consume(channel, "MG1", ENV)) == 1
+    assert site.consume(channel, "MG1", ENV) == []  # came back for more: the first is acknowledged
+    copied = copy.deepcopy(site) if name == "memory" else pickle.loads(pickle.dumps(site))
+    restarted = SecureBroker(inner if name == "memory" else type(inner)(inner.url), ring, identities=["MG1"])
+    for receiver in (copied, restarted):
+        (receiver.inner if name == "memory" else raw).publish(channel, first)  # the captured envelope again
+        assert receiver.consume(channel, "MG1", ENV) == [] and set(receiver.rejections) == {"replayed"}
+    second = sealed(Message(ENV, "environment", "MG1", 2.0, "action", {"setpoint": [0.2]}), channel, key, time.time_ns())
+    raw.publish(channel, second)
+    taker = SecureBroker(inner if name == "memory" else type(inner)(inner.url), ring, identities=["MG1"])
+    assert len(taker.consume(channel, "MG1", ENV)) == 1  # taken, then the process dies before processing it
+    if name == "redis":
+        again = SecureBroker(type(inner)(inner.url), ring, identities=["MG1"])
+        assert [m.payload["setpoint"] for m in again.consume(channel, "MG1", ENV)] == [[0.2]]  # given again, not refused
+
+
 def test_redis_acl_users_confine_a_site_to_its_own_streams(redis_url):
     """The channel policy mapped onto Redis ACL users: the server itself stops a site that
     bypasses our code from reading another site's commands or the env's state updates."""
@@ -190,6 +222,10 @@ def test_redis_acl_users_confine_a_site_to_its_own_streams(redis_url):
         class Owner:
             pass
 
+        site.keep_marks(env_id, "ess_3", {"c\x1fenvironment": 7})  # its replay marks, not another's
+        assert site.marks(env_id, "ess_3") == {"c\x1fenvironment": 7}
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            site.marks(env_id, "MG1")
         site.claim_environment(env_id, Owner(), site="MG3")  # its own identity in the env, not another's
         with pytest.raises(redis.exceptions.NoPermissionError):
             site.claim_environment(env_id, Owner(), site="MG1")
