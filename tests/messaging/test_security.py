@@ -4,10 +4,12 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from heron.messaging import ChannelManager, InMemoryBroker, Message
 from heron.messaging.base import BROADCAST
-from heron.messaging.security import Keyring, SecureBroker, sealed
+from heron.messaging.security import Keyring, SecureBroker, _mac, sealed
 from powergrid.agents.site_process import identities
 from powergrid.envs import MultiAgentMicrogrids
 from tests.servers import fresh_redis_broker
@@ -366,3 +368,43 @@ def test_the_codec_refuses_to_write_what_it_would_refuse_to_read():
         encode(big)
     fits = Message(ENV, "MG1", "environment", 1.0, "info", {"x": np.zeros(1000)})
     np.testing.assert_array_equal(decode(encode(fits)).payload["x"], np.zeros(1000))
+
+
+ENVELOPE_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 63, 2 ** 64 - 1), st.floats(allow_nan=True),
+                           st.binary(max_size=40), st.text(max_size=8), st.lists(st.integers(0, 255), max_size=4),
+                           st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+
+
+@pytest.mark.parametrize("name", ["memory", "redis"])
+def test_fuzzed_envelopes_and_frames_are_refused_by_reason_and_never_stop_a_reader(name, request):
+    """Whatever lands in a stream a signed reader reads (an envelope of any shape, or a correctly
+    signed envelope around any bytes), it is counted in ``rejected`` by reason, never delivered,
+    never raised; the next genuine message still arrives."""
+    inner, raw = inner_broker(name, request)
+    ring = Keyring.generate(["environment", "MG1"])
+    env, site = SecureBroker(inner, ring, identities=["environment"]), SecureBroker(raw, ring, identities=["MG1"])
+    channel = ChannelManager.action_channel("environment", "MG1", ENV)
+    reasons = {"unsigned", "malformed frame", "malformed sequence", "malformed signature", "bad signature", "replayed",
+               "duplicate", "unknown signer", "not allowed on this channel"}
+    sent = [0]
+
+    @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(fields=st.dictionaries(st.sampled_from(["frame", "seq", "mac", "extra"]), ENVELOPE_VALUE, max_size=4),
+           frame=st.binary(max_size=64), sign=st.booleans())
+    def attack(fields, frame, sign):
+        payload = fields
+        if sign:  # a key holder's envelope around bytes that need not be a frame
+            seq = time.time_ns()
+            payload = sealed(Message(ENV, "environment", "MG1", 0.0, "action", {}), channel, ring.key("MG1"), seq).payload
+            payload = {**payload, "frame": frame, "mac": _mac(ring.key("MG1"), channel, seq, frame)}
+        try:
+            raw.publish(channel, Message(ENV, "environment", "MG1", 0.0, "action", payload))
+        except ValueError:  # not even encodable by the transport: nothing was sent
+            return
+        sent[0] += 1
+        assert site.consume(channel, "MG1", ENV) == []
+        assert site.rejected == sent[0] and set(site.rejections) <= reasons
+
+    attack()
+    env.publish(channel, Message(ENV, "environment", "MG1", 1.0, "action", {"setpoint": [0.5]}))
+    assert [m.payload["setpoint"] for m in site.consume(channel, "MG1", ENV)] == [[0.5]]
