@@ -18,18 +18,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(port: int, timeout: float = 10.0) -> bool:
+    """Whether something listens on ``port`` of 127.0.0.1 within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
+
+
 @contextlib.contextmanager
 def serving(command: list[str], port: int):
     """Run a server ``command`` that listens on ``port`` of 127.0.0.1: ready (up to 10 s) on
     entering, stopped on leaving."""
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
+        wait_for_port(port)
         yield
     finally:
         server.terminate()

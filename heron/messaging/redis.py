@@ -13,6 +13,7 @@ Subscriptions (``subscribe``) are called for messages published through this bro
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -24,7 +25,7 @@ from typing import Any
 from heron.messaging.base import BROADCAST, DEFAULT_ENV, Message, MessageBroker, claimed_already, message_on
 from heron.messaging.channels import ChannelManager
 from heron.messaging.codec import FrameError, decode, encode
-from heron.messaging.redis_link import EPOCH_KEY, RedisLink, quietly
+from heron.messaging.redis_link import EPOCH_KEY, RedisLink
 
 __all__ = ["RedisBroker", "lease_key", "marks_key", "stream_key"]
 
@@ -231,7 +232,9 @@ class RedisBroker(MessageBroker):
         super().release_environment(env_id, owner, site)
         if self._leases.pop((env_id, site), None) is not None:
             key = lease_key(env_id, site)
-            quietly(lambda: self._client.get(key) == self._holder and self._client.delete(key))  # a broker that is gone holds none
+            with contextlib.suppress(Exception):  # a broker that is gone holds no lease
+                if self._client.get(key) == self._holder:
+                    self._client.delete(key)
 
     def _hold_lease(self, env_id: str, site: str | None) -> None:
         key = lease_key(env_id, site)
@@ -303,14 +306,13 @@ class RedisBroker(MessageBroker):
             direct_acks, broadcast_acks = self._unacked.pop(keys, ((), ())) if clear else ((), ())
             recover = clear and keys not in self._seen  # this reader's first read here: what it never acknowledged first
             self._seen.add(keys)
-            recovering = [recover]
-
             def read() -> list[Any]:
-                return self._consume(keys=[*keys, EPOCH_KEY], args=[recipient_id, "0" if clear else "1", "1" if recovering[0] else "0",
+                return self._consume(keys=[*keys, EPOCH_KEY], args=[recipient_id, "0" if clear else "1", "1" if recover else "0",
                                                                     len(direct_acks), *direct_acks, *broadcast_acks, self._epoch])
 
             def reread() -> None:  # the lost read may have been served: take what it was given first
-                recovering[0] = clear
+                nonlocal recover
+                recover = clear
 
             direct, shared, *self._last_ids = self._link.run(f"a read of {channel!r} for {recipient_id!r}", read, reread)
             if clear and (direct or shared):
@@ -380,7 +382,9 @@ class RedisBroker(MessageBroker):
     def close(self) -> None:
         """Acknowledge what was processed, and close the connection (on a server that is gone,
         only close it: it never raises, and waits no longer than one reply's timeout)."""
-        for keys, (direct, shared) in list(self._unacked.items()):
-            quietly(lambda: self._consume(keys=[*keys, EPOCH_KEY], args=[keys[0].split(_SEP)[-1], "1", "0", len(direct), *direct, *shared, self._epoch]))
+        with contextlib.suppress(Exception):  # a server that is gone has nothing left to acknowledge
+            for keys, (direct, shared) in self._unacked.items():
+                self._consume(keys=[*keys, EPOCH_KEY], args=[keys[0].split(_SEP)[-1], "1", "0", len(direct), *direct, *shared, self._epoch])
         self._unacked.clear()
-        quietly(self._link.close)
+        with contextlib.suppress(Exception):
+            self._link.close()

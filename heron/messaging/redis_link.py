@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from heron.messaging.base import BrokerLost
 
@@ -96,10 +96,3 @@ class RedisLink:
     def close(self) -> None:
         self.client.close()
 
-
-def quietly(action: Callable[[], Any]) -> None:
-    """``action()``, whatever the server's state: for goodbyes to a server that may be gone."""
-    try:
-        action()
-    except Exception:  # noqa: BLE001 - a broker that is gone has nothing left to release
-        pass

@@ -8,7 +8,6 @@ traceback, and the env blamed the sites ("sent no state update ... is each runni
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import pytest
 from heron.messaging.base import BrokerLost
 from heron.messaging.redis import RedisBroker
 from powergrid.envs import MultiAgentMicrogrids
-from tests.servers import free_port
+from tests.servers import free_port, wait_for_port
 
 pytestmark = [pytest.mark.slow,  # site processes and server restarts: CI runs them
               pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server (CI installs it)")]
@@ -40,13 +39,8 @@ class RedisServer:
         durability = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
         self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                                          "--dir", self.folder, *durability], stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        if not wait_for_port(self.port):
+            raise RuntimeError("redis-server did not start")
 
     def kill(self) -> None:
         self.process.kill()
@@ -150,9 +144,7 @@ def test_a_kafka_server_gone_is_named_and_close_returns_without_raising():
                                "--advertised-listener-url", f"tcp://127.0.0.1:{port}", "--storage-engine", "memory://tansu/"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while socket.socket().connect_ex(("127.0.0.1", port)) != 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert wait_for_port(port), "Tansu did not start"
         tag = uuid.uuid4().hex[:6]
         broker = KafkaBroker(f"127.0.0.1:{port}", topic_prefix=f"t{tag}", group_id=f"g{tag}")
         env = MultiAgentMicrogrids({"centralized": False, "message_broker": broker, "env_id": "kgone"})
