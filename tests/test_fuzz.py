@@ -70,6 +70,16 @@ def configs(draw):
     return config, key, value
 
 
+def test_a_generator_source_that_is_not_text_is_refused_by_name():
+    """Found by the config fuzz (CI, 2026-12-07): ``renewable_type: array([1., 2.])`` raised
+    numpy's "truth value of an array is ambiguous" from inside the generator fleet."""
+    config = copy.deepcopy(load_setup("ieee34_ieee13"))
+    device = next(d for d in config["microgrid_configs"][0]["devices"] if "renewable_type" in d)
+    device["renewable_type"] = np.array([1.0, 2.0])
+    with pytest.raises(ValueError, match=f"device {device['name']!r}.*source must be 'solar', 'wind' or absent"):
+        MultiAgentMicrogrids(config)
+
+
 @fuzz(40)
 @given(configs())
 @pytest.mark.slow

@@ -176,7 +176,7 @@ class Renewable(FleetDevice):
     kind = "renewable"
 
     def __init__(self, agent_id: str, fleet: RenewableFleet, index: int, bus: Any = None, source: str = "solar", **kwargs: Any) -> None:
-        require(source in ("solar", "wind"), agent_id, f"source must be 'solar' or 'wind', got {source!r}")
+        require(isinstance(source, str) and source in ("solar", "wind"), agent_id, f"source must be 'solar' or 'wind', got {source!r}")
         self.source = source
         super().__init__(agent_id, fleet, index, bus, **kwargs)
 

@@ -279,7 +279,8 @@ class GeneratorFleet(Fleet):
                 f"got q_min={q_min}, q_max={q_max}")
         require(a >= 0.0, name, f"cost a (quadratic) must be >= 0 for a convex cost, got {a}")
         source = cfg.get("source")
-        require(source in (None, "solar", "wind"), name, f"source must be 'solar', 'wind' or absent (dispatchable), got {source!r}")
+        require(source is None or isinstance(source, str) and source in ("solar", "wind"), name,
+                f"source must be 'solar', 'wind' or absent (dispatchable), got {source!r}")
         require(source is None or p_min == 0.0, name, f"a {source} generator needs p_min = 0 (without sun or wind it "
                 f"delivers nothing), got p_min={p_min}")
         q_slope = math.tan(math.acos(pf_min)) if pf_min > 0.0 else 0.0
