@@ -91,3 +91,27 @@ def test_throughput(benchmark, transport, request):
             got += broker.consume(channel, "environment", "b")
 
     benchmark.pedantic(batch, rounds=50 if transport != "kafka" else 5, warmup_rounds=1)
+
+
+CODEC_PAYLOADS = {"100k arrays of one float": lambda: {"a": [np.array([float(k)]) for k in range(100_000)]},
+                  "3 observations (20 floats, 4 flags)": lambda: {f"MG{k}": {"obs": np.random.rand(20), "mask": np.ones(4, bool)}
+                                                                 for k in range(3)},
+                  "one setpoint": lambda: {"setpoint": np.array([0.2, 0.1])},
+                  "one 8 MB array": lambda: {"x": np.random.rand(1_000_000)}}
+
+
+@pytest.mark.parametrize("payload", list(CODEC_PAYLOADS))
+@pytest.mark.parametrize("step", ["encode", "decode"])
+@pytest.mark.benchmark(group="transports: the wire format (codec) alone")
+def test_codec(benchmark, step, payload):
+    """The frame every networked transport sends. Arrays travel in one table per frame, grouped by
+    dtype and shape, so many small arrays cost one numpy call per group (not a parse each)."""
+    from heron.messaging.codec import decode, encode
+
+    message = Message("b", "MG1", "environment", 0.0, MessageType.INFO, CODEC_PAYLOADS[payload]())
+    frame = encode(message)
+    many = payload.startswith("100k")
+    if step == "encode":
+        benchmark.pedantic(encode, args=(message,), rounds=5 if many else 500, warmup_rounds=1)
+    else:
+        benchmark.pedantic(decode, args=(frame,), rounds=5 if many else 500, warmup_rounds=1)

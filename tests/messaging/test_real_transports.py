@@ -1,4 +1,5 @@
 """Real transports (Redis Streams, Kafka): the wire format, bad frames, unreachable servers, restarts, and the env over them."""
+import struct
 import time
 
 import msgpack
@@ -21,12 +22,65 @@ def test_frames_round_trip_arrays_bit_for_bit_and_refuse_what_is_not_a_frame():
         decode(b"\xc1garbage")
     with pytest.raises(FrameError, match="not a HERON message frame"):
         decode(msgpack.packb({"kind": "someone else's"}))
-    with pytest.raises(FrameError, match="frame version 2; this codec reads version 1"):
-        decode(msgpack.packb([b"HRN", 2, "e1", "a", "b", 0.0, "info", {}]))
+    with pytest.raises(FrameError, match="frame version 1; this codec reads version 2"):
+        decode(msgpack.packb([b"HRN", 1, "e1", "a", "b", 0.0, "info", {}]))
+    with pytest.raises(FrameError, match="not a HERON message frame"):
+        decode(msgpack.packb([b"HRN", 2, "e1", "a", "b", 0.0, "info", None, {}]))
     with pytest.raises(FrameError, match="malformed message fields"):
-        decode(msgpack.packb([b"HRN", 1, "e1", "", "b", 0.0, "info", {}]))
+        decode(msgpack.packb([b"HRN", 2, "e1", "", "b", 0.0, "info", {}]))
     with pytest.raises(ValueError, match="cannot be encoded: a message payload cannot hold a object"):
         encode(Message("e1", "a", "b", 0.0, "info", {"x": object()}))
+
+
+
+def test_arrays_of_every_kind_round_trip_as_independent_writable_arrays():
+    """Arrays travel grouped by dtype and shape in one table; each still arrives as its own array."""
+    arrays = [np.zeros((0,)), np.zeros((3, 0)), np.array(5.0), np.array(True), np.array([1, 2], dtype=">i4"), np.array(["ab", "c"]),
+              np.arange(12.0).reshape(3, 4)[:, ::2], np.asfortranarray(np.arange(6.0).reshape(2, 3)), np.array([[1 + 2j]]),
+              np.array(6.0), np.array([1.5]), np.array([2.5])]
+    back = decode(encode(Message("e1", "a", "b", 0.0, "info", {"arrays": arrays}))).payload["arrays"]
+    for sent, got in zip(arrays, back, strict=True):
+        assert type(got) is np.ndarray and got.dtype == sent.dtype and got.shape == sent.shape and np.array_equal(got, sent)
+    back[10][0] = -1.0  # rows of one group are not each other's views
+    assert back[11][0] == 2.5 and back[2] == 5.0 and back[9] == 6.0
+    with pytest.raises(ValueError, match="cannot be sent; send arrays of numbers"):
+        encode(Message("e1", "a", "b", 0.0, "info", {"x": np.zeros(2, dtype=[("p", "<f8"), ("q", "<i2")])}))
+
+
+def _table(groups, data: bytes = b"") -> bytes:
+    """An array table as the codec writes it: msgpack's ext 32 (code 2) holding the header's length, the header, the rows."""
+    header = msgpack.packb(groups)
+    return _ext32(struct.pack(">I", len(header)) + header + data)
+
+
+def _ext32(data: bytes, code: int = 2) -> bytes:
+    return struct.pack(">BIb", 0xC9, len(data), code) + data
+
+
+def _frame(table: bytes, payload) -> bytes:
+    return table + msgpack.packb([b"HRN", 2, "e1", "a", "b", 0.0, "info", payload])
+
+
+@pytest.mark.parametrize("frame, reason", [
+    (_frame(_table([["<f8", [1], 2]], bytes(8)), msgpack.ExtType(3, b"\x00")), "needs 16 bytes, the table has 8"),
+    (_frame(_table([["<f8", [1], 1]], bytes(9)), msgpack.ExtType(3, b"\x00")), "1 bytes beyond its arrays"),
+    (_frame(_table([["O", [1], 1]], bytes(8)), None), "malformed array table"),
+    (_frame(_table([["<f8", [-1], 1]]), None), "malformed array table"),
+    (_frame(_table([["<f8", ["x"], 1]]), None), "malformed array table"),
+    (_frame(_table([["<f8", [1], 0]]), None), "malformed array table"),
+    (_frame(_table("no list"), None), "malformed array table"),
+    (_frame(_ext32(b"\xff\xff\xff\xff"), None), "its header of 4294967295 bytes is longer than the table"),
+    (_frame(_ext32(b"\x00"), None), "malformed array table"),
+    (_frame(_ext32(b"")[:-2] + b"\xff\xff", None), "not a message frame"),
+    (_frame(_table([["<f8", [1], 1]], bytes(8)), [msgpack.ExtType(3, b"\x00")] * 2), "names no array left"),
+    (_frame(_table([]), msgpack.ExtType(3, b"\x07")), "names no array left"),
+    (_frame(b"", msgpack.ExtType(3, b"\x00")), "names no array left"),
+    (_frame(_table([]), msgpack.ExtType(2, b"")), "unexpected msgpack extension 2"),
+    (_frame(_table([]), msgpack.ExtType(9, b"")), "unexpected msgpack extension 9"),
+])
+def test_a_hostile_array_table_is_refused_naming_what_is_wrong(frame, reason):
+    with pytest.raises(FrameError, match=reason):
+        decode(frame)
 
 
 def test_a_foreign_or_malformed_entry_in_a_stream_is_counted_and_never_delivered(redis_url):
