@@ -18,22 +18,23 @@ or as a keyword with underscores for dots (``fetch_wait_max_ms=5``).
 """
 from __future__ import annotations
 
-import logging
+import contextlib
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from heron.messaging.base import BROADCAST, DEFAULT_ENV, Message, MessageBroker, message_on
+from heron.messaging.base import BROADCAST, DEFAULT_ENV, BrokerLost, Message, MessageBroker, claimed_already, message_on
 from heron.messaging.channels import ChannelManager
 from heron.messaging.codec import FrameError, decode, encode
+from heron.messaging.kafka_link import LOG, KafkaLink
+from heron.messaging.kafka_log import KeyedLog, LeaseRecords, MarkRecords
+from heron.messaging.leases import LEASE_MS, holder_name, new_holder
 
 __all__ = ["KafkaBroker"]
 
 _TOPIC_CHARS = re.compile(r"[^A-Za-z0-9._-]")
-#: librdkafka's own log lines (connection retries) go here, not to stderr: errors reach the caller as exceptions.
-_LOG = logging.getLogger("heron.messaging.kafka")
 #: How long a read waits for a fetch beyond the reported end offset when its channel has nothing
 #: yet (s): twice the consumers' fetch.wait.max.ms, the longest a server holds a fetch.
 _SETTLE = 0.02
@@ -55,9 +56,6 @@ class KafkaBroker(MessageBroker):
                  security_protocol: str | None = None, sasl_mechanism: str | None = None, sasl_plain_username: str | None = None,
                  sasl_plain_password: str | None = None, ssl_ca_location: str | None = None, topic_prefix: str = "heron",
                  connect_timeout: float = 5.0, config: Mapping[str, Any] | None = None, **librdkafka_options: Any) -> None:
-        from confluent_kafka import Producer
-        from confluent_kafka.admin import AdminClient
-
         if not isinstance(bootstrap_servers, str) and isinstance(bootstrap_servers, Sequence):
             bootstrap_servers = ",".join(bootstrap_servers)  # the FAQ's ['kafka1:9092', 'kafka2:9092']
         if not isinstance(bootstrap_servers, str) or not bootstrap_servers:
@@ -66,24 +64,23 @@ class KafkaBroker(MessageBroker):
         security = {"security.protocol": security_protocol, "sasl.mechanism": sasl_mechanism, "sasl.username": sasl_plain_username,
                      "sasl.password": sasl_plain_password, "ssl.ca.location": ssl_ca_location}
         options = {**(config or {}), **{key.replace("_", "."): value for key, value in librdkafka_options.items()}}
-        self._common = {"bootstrap.servers": bootstrap_servers, **{k: v for k, v in security.items() if v is not None}, **options}
+        common = {"bootstrap.servers": bootstrap_servers, **{k: v for k, v in security.items() if v is not None}, **options}
         self.bootstrap_servers, self.group_id, self.topic_prefix = bootstrap_servers, group_id, topic_prefix
         self._arguments = dict(bootstrap_servers=bootstrap_servers, group_id=group_id, security_protocol=security_protocol,
                                sasl_mechanism=sasl_mechanism, sasl_plain_username=sasl_plain_username,
                                sasl_plain_password=sasl_plain_password, ssl_ca_location=ssl_ca_location, topic_prefix=topic_prefix,
                                connect_timeout=connect_timeout, config=options)
-        self._admin = AdminClient({**self._common, "logger": _LOG})
-        try:
-            self._topics = set(self._admin.list_topics(timeout=connect_timeout).topics)
-        except Exception as error:
-            raise ConnectionError(f"Kafka at {bootstrap_servers!r} cannot be reached: {error}") from None
-        self._producer = Producer({**self._common, "enable.idempotence": True, "acks": "all", "linger.ms": 0,
-                                   "batch.num.messages": 1, "logger": _LOG})
+        self._link = KafkaLink(common, connect_timeout)
         self._readers: dict[tuple[str, str], _Reader] = {}
         self._lock = threading.Lock()  # readers are made once; each reads under its own lock
         self._published: dict[str, set[str]] = {}  # env -> channels this broker published on
         self._subscribers: dict[str, list[Callable[[Message], None]]] = {}
         self.rejected = 0
+        self._holder = new_holder()  # what this broker object's leases hold
+        self._leases: dict[tuple[str, str | None], float] = {}  # (env id, site) -> last renewal (monotonic s)
+        self._logs: dict[str, KeyedLog] = {}
+        self._held: LeaseRecords | None = None
+        self._marked: MarkRecords | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         return dict(self._arguments)
@@ -92,19 +89,72 @@ class KafkaBroker(MessageBroker):
         self.__init__(**state)
 
     def _topic(self, channel: str) -> str:
-        topic = f"{self.topic_prefix}.{channel_kind(channel)}"
-        if topic not in self._topics:
-            from confluent_kafka import KafkaException
-            from confluent_kafka.admin import NewTopic
+        return self._link.ensure(f"{self.topic_prefix}.{channel_kind(channel)}")
 
-            for future in self._admin.create_topics([NewTopic(topic, 1, 1)]).values():
-                try:
-                    future.result()
-                except KafkaException as error:
-                    if "TOPIC_ALREADY_EXISTS" not in str(error):
-                        raise
-            self._topics.add(topic)
-        return topic
+    def _log(self, name: str) -> KeyedLog:
+        log = self._logs.get(name)
+        if log is None:
+            topic = self._link.ensure(f"{self.topic_prefix}.{name}")
+            log = self._logs[name] = KeyedLog({**self._link.common, "logger": LOG}, topic, self.bootstrap_servers,
+                                              send=lambda key, value: self._link.send(topic, key, value, f"a record on {topic}"))
+        return log
+
+    def _count_rejected(self) -> None:
+        self.rejected += 1
+
+    # ------------------------------------------------------------------ leases
+    def claim_environment(self, env_id: str, owner: object, site: str | None = None) -> None:
+        """Also across processes: a lease in the log ``<topic_prefix>.leases`` (see
+        :class:`~heron.messaging.leases.LeaseLog`), renewed while this broker object publishes
+        (every ``LEASE_MS / 3``), so a second env with the same id, or a second process serving
+        the same site, is refused naming the holder; a holder that finds its lease taken when it
+        renews stops with ``ValueError``."""
+        super().claim_environment(env_id, owner, site)
+        try:
+            self._hold_lease(env_id, site, "claim")
+        except (ValueError, ConnectionError):
+            super().release_environment(env_id, owner, site)
+            raise
+
+    def release_environment(self, env_id: str, owner: object, site: str | None = None) -> None:
+        super().release_environment(env_id, owner, site)
+        if self._leases.pop((env_id, site), None) is not None and not self._link.unreachable:
+            with contextlib.suppress(Exception):  # a server that is gone holds no lease
+                self._lease_records().release(_lease_key(env_id, site))
+
+    def _lease_records(self) -> LeaseRecords:
+        if self._held is None:
+            self._held = LeaseRecords(self._log("leases"), self._holder, self._count_rejected)
+        return self._held
+
+    def _hold_lease(self, env_id: str, site: str | None, kind: str) -> None:
+        held = self._lease_records().hold(_lease_key(env_id, site), kind)
+        if held != self._holder:
+            self._leases.pop((env_id, site), None)
+            raise ValueError(claimed_already(env_id, site, f"{holder_name(held)} on Kafka at {self.bootstrap_servers!r} "
+                                                           f"(this process: {holder_name(self._holder)})"))
+        self._leases[(env_id, site)] = time.monotonic()
+
+    def _renew_leases(self) -> None:
+        now = time.monotonic()
+        for (env_id, site), renewed in list(self._leases.items()):
+            if now - renewed > LEASE_MS / 3000:
+                self._hold_lease(env_id, site, "renew")
+
+    # ------------------------------------------------------------------ marks
+    def marks(self, env_id: str, reader: str) -> dict[str, int]:
+        """In the log ``<topic_prefix>.marks``: its last record for (env, reader) (a
+        restarted process, or a copy, reads what the reader acknowledged before)."""
+        return self._mark_records().read(_marks_key(env_id, reader))
+
+    def keep_marks(self, env_id: str, reader: str, marks: Mapping[str, int]) -> None:
+        if marks:
+            self._mark_records().keep(_marks_key(env_id, reader), marks)
+
+    def _mark_records(self) -> MarkRecords:
+        if self._marked is None:
+            self._marked = MarkRecords(self._log("marks"), self._count_rejected)
+        return self._marked
 
     # ------------------------------------------------------------------ contract
     def create_channel(self, channel: str) -> None:
@@ -112,14 +162,11 @@ class KafkaBroker(MessageBroker):
 
     def publish(self, channel: str, message: Message | Mapping[str, Any]) -> None:
         message = message_on(channel, message)
+        if self._leases:
+            self._renew_leases()
         self._published.setdefault(message.env_id, set()).add(channel)
-        failures: list[Any] = []
-        self._producer.produce(self._topic(channel), key=message.recipient_id.encode(), value=encode(message),
-                               headers=[("channel", channel.encode())], on_delivery=lambda error, _: failures.append(error))
-        if self._producer.flush(30.0):
-            raise ConnectionError(f"Kafka at {self.bootstrap_servers!r} did not acknowledge a message on {channel!r} within 30 s")
-        if failures and failures[0] is not None:
-            raise ConnectionError(f"Kafka at {self.bootstrap_servers!r} refused a message on {channel!r}: {failures[0]}")
+        self._link.send(self._topic(channel), message.recipient_id.encode(), encode(message), f"a message on {channel!r}",
+                        headers=[("channel", channel.encode())])
         for callback in self._subscribers.get(channel, ()):
             callback(message)
 
@@ -159,18 +206,25 @@ class KafkaBroker(MessageBroker):
         seconds (a commit would wait for the group coordinator, a flush for acknowledgements)."""
         from confluent_kafka import KafkaException
 
-        try:
-            self._admin.list_topics(timeout=self._arguments["connect_timeout"])
-            alive = True
-        except KafkaException:
-            alive = False
+        alive = self._link.alive()
         for reader in self._readers.values():
             try:
                 reader.close(commit=alive)
             except KafkaException:  # the server went away while closing: nothing more to tell it
                 pass
         self._readers.clear()
-        self._producer.flush(10.0 if alive else 0.0)
+        for log in self._logs.values():
+            log.close()
+        self._logs.clear()
+        self._link.producer.flush(10.0 if alive else 0.0)
+
+
+def _lease_key(env_id: str, site: str | None) -> bytes:
+    return f"{env_id}\x1f{site or ''}".encode()
+
+
+def _marks_key(env_id: str, reader: str) -> bytes:
+    return f"{env_id}\x1f{reader}".encode()
 
 
 class _Reader:
@@ -186,8 +240,8 @@ class _Reader:
         from confluent_kafka import Consumer
 
         self.broker, self.env, self.recipient, self.lock = broker, env, recipient, threading.Lock()
-        self.consumer = Consumer({**broker._common, "group.id": f"{broker.group_id}.{env}.{recipient}", "enable.auto.commit": False,
-                                  "auto.offset.reset": "earliest", "fetch.wait.max.ms": 10, "logger": _LOG})
+        self.consumer = Consumer({**broker._link.common, "group.id": f"{broker.group_id}.{env}.{recipient}", "enable.auto.commit": False,
+                                  "auto.offset.reset": "earliest", "fetch.wait.max.ms": 10, "logger": LOG})
         self.next: dict[str, int] = {}  # topic -> the offset it takes next
         self.held: dict[str, list[tuple[str, int, Message]]] = {}  # channel -> (topic, offset, message) read, not yet taken
         self.committed: dict[str, int] = {}  # topic -> offset last committed
@@ -207,7 +261,15 @@ class _Reader:
         """Everything on ``topic`` up to its end offset now, then what has been fetched beyond it."""
         from confluent_kafka import TopicPartition
 
-        _, end = self.consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10.0, cached=False)
+        from confluent_kafka import KafkaException
+
+        try:
+            _, end = self.consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10.0, cached=False)
+        except KafkaException as error:
+            raise (self.broker._link.lost(topic) if self.broker._link.lost_data(topic) else
+                   ConnectionError(f"Kafka at {self.broker.bootstrap_servers!r}: the end of {topic} is not known: {error}")) from None
+        if end < self.committed.get(topic, 0) or end < self.next[topic] - 1:  # Tansu's end may lag by one
+            raise self.broker._link.lost(topic)
         deadline = time.monotonic() + 10.0
         while self.next[topic] < end:
             if time.monotonic() > deadline:

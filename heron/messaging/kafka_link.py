@@ -1,0 +1,109 @@
+"""One process's connection to a Kafka server: its producer, its admin client, the topics it
+made, and how it tells a server that is gone from one that lost its data.
+
+Every record is sent by the idempotent producer (``acks=all``) and waited for, so a send
+returns only once the server has it. A send not acknowledged within 2 s asks the server whether
+the topic is still there and holds at least what it acknowledged before: a server that came
+back without its data (a topic gone, or begun again empty when a client asked for it) raises
+:class:`~heron.messaging.base.BrokerLost` at once instead of a wait of 30 s. A server found gone
+is waited for ``connect_timeout`` seconds at most afterwards, so closing never hangs on it.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from heron.messaging.base import BrokerLost
+
+__all__ = ["KafkaLink"]
+
+#: librdkafka's own log lines (connection retries) go here, not to stderr: errors reach the caller as exceptions.
+LOG = logging.getLogger("heron.messaging.kafka")
+
+
+class KafkaLink:
+    """Producer and admin client of ``common`` (librdkafka settings, ``bootstrap.servers`` among them)."""
+
+    def __init__(self, common: dict[str, Any], connect_timeout: float) -> None:
+        from confluent_kafka import Producer
+        from confluent_kafka.admin import AdminClient
+
+        self.common, self.servers, self.connect_timeout = common, common["bootstrap.servers"], connect_timeout
+        self.admin = AdminClient({**common, "logger": LOG})
+        try:
+            self.topics = set(self.admin.list_topics(timeout=connect_timeout).topics)
+        except Exception as error:
+            raise ConnectionError(f"Kafka at {self.servers!r} cannot be reached: {error}") from None
+        self.producer = Producer({**common, "enable.idempotence": True, "acks": "all", "linger.ms": 0,
+                                  "batch.num.messages": 1, "logger": LOG})
+        self.produced: dict[str, int] = {}  # topic -> the last offset acknowledged to this link
+        self.unreachable = False  # the last record sent was not acknowledged in time
+        self.lock = threading.Lock()
+
+    def ensure(self, topic: str) -> str:
+        """``topic``, made (one partition) if this link has not seen it."""
+        if topic not in self.topics:
+            from confluent_kafka import KafkaException
+            from confluent_kafka.admin import NewTopic
+
+            for future in self.admin.create_topics([NewTopic(topic, 1, 1)]).values():
+                try:
+                    future.result()
+                except KafkaException as error:
+                    if "TOPIC_ALREADY_EXISTS" not in str(error):
+                        raise
+            self.topics.add(topic)
+        return topic
+
+    def send(self, topic: str, key: bytes, value: bytes, what: str, headers: list[tuple[str, bytes]] | None = None) -> int:
+        """Produce one record and wait for its acknowledgement (30 s at most); its offset."""
+        delivered: list[Any] = []
+        wait = self.connect_timeout if self.unreachable else 30.0
+        before = self.produced.get(topic, -1)  # acknowledged before this record was sent: it must come after
+        self.producer.produce(topic, key=key, value=value, headers=headers, on_delivery=lambda *report: delivered.append(report))
+        if self.producer.flush(min(2.0, wait)):
+            if self.lost_data(topic):
+                self.producer.purge()
+                self.producer.flush(0.0)
+                raise self.lost(topic)
+            if self.producer.flush(max(wait - 2.0, 0.0)):
+                self.unreachable = True
+                raise ConnectionError(f"Kafka at {self.servers!r} did not acknowledge {what} within {wait:g} s")
+        self.unreachable = False
+        error, record = delivered[0]
+        if error is not None:
+            raise ConnectionError(f"Kafka at {self.servers!r} refused {what}: {error}")
+        if record.offset() <= before:  # offsets of one partition only grow
+            raise self.lost(topic)
+        with self.lock:  # threads sending at once are acknowledged in any order
+            self.produced[topic] = max(record.offset(), self.produced.get(topic, -1))
+        return record.offset()
+
+    def lost_data(self, topic: str) -> bool:
+        """Whether the server answers and has lost ``topic``: it no longer has it, or it ends
+        before the last record acknowledged to this link."""
+        from confluent_kafka import KafkaException, TopicPartition
+        from confluent_kafka.admin import OffsetSpec
+
+        try:
+            if topic not in self.admin.list_topics(timeout=self.connect_timeout).topics:
+                return True
+            asked = self.admin.list_offsets({TopicPartition(topic, 0): OffsetSpec.latest()}, request_timeout=self.connect_timeout)
+            end = next(iter(asked.values())).result().offset
+        except KafkaException:  # no answer: gone or slow, not known to have lost anything
+            return False
+        return end <= self.produced.get(topic, -1)
+
+    def lost(self, topic: str) -> BrokerLost:
+        return BrokerLost(f"Kafka at {self.servers!r} restarted without its data: {topic} is gone or begins again "
+                          "(every message in flight, reader position and lease on it is lost); start the env and its sites again")
+
+    def alive(self) -> bool:
+        """Whether the server answers now (not asked again once found gone)."""
+        from confluent_kafka import KafkaException
+
+        try:
+            return not self.unreachable and self.admin.list_topics(timeout=self.connect_timeout) is not None
+        except KafkaException:
+            return False
