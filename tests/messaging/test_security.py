@@ -306,7 +306,7 @@ MALFORMED = [({"frame": b"x", "seq": 1, "mac": -1}, "malformed signature"),
              ({"anything": 1}, "unsigned")]
 
 
-@pytest.mark.parametrize("name", ["memory", "redis"])
+@pytest.mark.parametrize("name", ["memory", "redis", "kafka"])
 def test_a_malformed_envelope_is_counted_by_reason_and_costs_nothing(name, request):
     """Found by a red team: ``mac=-1`` killed a signed site, ``mac=3e9`` took 12 s, ``2**40`` ran
     out of memory. Each is now refused, by reason, before any work."""
