@@ -116,13 +116,13 @@ def _read_table(data: memoryview) -> dict[bytes, Callable[[], np.ndarray]]:
 
 
 def _reference_reader(takers: dict[bytes, Callable[[], np.ndarray]]) -> Callable[[int, bytes], np.ndarray]:
-    def hook(code: int, data: bytes) -> np.ndarray:
-        if code != _REFERENCE:
-            raise FrameError(f"unexpected msgpack extension {code} in a frame's payload")
-        try:
-            return takers[data]()
-        except (KeyError, StopIteration):
-            raise FrameError(f"array reference {data!r} names no array left in the frame's table") from None
+    def hook(code: int, data: bytes, takers: dict[bytes, Callable[[], np.ndarray]] = takers) -> np.ndarray:
+        if code == _REFERENCE:  # called once an array: locals only
+            try:
+                return takers[data]()
+            except (KeyError, StopIteration):
+                raise FrameError(f"array reference {data!r} names no array left in the frame's table") from None
+        raise FrameError(f"unexpected msgpack extension {code} in a frame's payload")
     return hook
 
 
