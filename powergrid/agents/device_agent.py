@@ -16,6 +16,7 @@ from heron.core.action import Action
 from heron.core.features import FeatureProvider, State
 from heron.messaging.base import Message, MessageType
 from heron.messaging.channels import ChannelManager
+from powergrid.agents.registry import observed_fields as registered_fields
 
 __all__ = ["DeviceAgent", "DeviceState", "power_state"]
 
@@ -174,9 +175,7 @@ class DeviceAgent(FieldAgent):
     def observed_fields(self) -> tuple[tuple[str, bool], ...]:
         """(field, is_power) of what its controller observes: a registered type's fields, or the
         labels of the features its state shows its coordinator."""
-        from powergrid.agents.registry import observed_fields  # the registry names this module's classes
-
-        registered = observed_fields(self.kind)
+        registered = registered_fields(self.kind)
         if registered is not None:
             return registered
         return tuple((f"state.{name}", False) for name in self.state.names("coordinator"))

@@ -7,6 +7,7 @@ base, also of devices written as a class of your own, is :mod:`powergrid.agents.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ from heron.core.action import Action
 from powergrid.agents.device_agent import DeviceAgent, DeviceState, power_state
 from powergrid.agents.fleets import (GeneratorFleet, RenewableFleet, StorageFleet, generator_cost, generator_marginal_cost,
                                      generator_output, on_arrays, require, storage_cost, storage_power, storage_soc, storage_violation)
+from powergrid.agents.registry import DeviceType, by_kind, register_device_type
+from powergrid.setups.earlier_format import translated_device
 
 __all__ = ["DeviceState", "DeviceAgent", "FleetDevice", "own_fleet", "power_state", "Generator", "ESS", "Storage", "Renewable", "Grid",
            "Transformer", "Shunt", "exchange_cost", "exchange_costs"]
@@ -36,9 +39,6 @@ def own_fleet(kind: str, agent_id: str | None, device_config: Mapping[str, Any] 
     ``Generator(agent_id=..., device_config={'name': ...,
     'device_state_config': {'p_max_MW': ...}})``. Keys in either package's names (see
     :mod:`powergrid.setups.earlier_format`); a typo raises naming it."""
-    from powergrid.agents.registry import by_kind
-    from powergrid.setups.earlier_format import translated_device
-
     if not isinstance(device_config, Mapping):
         raise ValueError(f"device {agent_id!r}: pass its fleet and row, or its device_config (a dict), got {device_config!r}")
     if fleet is not None:
@@ -244,3 +244,22 @@ class Shunt(DeviceAgent):
 
     def state_update(self) -> dict[str, float]:
         return {"step": float(self.step), "cost": 0.0, "safety": 0.0}
+
+
+# The built-in device types, registered as a type of your own would be (in this order: the model's
+# fleets and the observation source follow it).
+for _type in (
+        DeviceType("generator", ("Generator", "DG"), frozenset({"p_min", "p_max", "q_min", "q_max", "s_max", "pf_min", "cost", "source"}),
+                   GeneratorFleet, Generator),
+        DeviceType("storage", ("ESS", "Storage"),
+                   frozenset({"capacity", "p_min", "p_max", "soc_init", "soc_min", "soc_max", "eff_ch", "eff_dis", "cost_per_mwh"}),
+                   StorageFleet, ESS),
+        DeviceType("solar", ("PV", "Solar"), frozenset({"p_max"}), RenewableFleet, partial(Renewable, source="solar"),
+                   "renewable", profile="solar"),
+        DeviceType("wind", ("Wind",), frozenset({"p_max"}), RenewableFleet, partial(Renewable, source="wind"),
+                   "renewable", profile="wind"),
+        DeviceType("oltc", ("Transformer", "OLTC"), frozenset({"tap_min", "tap_max", "tap_pos", "tap_step_percent"}),
+                   discrete=True, observed_discrete=(("tap_pos", False),)),
+        DeviceType("shunt", ("Shunt",), frozenset({"q_step_mvar", "max_step", "step"}),
+                   discrete=True, observed_discrete=(("step", False),))):
+    register_device_type(_type)

@@ -6,7 +6,9 @@ the arrays and physics, which declare the action layout, the observed fields and
 the power flow), the agent that stands for one device of it, and, for renewables, the dataset
 profile its output follows. The model builder, the layout, the step, the controllers'
 observations and the distributed exchange all go through this table, so a device type of your
-own is one module: its fleet, its agent and a call to :func:`register_device_type`.
+own is one module: its fleet, its agent and a call to :func:`register_device_type`. The built-in
+types register themselves the same way, in :mod:`powergrid.agents.devices`: this table names no
+device class.
 
 Tap changers and capacitor banks are settings of network elements, not devices with a fleet:
 they have ``discrete`` set and a discrete action entry each.
@@ -14,10 +16,9 @@ they have ``discrete`` set and a discrete action entry each.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Callable, Mapping
 
-from powergrid.agents.fleets import Fleet, GeneratorFleet, RenewableFleet, StorageFleet
+from powergrid.agents.fleets import Fleet
 
 __all__ = ["DeviceType", "DEVICE_TYPES", "device_type", "observed_fields", "register_device_type", "fleet_kinds", "by_kind",
            "COMMON_KEYS"]
@@ -73,26 +74,6 @@ class DeviceType:
             raise ValueError(f"{where}: device {config.get('name')!r} ({config.get('type')}): unknown key(s) {unknown}; "
                              f"valid keys: {sorted(COMMON_KEYS | self.keys)}")
         return {k: v for k, v in config.items() if k not in COMMON_KEYS}
-
-
-def _built_in() -> tuple[DeviceType, ...]:
-    from powergrid.agents.devices import ESS, Generator, Renewable
-
-    return (
-        DeviceType("generator", ("Generator", "DG"), frozenset({"p_min", "p_max", "q_min", "q_max", "s_max", "pf_min", "cost", "source"}),
-                   GeneratorFleet, Generator),
-        DeviceType("storage", ("ESS", "Storage"),
-                   frozenset({"capacity", "p_min", "p_max", "soc_init", "soc_min", "soc_max", "eff_ch", "eff_dis", "cost_per_mwh"}),
-                   StorageFleet, ESS),
-        DeviceType("solar", ("PV", "Solar"), frozenset({"p_max"}), RenewableFleet, partial(Renewable, source="solar"),
-                   "renewable", profile="solar"),
-        DeviceType("wind", ("Wind",), frozenset({"p_max"}), RenewableFleet, partial(Renewable, source="wind"),
-                   "renewable", profile="wind"),
-        DeviceType("oltc", ("Transformer", "OLTC"), frozenset({"tap_min", "tap_max", "tap_pos", "tap_step_percent"}),
-                   discrete=True, observed_discrete=(("tap_pos", False),)),
-        DeviceType("shunt", ("Shunt",), frozenset({"q_step_mvar", "max_step", "step"}),
-                   discrete=True, observed_discrete=(("step", False),)),
-    )
 
 
 #: Config ``type`` name -> its device type.
@@ -157,7 +138,3 @@ def observed_fields(agent_kind: str) -> tuple[tuple[str, bool], ...] | None:
     kind no device type registered (a device written as a class: it says itself)."""
     kind = _AGENT_KINDS.get(agent_kind)
     return _BY_KIND[kind].observed if kind else None
-
-
-for _type in _built_in():
-    register_device_type(_type)
