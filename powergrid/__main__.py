@@ -145,7 +145,7 @@ def run_site(args: argparse.Namespace) -> int:
     """``python -m powergrid site``: serve until the env says stop."""
     import json
 
-    from powergrid.agents.site_process import broker_from_url, serve, site_agent
+    from powergrid.deploy import broker_from_url, serve, site_agent
 
     config = None
     if args.config:

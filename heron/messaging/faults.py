@@ -14,7 +14,7 @@ what the model did are in ``counts``. Devices' state updates carry the simulatio
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 

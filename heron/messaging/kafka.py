@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from heron.messaging.base import BROADCAST, DEFAULT_ENV, BrokerLost, Message, MessageBroker, claimed_already, message_on
+from heron.messaging.base import BROADCAST, DEFAULT_ENV, Message, MessageBroker, claimed_already, message_on
 from heron.messaging.channels import ChannelManager
 from heron.messaging.codec import FrameError, decode, encode
 from heron.messaging.kafka_link import LOG, KafkaLink

@@ -1,15 +1,13 @@
 """GridAgent: a microgrid controller (coordinator) over its devices."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
 from heron.agents.coordinator_agent import CoordinatorAgent
 from powergrid.agents.devices import DeviceAgent
-
-if TYPE_CHECKING:
-    from powergrid.agents.site_process import Served
+from powergrid.agents.site_process import Served, serve
 
 __all__ = ["GridAgent", "NETWORK_FIELDS"]
 
@@ -72,14 +70,12 @@ class GridAgent(CoordinatorAgent):
         return out
 
 
-    def run(self, env_id: str | None = None, idle_timeout: float = 600.0, wait: float | None = None) -> "Served":
+    def run(self, env_id: str | None = None, idle_timeout: float = 600.0, wait: float | None = None) -> Served:
         """Serve this controller and its devices as a site of the env ``env_id`` (default: the
         agent's own ``env_id``) over its ``message_broker``, until the env says stop: the
         FAQ's ``agent_mg1.run()``, on the controller's own hardware. Everything arrives as
         messages (see :func:`powergrid.agents.site_process.serve`); returns what it served
         (``steps``, ``skipped``)."""
-        from powergrid.agents.site_process import serve
-
         if self.message_broker is None:
             raise ValueError(f"agent {self.agent_id!r}: run() needs a message_broker the env can reach (e.g. RedisBroker(url))")
         return serve(self, self.message_broker, env_id if env_id is not None else self.env_id, idle_timeout, wait)

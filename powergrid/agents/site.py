@@ -8,15 +8,23 @@ on ``info_channel(site, 'environment')``. The env's side is :mod:`powergrid.envs
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from heron.agents.proxy import ENVIRONMENT_ID, Proxy
 from heron.messaging.base import Message, MessageBroker, MessageType
+from heron.messaging.channels import ChannelManager
 from powergrid.agents.devices import exchange_cost
-from powergrid.agents.grid_agent import GridAgent
 from powergrid.core.safety import network_violation
+
+if TYPE_CHECKING:
+    from powergrid.agents.grid_agent import GridAgent
+
+
+def control_channel(env_id: str, agent_id: str) -> str:
+    """Where the env tells a site process to reset, step or stop."""
+    return ChannelManager.custom_channel("site_control", env_id, agent_id)
 
 __all__ = ["Site"]
 

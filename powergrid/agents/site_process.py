@@ -1,7 +1,7 @@
-"""A site in a process of its own: ``python -m powergrid site MG1 --broker URL --env-id ID``.
+"""A site served over a broker: the loop behind ``GridAgent.run`` and ``python -m powergrid site``
+(:mod:`powergrid.deploy`, which builds the controller from the env's config).
 
-The process builds the model of the env's config (the same setup gives the same devices),
-takes the controller ``MG1`` with its devices, and serves the env over the broker: on
+A controller with its devices serves the env over the broker: on
 ``reset`` its devices return to their initial state; on ``step`` they take the hour's
 availability the env measured, the controller reads its command and sets them (they publish
 their state updates), and when the env's power-flow results arrive it reports its
@@ -10,64 +10,21 @@ holds no reference to the env: everything arrives as messages.
 """
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from heron.agents.proxy import ENVIRONMENT_ID
 from heron.messaging.base import MessageBroker
 from heron.messaging.channels import ChannelManager
-from heron.messaging.security import Keyring, SecureBroker
-from powergrid.agents.grid_agent import GridAgent
-from powergrid.agents.site import Site
-from powergrid.envs.remote_sites import control_channel
+from powergrid.agents.site import Site, control_channel
 
-__all__ = ["Served", "serve", "site_agent", "provision_keys", "identities", "broker_from_url", "restart_devices", "follow_weather"]
+if TYPE_CHECKING:
+    from powergrid.agents.grid_agent import GridAgent
 
-
-def broker_from_url(url: str, keys: str | os.PathLike | None = None) -> MessageBroker:
-    """The broker a URL names: ``redis://`` or ``rediss://`` (Redis Streams), ``kafka://host:port[,host:port]``
-    (Kafka; ``?topic_prefix=...&group_id=...`` set those arguments); with a key file ``keys``,
-    a :class:`~heron.messaging.security.SecureBroker` over it acting as the file's identities."""
-    if keys is not None:
-        ring = Keyring.from_file(keys)
-        return SecureBroker(broker_from_url(url), ring, identities=ring.identities())
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        from heron.messaging.redis import RedisBroker
-
-        return RedisBroker(url)
-    if url.startswith("kafka://"):
-        from urllib.parse import parse_qsl, urlsplit
-
-        from heron.messaging.kafka import KafkaBroker
-
-        parts = urlsplit(url)
-        options = dict(parse_qsl(parts.query))
-        unknown = sorted(set(options) - {"topic_prefix", "group_id"})
-        if unknown:
-            raise ValueError(f"broker URL {url!r}: unknown option(s) {unknown}; expected topic_prefix, group_id")
-        return KafkaBroker(parts.netloc, **options)
-    raise ValueError(f"no broker for URL {url!r}; expected redis://host:port/db or kafka://host:port")
-
-
-def identities(env: Any) -> list[str]:
-    """Every identity that signs messages in ``env``: the env, each controller and each device."""
-    return [ENVIRONMENT_ID, *env.possible_agents, *(d for a in env.agent_dict.values() for d in a.devices)]
-
-
-def provision_keys(env: Any, directory: str | os.PathLike) -> Keyring:
-    """Fresh keys for every identity of ``env`` (a MultiAgentMicrogrids): ``environment.json``
-    (all of them, for the env's process) and ``<site>.json`` per site (its own and its
-    devices'), each readable by its owner only. Returns the env's keyring."""
-    ring = Keyring.generate(identities(env))
-    os.makedirs(directory, exist_ok=True)
-    ring.save(os.path.join(directory, f"{ENVIRONMENT_ID}.json"))
-    for agent_id, agent in env.agent_dict.items():
-        ring.save(os.path.join(directory, f"{agent_id}.json"), [agent_id, *agent.devices])
-    return ring
+__all__ = ["Served", "serve", "restart_devices", "follow_weather"]
 
 
 def _arrived(broker: MessageBroker, channel: str, agent_id: str, env_id: str, timestamp: float, timeout: float) -> bool:
@@ -168,14 +125,3 @@ def _served(agent: GridAgent, site: Site, broker: MessageBroker, env_id: str, id
                 steps += 1
             else:
                 raise ValueError(f"site {agent_id!r}: unknown control message {message.payload!r}")
-
-
-def site_agent(agent_id: str, config: Mapping[str, Any] | None = None) -> GridAgent:
-    """Controller ``agent_id`` with its devices, built from the env's ``config`` (the same setup
-    gives the same devices), ready to :func:`serve`."""
-    from powergrid.envs import MultiAgentMicrogrids
-
-    local = MultiAgentMicrogrids({**(config or {}), "centralized": True, "message_broker": None})
-    if agent_id not in local.agent_dict:
-        raise ValueError(f"site {agent_id!r} is not an agent of this config; agents: {local.possible_agents}")
-    return local.agent_dict[agent_id]

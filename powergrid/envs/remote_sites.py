@@ -16,15 +16,10 @@ from typing import Any
 
 from heron.agents.proxy import ENVIRONMENT_ID
 from heron.messaging.base import Message, MessageType
-from heron.messaging.channels import ChannelManager
+from powergrid.agents.site import control_channel
 from powergrid.envs.exchange import Exchange
 
 __all__ = ["RemoteExchange", "control_channel"]
-
-
-def control_channel(env_id: str, agent_id: str) -> str:
-    """Where the env tells a site process to reset, step or stop."""
-    return ChannelManager.custom_channel("site_control", env_id, agent_id)
 
 
 class RemoteExchange(Exchange):

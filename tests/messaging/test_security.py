@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from heron.messaging import ChannelManager, InMemoryBroker, Message
 from heron.messaging.base import BROADCAST
 from heron.messaging.security import Keyring, SecureBroker, _mac, sealed
-from powergrid.agents.site_process import identities
+from powergrid.deploy import identities
 from powergrid.envs import MultiAgentMicrogrids
 from tests.servers import fresh_kafka_broker, fresh_redis_broker
 

@@ -55,7 +55,7 @@ def test_three_site_processes_match_in_process_distributed_mode(name, request, t
     keys = None
     if name.endswith("signed"):
         from heron.messaging.security import SecureBroker
-        from powergrid.agents.site_process import provision_keys
+        from powergrid.deploy import provision_keys
 
         keys = tmp_path / "keys"
         broker = SecureBroker(broker, provision_keys(MultiAgentMicrogrids({"train": False}), keys))
