@@ -175,10 +175,11 @@ def run_robustness(args: argparse.Namespace) -> int:
 
     import sys
 
-    from powergrid.robustness import format_table, plot, pyplot, sweep, write_table
+    from powergrid.plotting import pyplot
+    from powergrid.robustness import ROBUSTNESS_PLOT, format_table, plot, sweep, write_table
 
     try:
-        pyplot()  # before the sweep, not after it
+        pyplot(ROBUSTNESS_PLOT)  # before the sweep, not after it
     except ImportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -59,9 +59,9 @@ def evaluate(policy: str, days: int = 1, setup: str | None = None, config: Mappi
 
 def plot_day(frame: Any, path: str | Path, day: int | None = None) -> Path:
     """One day of a trace per microgrid (columns): price, import, state of charge, voltages."""
-    from powergrid.robustness import pyplot
+    from powergrid.plotting import pyplot
 
-    plt = pyplot()
+    plt = pyplot("the evaluation plot")
     day = int(frame["day"].iloc[0]) if day is None else day
     rows = frame[frame["day"] == day]
     agents = sorted({c.split("/")[0] for c in frame.columns if "/" in c})

@@ -22,8 +22,12 @@ from heron.messaging import InMemoryBroker
 from heron.messaging.faults import Faults, FaultyBroker
 from powergrid.agents.policies import RuleBasedPolicy
 from powergrid.envs import MultiAgentMicrogrids
+from powergrid.plotting import pyplot
 
-__all__ = ["Cell", "sweep", "write_table", "plot", "pyplot", "format_table"]
+#: What the robustness plot is called when matplotlib is missing.
+ROBUSTNESS_PLOT = "the robustness plot"
+
+__all__ = ["Cell", "sweep", "write_table", "plot", "format_table"]
 
 
 @dataclass(frozen=True)
@@ -86,21 +90,9 @@ def write_table(cells: Sequence[Cell], path: str | os.PathLike) -> None:
         writer.writerows(rows)
 
 
-def pyplot() -> Any:
-    """matplotlib's pyplot on a file backend, or an ImportError saying how to install it."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("the robustness plot needs matplotlib: pip install -e '.[plot]'") from None
-    return plt
-
-
 def plot(cells: Sequence[Cell], path: str | os.PathLike, title: str = "") -> None:
     """Return, cost, safety and stale share against loss, a line per latency (a PNG)."""
-    plt = pyplot()
+    plt = pyplot(ROBUSTNESS_PLOT)
     figure, axes = plt.subplots(1, 4, figsize=(16, 4), constrained_layout=True)
     for latency in sorted({c.latency for c in cells}):
         row = sorted((c for c in cells if c.latency == latency), key=lambda c: c.loss)

@@ -17,6 +17,7 @@ from heron.core.features import FeatureProvider, State
 from heron.messaging.base import Message, MessageType
 from heron.messaging.channels import ChannelManager
 from powergrid.agents.registry import observed_fields as registered_fields
+from powergrid.core.features.electrical import ElectricalBasePh
 
 __all__ = ["DeviceAgent", "DeviceState", "power_state"]
 
@@ -163,8 +164,6 @@ class DeviceAgent(FieldAgent):
         own = self.__dict__.get("_electrical")
         if own is not None:
             return own
-        from powergrid.core.features.electrical import ElectricalBasePh
-
         p, q = self.power()
         return ElectricalBasePh(P_MW=p, Q_MVAr=q)
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from powergrid.baselines.play import play_schedule
 from powergrid.envs.batched import BatchedMicrogrids
+from powergrid.envs.multi_agent_microgrids import MultiAgentMicrogrids
 
 __all__ = ["DayEvaluator", "coordinate_search", "cma_search", "corners", "hunt", "HuntReport"]
 
@@ -165,8 +166,6 @@ def hunt(config: Mapping[str, Any], day: int, plan: np.ndarray, budget: str = "s
     schedules with a coordinate search from the best of them, on ``day`` of ``config``'s test
     split; the best schedule found is replayed in the single env. ``budget``: ``'small'``
     (a test's) or ``'large'`` (a benchmark's)."""
-    from powergrid.envs.multi_agent_microgrids import MultiAgentMicrogrids
-
     if budget not in ("small", "large"):
         raise ValueError(f"budget must be 'small' or 'large', got {budget!r}")
     large = budget == "large"

@@ -1,8 +1,4 @@
-"""The grid core: a model built once (``GridModel``, ``Layout``) and the step run over it
-(``GridCore``), shared by every mode and by the batched env."""
-from powergrid.core.config import DEFAULTS, validated_config
-from powergrid.core.layout import Layout
-from powergrid.core.model import DeviceSpec, GridModel, Microgrid
-from powergrid.core.step import GridCore
-
-__all__ = ["DEFAULTS", "validated_config", "GridModel", "Microgrid", "DeviceSpec", "Layout", "GridCore"]
+"""The grid core: a model built once (:mod:`powergrid.core.model`, :mod:`powergrid.core.layout`)
+and the step run over it (:mod:`powergrid.core.step`), shared by every mode and by the batched
+env. The package imports none of its modules itself, so the device agents can use its small
+ones (``safety``, ``features``) without building the core."""

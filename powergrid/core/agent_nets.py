@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandapower as pp
 
+from powergrid.agents.registry import by_kind
+
 __all__ = ["attach_agent", "device_config_of"]
 
 
@@ -58,7 +60,5 @@ def device_config_of(device_id: str, device: Any) -> dict[str, Any]:
     if made is None:
         raise ValueError(f"device {device_id!r}: only devices made from a config (device_config=... or a grid_config's "
                          f"devices) can join a net built by _build_agents, got a {type(device).__name__}")
-    from powergrid.agents.registry import by_kind
-
     kind, params = made
     return {"type": by_kind(kind).aliases[0], "name": device_id, "bus": str(device.bus), **params}

@@ -75,6 +75,7 @@ from powergrid.envs.earlier_api import EarlierEnvAPI, EpisodeFlags
 from powergrid.envs.event_driven import EventDrivenGrid
 from powergrid.envs.exchange import Exchange, settle
 from powergrid.envs.remote_sites import RemoteExchange
+from powergrid.envs.render import render
 from powergrid.envs.network_proxy import NetworkStateProxy
 from powergrid.powerflow import make_backend
 
@@ -366,8 +367,6 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
     def render(self) -> np.ndarray | None:
         """A picture of the network (:mod:`powergrid.envs.render`): an RGB array with
         ``render_mode='rgb_array'``, a window with ``'human'``."""
-        from powergrid.envs.render import render
-
         return render(self)
 
     def close(self) -> None:

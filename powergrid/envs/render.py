@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from powergrid.core.safety import V_MAX, V_MIN
+from powergrid.plotting import pyplot
 
 __all__ = ["FeederPicture", "render"]
 
@@ -38,9 +39,7 @@ class FeederPicture:
     """Draws frames of one env's network (``rgb_array``: an RGB array; ``human``: a window)."""
 
     def __init__(self, env: Any) -> None:
-        from powergrid.robustness import pyplot
-
-        self.plt = pyplot()
+        self.plt = pyplot("render()")
         self.env = env
         net = env.core.model.net
         self.positions = _layout(net)
