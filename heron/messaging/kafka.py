@@ -268,8 +268,8 @@ class _Reader:
         except KafkaException as error:
             raise (self.broker._link.lost(topic) if self.broker._link.lost_data(topic) else
                    ConnectionError(f"Kafka at {self.broker.bootstrap_servers!r}: the end of {topic} is not known: {error}")) from None
-        if end < self.committed.get(topic, 0) or end < self.next[topic] - 1:  # Tansu's end may lag by one
-            raise self.broker._link.lost(topic)
+        if (end < self.committed.get(topic, 0) or end < self.next[topic] - 1) and self.broker._link.lost_data(topic):
+            raise self.broker._link.lost(topic)  # else Tansu's end lags: read on past it, below
         deadline = time.monotonic() + 10.0
         while self.next[topic] < end:
             if time.monotonic() > deadline:

@@ -3,13 +3,17 @@ made, and how it tells a server that is gone from one that lost its data.
 
 Every record is sent by the idempotent producer (``acks=all``) and waited for, so a send
 returns only once the server has it. A send not acknowledged within 2 s asks the server whether
-the topic is still there and holds at least what it acknowledged before: a server that came
-back without its data (a topic gone, or begun again empty when a client asked for it) raises
+the topic is still the one it was: a server that came back without its data (a topic gone, or
+made again, empty, when a client asked for it) raises
 :class:`~heron.messaging.base.BrokerLost` at once instead of a wait of 30 s. A server found gone
 is waited for ``connect_timeout`` seconds at most afterwards, so closing never hangs on it.
+A topic is known by its id (the server's, taken when this link first uses it): a server that
+restarted empty makes it again under another id, while its end offsets alone cannot tell (Tansu
+reports them late, even lower than before, while producers write).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from typing import Any
@@ -38,6 +42,7 @@ class KafkaLink:
         self.producer = Producer({**common, "enable.idempotence": True, "acks": "all", "linger.ms": 0,
                                   "batch.num.messages": 1, "logger": LOG})
         self.produced: dict[str, int] = {}  # topic -> the last offset acknowledged to this link
+        self.topic_ids: dict[str, str] = {}  # topic -> the server's id of it when this link first used it
         self.unreachable = False  # the last record sent was not acknowledged in time
         self.lock = threading.Lock()
 
@@ -54,7 +59,19 @@ class KafkaLink:
                     if "TOPIC_ALREADY_EXISTS" not in str(error):
                         raise
             self.topics.add(topic)
+        if topic not in self.topic_ids:
+            from confluent_kafka import KafkaException
+
+            with contextlib.suppress(KafkaException):  # a server without topic ids: only a topic gone tells a loss
+                self.topic_ids[topic] = self.topic_id(topic)
         return topic
+
+    def topic_id(self, topic: str) -> str:
+        """The server's id of ``topic`` now."""
+        from confluent_kafka import TopicCollection
+
+        asked = self.admin.describe_topics(TopicCollection([topic]), request_timeout=self.connect_timeout)
+        return str(asked[topic].result().topic_id)
 
     def send(self, topic: str, key: bytes, value: bytes, what: str, headers: list[tuple[str, bytes]] | None = None) -> int:
         """Produce one record and wait for its acknowledgement (30 s at most); its offset."""
@@ -81,22 +98,19 @@ class KafkaLink:
         return record.offset()
 
     def lost_data(self, topic: str) -> bool:
-        """Whether the server answers and has lost ``topic``: it no longer has it, or it ends
-        before the last record acknowledged to this link."""
-        from confluent_kafka import KafkaException, TopicPartition
-        from confluent_kafka.admin import OffsetSpec
+        """Whether the server answers and has lost ``topic``: it no longer has it, or has it
+        under another id (made again since this link first used it)."""
+        from confluent_kafka import KafkaException
 
         try:
             if topic not in self.admin.list_topics(timeout=self.connect_timeout).topics:
                 return True
-            asked = self.admin.list_offsets({TopicPartition(topic, 0): OffsetSpec.latest()}, request_timeout=self.connect_timeout)
-            end = next(iter(asked.values())).result().offset
+            return topic in self.topic_ids and self.topic_id(topic) != self.topic_ids[topic]
         except KafkaException:  # no answer: gone or slow, not known to have lost anything
             return False
-        return end <= self.produced.get(topic, -1)
 
     def lost(self, topic: str) -> BrokerLost:
-        return BrokerLost(f"Kafka at {self.servers!r} restarted without its data: {topic} is gone or begins again "
+        return BrokerLost(f"Kafka at {self.servers!r} restarted without its data: {topic} is gone or was made again "
                           "(every message in flight, reader position and lease on it is lost); start the env and its sites again")
 
     def alive(self) -> bool:

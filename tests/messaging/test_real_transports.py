@@ -329,3 +329,35 @@ def test_a_lease_left_by_a_process_that_died_on_this_host_is_taken_at_once(name,
         broker.claim_environment(env_id, owner, site="MG2")  # another host's process cannot be checked: its lease runs out
     with pytest.raises(ValueError, match="site 'MG1'"):  # and every other process agrees who holds MG1 now
         connect().claim_environment(env_id, Owner(), site="MG1")
+
+
+def test_a_kafka_end_offset_reported_low_is_not_taken_for_a_server_that_lost_its_data(kafka_servers):
+    """Found by CI: Tansu reports a topic's end late, even lower than what a reader has read,
+    while producers write; a reader took that for a restart without data. A loss is now a
+    topic gone or made again (another id); a low end alone is read past as before."""
+    from heron.messaging.base import BrokerLost
+
+    broker = fresh_kafka_broker(kafka_servers)
+    channel = "env_e1__action__environment_to_MG1"
+    for k in range(3):
+        broker.publish(channel, Message("e1", "environment", "MG1", float(k), "action", {"k": k}))
+    assert [m.payload["k"] for m in broker.consume(channel, "MG1", "e1")] == [0, 1, 2]
+    reader = broker._readers[("e1", "MG1")]
+
+    class LaggingEnd:  # the consumer, but the end it reports is 0
+        def __init__(self, consumer):
+            self.consumer = consumer
+
+        def get_watermark_offsets(self, *args, **kwargs):
+            return 0, 0
+
+        def __getattr__(self, name):
+            return getattr(self.consumer, name)
+
+    reader.consumer = LaggingEnd(reader.consumer)
+    broker.publish(channel, Message("e1", "environment", "MG1", 3.0, "action", {"k": 3}))
+    assert [m.payload["k"] for m in broker.consume(channel, "MG1", "e1")] == [3]
+    topic = broker._topic(channel)
+    broker._link.topic_ids[topic] = "an id the server never gave it"  # as if the topic had been made again
+    with pytest.raises(BrokerLost, match=f"restarted without its data: {topic} is gone or was made again"):
+        broker.consume(channel, "MG1", "e1")

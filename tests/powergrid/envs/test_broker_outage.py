@@ -161,7 +161,7 @@ class TansuServer(Server):
 
 def test_a_kafka_server_back_empty_is_named_the_step_rolled_back_and_every_site_stops_in_one_line():
     """Found by a red team: Tansu killed and restarted after 1 s failed the step only after 30 s,
-    ``close()`` hung over 30 s and the sites crashed. A topic that is gone or begins again is
+    ``close()`` hung over 30 s and the sites crashed. A topic that is gone or was made again is
     now named as a server that lost its data, within seconds, on every side."""
     from heron.messaging.kafka import KafkaBroker
 
