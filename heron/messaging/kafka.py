@@ -30,7 +30,7 @@ from heron.messaging.channels import ChannelManager
 from heron.messaging.codec import FrameError, decode, encode
 from heron.messaging.kafka_link import LOG, KafkaLink
 from heron.messaging.kafka_log import KeyedLog, LeaseRecords, MarkRecords
-from heron.messaging.leases import LEASE_MS, holder_name, new_holder
+from heron.messaging.leases import due_for_renewal, holder_name, new_holder
 
 __all__ = ["KafkaBroker"]
 
@@ -136,10 +136,8 @@ class KafkaBroker(MessageBroker):
         self._leases[(env_id, site)] = time.monotonic()
 
     def _renew_leases(self) -> None:
-        now = time.monotonic()
-        for (env_id, site), renewed in list(self._leases.items()):
-            if now - renewed > LEASE_MS / 3000:
-                self._hold_lease(env_id, site, "renew")
+        for env_id, site in due_for_renewal(self._leases):
+            self._hold_lease(env_id, site, "renew")
 
     # ------------------------------------------------------------------ marks
     def marks(self, env_id: str, reader: str) -> dict[str, int]:

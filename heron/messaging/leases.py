@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 
-__all__ = ["LEASE_MS", "new_holder", "holder_died", "holder_name", "LeaseLog"]
+__all__ = ["LEASE_MS", "new_holder", "holder_died", "holder_name", "due_for_renewal", "LeaseLog"]
 
 LEASE_MS = 30_000  # a lease ends this long after its holder's last renewal; holders renew every third of it
 
@@ -43,6 +44,13 @@ def holder_died(held: bytes) -> bool:
     except OSError:  # alive, someone else's
         return False
     return False
+
+
+def due_for_renewal(leases: dict[tuple[str, str | None], float]) -> list[tuple[str, str | None]]:
+    """The (env id, site) of ``leases`` (each with its last renewal, monotonic s) renewed longer
+    than a third of ``LEASE_MS`` ago: a holder renews them while it publishes."""
+    now = time.monotonic()
+    return [lease for lease, renewed in leases.items() if now - renewed > LEASE_MS / 3000]
 
 
 @dataclass

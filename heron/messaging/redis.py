@@ -22,7 +22,7 @@ from typing import Any
 from heron.messaging.base import BROADCAST, DEFAULT_ENV, Message, MessageBroker, claimed_already, message_on
 from heron.messaging.channels import ChannelManager
 from heron.messaging.codec import FrameError, decode, encode
-from heron.messaging.leases import LEASE_MS, holder_died, holder_name, new_holder
+from heron.messaging.leases import LEASE_MS, due_for_renewal, holder_died, holder_name, new_holder
 from heron.messaging.redis_link import EPOCH_KEY, RedisLink
 
 __all__ = ["RedisBroker", "lease_key", "marks_key", "stream_key"]
@@ -230,10 +230,8 @@ class RedisBroker(MessageBroker):
         self._leases[(env_id, site)] = time.monotonic()
 
     def _renew_leases(self) -> None:
-        now = time.monotonic()
-        for (env_id, site), renewed in list(self._leases.items()):
-            if now - renewed > LEASE_MS / 3000:
-                self._hold_lease(env_id, site)
+        for env_id, site in due_for_renewal(self._leases):
+            self._hold_lease(env_id, site)
 
     # ------------------------------------------------------------------ marks
     def marks(self, env_id: str, reader: str) -> dict[str, int]:
