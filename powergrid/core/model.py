@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import pickle
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -22,14 +21,14 @@ from heron.core.checks import finite_number, is_finite_number
 from powergrid.agents.devices import DeviceAgent
 from powergrid.agents.fleets import Fleet
 from powergrid.agents.object_fleet import object_fleet_class, object_fleet_key
-from powergrid.agents.registry import device_type, fleet_kinds, registrations
+from powergrid.agents.registry import fleet_kinds, registrations
 from powergrid.core.agent_nets import attach_agent, device_config_of
-from powergrid.core.config import DSO_KEYS, MICROGRID_KEYS, checked_dict
+from powergrid.core.config import DSO_KEYS, checked_dict
+from powergrid.core.microgrids import DeviceSpec, Microgrid, MicrogridAssembly, add_device
 from powergrid.core.regulation import Regulation
-from powergrid.networks._feeder import require_name
-from powergrid.networks.compose import OPERATOR_BUILDERS, attach_ieee13_microgrid, build_operator_network
-from powergrid.setups.earlier_format import node_name, translated_device
-from powergrid.setups.loader import DATASET_KINDS, load_dataset, load_setup
+from powergrid.networks.compose import OPERATOR_BUILDERS, build_operator_network
+from powergrid.setups.earlier_format import node_name
+from powergrid.setups.loader import DATASET_KINDS, day_shift, load_dataset, load_setup, shifted
 
 __all__ = ["GridModel", "Microgrid", "DeviceSpec", "NAMED_FLEETS"]
 
@@ -71,39 +70,6 @@ def _plain(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, np.integer, np.floating))
 
 
-@dataclass(frozen=True)
-class DeviceSpec:
-    """One device of a microgrid: its kind (registry), its row in its fleet (or, for a tap
-    changer or capacitor bank, its element in the net) and its discrete parameters."""
-
-    kind: str
-    row: int
-    name: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-    fleet: str = ""  # the fleet kind (registry) whose row it is; empty for a tap changer or capacitor bank
-
-
-@dataclass
-class Microgrid:
-    """A microgrid's place in the fused net: its buses and lines (contiguous blocks), its
-    connection transformer, its base power (MVA) and its devices in config order."""
-
-    name: str
-    buses: slice
-    lines: slice
-    trafo: int
-    base_power: float
-    devices: list[DeviceSpec]
-
-    @property
-    def bus_positions(self) -> np.ndarray:
-        return np.arange(self.buses.start, self.buses.stop)
-
-    @property
-    def line_positions(self) -> np.ndarray:
-        return np.arange(self.lines.start, self.lines.stop)
-
-
 def _check_operator(dso: Mapping[str, Any]) -> None:
     """The operator network's settings, each named when it is wrong."""
     network = dso.get("network", "IEEE34")
@@ -116,6 +82,10 @@ def _check_operator(dso: Mapping[str, Any]) -> None:
     for key in ("name", "load_area", "price_area", "renew_area"):
         if key in dso and not isinstance(dso[key], str):
             raise ValueError(f"config 'dso_config': {key!r} must be text, got {dso[key]!r}")
+    for key in ("feeders", "feeders_per_substation"):
+        count = dso.get(key, 1)
+        if not isinstance(count, (int, np.integer)) or isinstance(count, bool) or count < 1:
+            raise ValueError(f"config 'dso_config': {key!r} must be a whole number >= 1, got {count!r}")
     taps = dso.get("regulator_taps", ())
     if not isinstance(taps, (list, tuple)) or not all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in taps):
         raise ValueError(f"config 'dso_config': 'regulator_taps' must be a list of whole numbers, got {taps!r}")
@@ -129,24 +99,27 @@ class GridModel:
         setup = load_setup(config["setup"])
         self.dataset = load_dataset(config["dataset_path"] or setup["dataset_path"])
         self.series: list[tuple[str, str]] = []  # (kind, area) of each profile column
+        self._columns: dict[tuple[str, str], int] = {}  # and the other way round
         dso, microgrids = self._merged(setup)
         options = {"regulator_taps": tuple(dso["regulator_taps"])} if "regulator_taps" in dso else {}
+        feeders = dso.get("feeders")
         self.net, self.operator_buses = build_operator_network(dso.get("network", "IEEE34"), dso.get("name", "DSO"),
                                                                float(dso.get("load_scale", 1.0)), float(dso.get("vm_pu", 1.05)),
-                                                               **options)
+                                                               feeders, int(dso.get("feeders_per_substation", 8)), **options)
         #: the operator's automatic voltage regulators (None: they hold their taps)
         self.regulation = Regulation.of(self.net, dso.get("name", "DSO"), dso)
-        load_series = [self._column("load", dso["load_area"])] * len(self.net.load)
+        per_feeder = len(self.net.load) // (feeders or 1)  # feeder j's loads follow the operator's area j days later
+        load_series = [self._column("load", shifted(dso["load_area"], j)) for j in range(feeders or 1) for _ in range(per_feeder)]
         self.price_series = self._column("price", dso.get("price_area") or self._only_area("price"))
         if "renew_area" in dso:  # the operator network has no devices; the area must still exist
             self._check_area("solar", dso["renew_area"])
-        self.microgrids: list[Microgrid] = []
         configs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in fleet_kinds()}
+        assembly = MicrogridAssembly(self.net, self.operator_buses, self._column)
         for k, raw in enumerate(microgrids):
-            first_load = len(self.net.load)
-            mg = self._add_microgrid(k, raw, configs)
-            load_series += [self._column("load", raw["load_area"])] * (len(self.net.load) - first_load)
-            self.microgrids.append(mg)
+            assembly.add(k, raw, configs)
+        self.microgrids, loads = assembly.place(configs)
+        for count, area in loads:
+            load_series += [self._column("load", area)] * count
         self._finish(configs, load_series)
 
     def _finish(self, configs: Mapping[str, list[dict[str, Any]]], load_series: list[int]) -> None:
@@ -212,7 +185,7 @@ class GridModel:
         if not agents:
             raise ValueError("_build_agents returned no agents")
         self = cls.__new__(cls)
-        self.config, self.net, self.operator_buses, self.series = config, copy.deepcopy(net), {}, []
+        self.config, self.net, self.operator_buses, self.series, self._columns = config, copy.deepcopy(net), {}, [], {}
         self.regulation = None  # their nets' taps hold
         self.dataset = {split: {kind: {} for kind in DATASET_KINDS} for split in ("train", "test")}
         self.microgrids, configs = [], {kind: [] for kind in fleet_kinds()}
@@ -233,7 +206,8 @@ class GridModel:
                 if getattr(device, "parameters", None) is None and isinstance(device, DeviceAgent):  # a device written as a class
                     mg.devices.append(self._add_object_device(mg, nodes, device, objects))
                 else:
-                    mg.devices.append(self._add_device(mg, nodes, {"renew_area": name}, device_config_of(device_id, device), configs))
+                    mg.devices.append(add_device(mg, self.net, nodes, {"renew_area": name}, device_config_of(device_id, device),
+                                                 configs, self._column, trafo=mg.trafo))
             self.microgrids.append(mg)
         first = next(iter(agents))
         for name in agents:
@@ -297,92 +271,29 @@ class GridModel:
     def _profile(self, split: str, kind: str, area: str) -> np.ndarray:
         if (kind, area) == ALWAYS:
             return np.ones(len(next(iter(self.dataset[split]["load"].values()))))
-        return self.dataset[split][kind][area]
+        profiles = self.dataset[split][kind]
+        if area in profiles:
+            return profiles[area]
+        base, days = day_shift(area)
+        return np.roll(profiles[base], -24 * days)
 
     def _column(self, kind: str, area: str) -> int:
         """The profile column of ``kind`` in ``area`` (added on first use)."""
-        if (kind, area) != ALWAYS:
-            self._check_area(kind, area)
-        if (kind, area) not in self.series:
+        column = self._columns.get((kind, area))
+        if column is None:
+            if (kind, area) != ALWAYS:
+                self._check_area(kind, area)
+            column = self._columns[kind, area] = len(self.series)
             self.series.append((kind, area))
-        return self.series.index((kind, area))
+        return column
 
     def _check_area(self, kind: str, area: Any) -> None:
-        """Both splits of the dataset must have a ``kind`` profile for ``area``."""
+        """Both splits of the dataset must have a ``kind`` profile for ``area`` (or, for an area
+        written ``"<area>+<k>d"``, for the area it shifts)."""
         if not isinstance(area, str):
             raise ValueError(f"a {kind} area must be the name of a dataset area, got {area!r}")
         for split in ("train", "test"):
-            if area not in self.dataset[split][kind]:
-                raise ValueError(f"the dataset has no {kind} profile for area {area!r} in {split!r}; it has {sorted(self.dataset[split][kind])}")
-
-    def _add_microgrid(self, k: int, raw: Any, configs: dict[str, list[dict[str, Any]]]) -> Microgrid:
-        mg = checked_dict(raw, f"config 'microgrid_configs[{k}]'", MICROGRID_KEYS)
-        for key in ("name", "connection_bus", "load_area", "renew_area", "devices"):
-            if key not in mg:
-                raise ValueError(f"microgrid_configs[{k}] is missing {key!r}")
-        name = mg["name"]
-        require_name(name, f"microgrid_configs[{k}]: name (the agent id)")
-        if name in {m.name for m in self.microgrids}:
-            raise ValueError(f"two microgrids are named {name!r}")
-        if not isinstance(mg.get("network", "IEEE13"), str) or mg.get("network", "IEEE13") != "IEEE13":
-            raise ValueError(f"microgrid {name!r}: network must be 'IEEE13', got {mg['network']!r}")
-        base_power = finite_number(mg.get("base_power", 1.0), f"microgrid {name!r}: base_power (MVA)", above=0.0)
-        load_scale = finite_number(mg.get("load_scale", 1.0), f"microgrid {name!r}: load_scale", minimum=0.0)
-        connection = str(node_name(mg["connection_bus"]))
-        if connection not in self.operator_buses:
-            raise ValueError(f"microgrid {name!r}: connection_bus {connection!r} is not a node of the operator network; "
-                             f"nodes: {sorted(self.operator_buses)}")
-        net = self.net
-        first_bus, first_line = len(net.bus), len(net.line)
-        buses, trafo = attach_ieee13_microgrid(net, self.operator_buses[connection], name, load_scale)
-        spec = Microgrid(name, slice(first_bus, len(net.bus)), slice(first_line, len(net.line)), trafo, base_power, [])
-        if not isinstance(mg["devices"], (list, tuple)):
-            raise ValueError(f"microgrid {name!r}: devices must be a list, got {mg['devices']!r}")
-        for dev in mg["devices"]:
-            spec.devices.append(self._add_device(spec, buses, mg, dev, configs))
-        return spec
-
-    def _add_device(self, mg: Microgrid, buses: Mapping[str, int], raw: Mapping[str, Any], dev: Any,
-                    configs: dict[str, list[dict[str, Any]]]) -> DeviceSpec:
-        if not isinstance(dev, Mapping) or "type" not in dev or "name" not in dev:
-            raise ValueError(f"microgrid {mg.name!r}: each device needs 'type' and 'name', got {dev!r}")
-        dtype = device_type(dev["type"], dev["name"])
-        dev = translated_device(dtype.kind, dev)  # a config in the earlier package's keys, as ours
-        kind, cfg = dtype.kind, dtype.checked(dev, f"microgrid {mg.name!r}")
-        node = str(dev.get("bus", "650"))
-        if node not in buses:
-            raise ValueError(f"device {dev['name']!r}: bus {node!r} is not a node of {mg.name}; nodes: {sorted(buses)}")
-        name, net = str(dev["name"]), self.net
-        cfg["name"], cfg["_bus"] = name, buses[node]
-        if kind == "oltc":
-            return DeviceSpec(kind, mg.trafo, name, self._tap_changer(mg, name, dev))
-        if kind == "shunt":
-            params = {"q_step_mvar": float(dev.get("q_step_mvar", 0.05)), "max_step": int(dev.get("max_step", 4)),
-                      "step": int(dev.get("step", 0))}
-            if not (params["q_step_mvar"] > 0 and params["max_step"] >= 1 and 0 <= params["step"] <= params["max_step"]):
-                raise ValueError(f"device {name!r}: needs q_step_mvar > 0, max_step >= 1, 0 <= step <= max_step, got {dev!r}")
-            element = pp.create_shunt(net, buses[node], q_mvar=-params["q_step_mvar"], p_mw=0.0, step=params["step"],
-                                      max_step=params["max_step"], name=name)
-            return DeviceSpec(kind, element, name, params)
-        probe = dtype.fleet([cfg])  # validates before the net is touched
-        cfg["_element"] = dtype.fleet.create_element(net, buses[node], name, probe)
-        profile = dtype.profile or cfg.get("source")  # a type's own profile, or the device's source
-        if profile is not None:  # its output follows the microgrid's area profile
-            cfg["_profile"], cfg["_area"] = profile, raw["renew_area"]
-            self._column(profile, raw["renew_area"])
-        rows = configs[dtype.fleet_kind]
-        rows.append(cfg)
-        return DeviceSpec(kind, len(rows) - 1, name, fleet=dtype.fleet_kind)
-
-    def _tap_changer(self, mg: Microgrid, name: str, dev: Mapping[str, Any]) -> dict[str, int]:
-        """The microgrid's connection transformer becomes an on-load tap changer."""
-        if any(d.kind == "oltc" for d in mg.devices):
-            raise ValueError(f"device {name!r}: microgrid {mg.name!r} has one connection transformer and already an OLTC")
-        params = {"tap_min": int(dev.get("tap_min", -8)), "tap_max": int(dev.get("tap_max", 8)), "tap_pos": int(dev.get("tap_pos", 0))}
-        step = float(dev.get("tap_step_percent", 0.625))
-        if not (params["tap_min"] <= params["tap_pos"] <= params["tap_max"]) or not 0.0 < step <= 5.0:
-            raise ValueError(f"device {name!r}: needs tap_min <= tap_pos <= tap_max and 0 < tap_step_percent <= 5, got {dev!r}")
-        for column, value in (("tap_side", "hv"), ("tap_neutral", 0), ("tap_min", params["tap_min"]), ("tap_max", params["tap_max"]),
-                              ("tap_step_percent", step), ("tap_pos", params["tap_pos"]), ("tap_changer_type", "Ratio")):
-            self.net.trafo.loc[mg.trafo, column] = value
-        return params
+            profiles = self.dataset[split][kind]
+            if area not in profiles and day_shift(area)[0] not in profiles:
+                raise ValueError(f"the dataset has no {kind} profile for area {area!r} in {split!r}; it has {sorted(profiles)} "
+                                 "(an area may be shifted by whole days: 'AREA+3d')")
