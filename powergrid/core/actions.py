@@ -62,10 +62,7 @@ def gather_actions(actions: Mapping[str, Any], agent_ids: Sequence[str], live: S
     """One env's actions (a dict over the ``live`` agents) as the clipped flat vector and flags."""
     if not isinstance(actions, Mapping):
         raise ValueError(f"actions must be a dict of agent id -> action, got {type(actions).__name__}")
-    missing = [a for a in live if a not in actions]
-    extra = [a for a in actions if a not in live]
-    if missing or extra:
-        raise ValueError(f"actions must have one entry per live agent {list(live)}; missing {missing}, unexpected {extra}")
+    _require_keys(actions, live, "live agent")
     offsets = layout.action_offsets
     for k, agent_id in enumerate(agent_ids):
         value = actions[agent_id]
@@ -97,15 +94,21 @@ def _numbers(value: Any, what: str) -> np.ndarray:
         raise ValueError(f"{what} must hold numbers, got {value!r}") from None
 
 
+def _require_keys(actions: Mapping[str, Any], ids: Sequence[str], what: str) -> None:
+    """``actions`` has one entry per id of ``ids``, no more (a set check: a thousand agents)."""
+    if len(actions) != len(ids) or not all(a in actions for a in ids):
+        known = set(ids)
+        missing = [a for a in ids if a not in actions]
+        extra = [a for a in actions if a not in known]
+        raise ValueError(f"actions must have one entry per {what} {list(ids)}; missing {missing}, unexpected {extra}")
+
+
 def gather_batch(actions: Mapping[str, Any] | np.ndarray, agent_ids: Sequence[str], layout: Layout, raw: np.ndarray,
                  out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A batch's actions as clipped ``(B, total_dim)`` rows (in ``out``) and ``(B, n_agents)`` flags."""
     B, offsets = raw.shape[0], layout.action_offsets
     if isinstance(actions, Mapping):
-        missing = [a for a in agent_ids if a not in actions]
-        extra = [a for a in actions if a not in agent_ids]
-        if missing or extra:
-            raise ValueError(f"actions must have one entry per agent {list(agent_ids)}; missing {missing}, unexpected {extra}")
+        _require_keys(actions, agent_ids, "agent")
         for k, agent in enumerate(agent_ids):
             value = _numbers(actions[agent], f"agent {agent!r}: actions")
             dim = offsets[k + 1] - offsets[k]

@@ -55,12 +55,10 @@ def observation_bounds(model: GridModel, layout: Layout) -> list[tuple[np.ndarra
             low.append(lo)
             high.append(hi)
             if power and kind in layout.owners:
-                reach += np.maximum(np.abs(lo), np.abs(hi)) @ layout.owners[kind]
-    profiles = np.concatenate([model.profiles[split] for split in model.profiles])
-    load = (profiles[:, model.load_series] * model.net.load.p_mw.to_numpy()) @ layout.owners["load"]  # (hours, n)
-    load_low, load_high = load.min(axis=0), load.max(axis=0)
+                reach += layout.owners[kind].sum(np.maximum(np.abs(lo), np.abs(hi)))
+    load_low, load_high = _load_range(model, layout)
     swing = reach + LOSS_MARGIN * np.maximum(np.abs(load_low), np.abs(load_high)) + 1e-3
-    price = profiles[:, model.price_series]
+    price = np.concatenate([model.profiles[split][:, model.price_series] for split in model.profiles])
     discrete_low = layout.disc_offset + layout.action_low[layout.discrete_positions]
     discrete_high = layout.disc_offset + layout.action_high[layout.discrete_positions]
     low += [load_low, load_low - swing, [price.min(), -1.0, -1.0], np.full(len(model.net.bus), VM_RANGE[0]), discrete_low]
@@ -79,3 +77,22 @@ def observation_bounds(model: GridModel, layout: Layout) -> list[tuple[np.ndarra
         for k in members:
             out[k] = (lo.astype(np.float32), hi.astype(np.float32))
     return out
+
+
+def _load_range(model: GridModel, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Per agent, the least and most its loads draw in any hour of either split (MW). Each
+    agent's loads are summed by profile column first, so the work is hours x (agent, column)
+    pairs, not hours x loads."""
+    owner, n = layout.load_owner, len(model.microgrids)
+    mine = owner < n
+    pairs, where = np.unique(np.stack([owner[mine], model.load_series[mine]]), axis=1, return_inverse=True)
+    weight = np.bincount(where.ravel(), model.net.load.p_mw.to_numpy()[mine], minlength=pairs.shape[1])
+    agents, first = np.unique(pairs[0], return_index=True)  # pairs come sorted by agent
+    low, high = np.full(n, np.inf), np.full(n, -np.inf)
+    for profiles in model.profiles.values():
+        for start in range(0, len(profiles), 1024):  # a block of hours at a time: memory stays small
+            load = np.zeros((min(1024, len(profiles) - start), n))  # an agent without loads draws 0
+            if agents.size:
+                load[:, agents] = np.add.reduceat(profiles[start:start + 1024, pairs[1]] * weight, first, axis=1)
+            low, high = np.minimum(low, load.min(axis=0)), np.maximum(high, load.max(axis=0))
+    return low, high

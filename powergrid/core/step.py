@@ -185,7 +185,7 @@ class GridCore:
         """The energy (MWh) each agent's devices hold now."""
         held = np.zeros(self._start_energy.shape)
         for fleet, owned in self._holding:
-            held += np.dot(fleet.energy(slice(None)), owned)
+            held += owned.sum(fleet.energy(slice(None)))
         return held
 
     def stored_energy_credit(self) -> np.ndarray:
@@ -306,17 +306,17 @@ class GridCore:
     def score(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-agent cost and safety of the step (see the env's module doc for the terms)."""
         keep, dt, own, at = self.results, self.dt_h, self.layout.owners, self._at
-        dot, cost = np.dot, None
+        cost = None
         for fleet, owned in self._costed:
-            term = dot(fleet.cost(slice(None), dt), owned)
+            term = owned.sum(fleet.cost(slice(None), dt))
             cost = term if cost is None else cost + term
         grid = self.grid_cost(keep["p_import"], self.price[at["column"]])
         cost = grid if cost is None else cost + grid
-        safety = dot(voltage_violation(keep["vm"][at["mg_bus"]]), own["bus"])
-        safety += dot(overload(keep["line"][at["mg_line"]]), own["line"])
+        safety = own["bus"].sum(voltage_violation(keep["vm"][at["mg_bus"]]))
+        safety += own["line"].sum(overload(keep["line"][at["mg_line"]]))
         safety += overload(keep["trafo"][at["mg_trafo"]])
         for fleet, owned in self._limited:
-            safety += dot(fleet.violation(slice(None)), owned)
+            safety += owned.sum(fleet.violation(slice(None)))
         return cost, safety
 
     def hour_angle(self) -> Any:
@@ -328,7 +328,7 @@ class GridCore:
         angle = self.hour_angle()
         sin, cos = np.sin(angle), np.cos(angle)
         keep, column = self.results, self._at["column"]
-        load_p = np.dot(self.backend.load_p, self.layout.owners["load"])
+        load_p = self.layout.owners["load"].sum(self.backend.load_p)
         return np.concatenate([*self._observed, load_p, keep["p_import"], self.price[column], sin[column], cos[column],
                                keep["vm"], self.discrete], axis=-1)
 

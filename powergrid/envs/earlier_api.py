@@ -96,7 +96,7 @@ class EarlierEnvAPI:
         core, lay = self.core, self.layout
         storage = core.storage.p
         generation = float(core.generators.p.sum() + core.renewables.p.sum() + np.maximum(-storage, 0.0).sum())
-        load = float(np.dot(core.backend.load_p, lay.owners["load"]).sum()) + float(np.maximum(storage, 0.0).sum())
+        load = float(lay.owners["load"].sum(core.backend.load_p).sum()) + float(np.maximum(storage, 0.0).sum())
         vm, loading = core.results["vm"], core.results["line"]
         return {**self.get_collective_metrics(), "total_generation_mw": generation, "total_load_mw": load,
                 "power_balance_mw": generation - load, "voltage_violations": int(np.sum((vm > V_MAX) | (vm < V_MIN))),

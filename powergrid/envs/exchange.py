@@ -202,7 +202,7 @@ class Exchange:
         keep, lay = core.results, core.layout
         angle = core.hour_angle()  # one env: a Python number
         sin, cos, price = math.sin(angle), math.cos(angle), float(core.price)
-        load_p = np.dot(core.backend.load_p, lay.owners["load"]).tolist()
+        load_p = lay.owners["load"].sum(core.backend.load_p).tolist()
         p_import, trafo = keep["p_import"].tolist(), keep["trafo"].tolist()
         return [{"converged": converged, "vm_pu": keep["vm"][mg.buses].copy(), "line_loading": keep["line"][mg.lines].copy(),
                  "trafo_loading": trafo[mg.trafo], "p_import": p_import[k], "load_p": load_p[k], "price": price,

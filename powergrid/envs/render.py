@@ -75,9 +75,9 @@ class FeederPicture:
         fig.colorbar(dots, ax=ax, shrink=0.7, label="voltage (pu)")
         p_import = np.asarray(core.results["p_import"], dtype=float)
         storage = env.storage
-        owners = core.layout.owners["storage"] if storage.size else np.zeros((0, len(self.microgrids)))
+        owners = core.layout.owners["storage"]
         for k, (name, buses) in enumerate(self.microgrids):
-            soc = storage.soc[owners[:, k] > 0] if storage.size else np.zeros(0)
+            soc = storage.soc[owners.mask(k)] if storage.size else np.zeros(0)
             label = f"{name}\nimport {p_import[k]:+.3f} MW" + (f"\nSOC {', '.join(f'{s:.2f}' for s in soc)}" if soc.size else "")
             centre = xy[buses].mean(axis=0)
             ax.annotate(label, centre, fontsize=8, ha="center", va="center",
