@@ -39,7 +39,7 @@ __all__ = ["DEFAULTS", "MICROGRID_KEYS", "DSO_KEYS", "validated_config", "checke
 
 MICROGRID_KEYS = {"name", "network", "connection_bus", "load_area", "renew_area", "base_power", "load_scale", "devices"}
 DSO_KEYS = {"network", "name", "load_scale", "load_area", "price_area", "renew_area", "vm_pu", "regulator_taps",
-            "regulator_setpoint", "regulator_band"}
+            "regulator_setpoint", "regulator_band", "feeders", "feeders_per_substation"}
 
 DEFAULTS: dict[str, Any] = {
     "centralized": True,

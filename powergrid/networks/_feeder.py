@@ -56,9 +56,11 @@ def add_regulator(net: pp.pandapowerNet, name: str, buses: dict[str, int], a: st
 
 
 def regulator_trafos(net: pp.pandapowerNet, name: str) -> list[int]:
-    """The transformer rows of the regulators ``add_regulator`` added for network ``name``."""
-    prefix = f"{name} Regulator "
-    return [int(i) for i, label in zip(net.trafo.index, net.trafo.name) if isinstance(label, str) and label.startswith(prefix)]
+    """The transformer rows of the regulators of operator network ``name``: those ``add_regulator``
+    added (``"<name> Regulator a-b"``) and, in a network of many feeders, the feeders' and the
+    substations' (``"<name> F3 Regulator a-b"``, ``"<name> S1 Regulator HV-800"``)."""
+    return [int(i) for i, label in zip(net.trafo.index, net.trafo.name)
+            if isinstance(label, str) and label.startswith(f"{name} ") and " Regulator " in f" {label[len(name) + 1:]}"]
 
 
 def require_name(name: object, what: str = "a network name (it prefixes every element name)") -> None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["load_setup", "get_available_setups", "load_dataset", "DATASET_KINDS"]
+__all__ = ["load_setup", "get_available_setups", "load_dataset", "DATASET_KINDS", "shifted", "day_shift"]
 
 HERE = Path(__file__).resolve().parent
+_SHIFTED = re.compile(r"^(?P<area>.+)\+(?P<days>\d+)d$")
 DATASET_KINDS = ("load", "solar", "wind", "price")
 
 
@@ -125,3 +127,17 @@ def _validated(data: Any, path: str) -> dict[str, dict[str, dict[str, np.ndarray
                     raise ValueError(f"dataset {path!r}: {split}/{kind}/{area} needs at least 48 finite hourly values")
                 out[split][kind][str(area)] = arr
     return out
+
+
+def shifted(area: str, days: int) -> str:
+    """The name of ``area``'s profiles ``days`` days later: ``"AVA+3d"`` (``area`` itself for 0).
+    A model reads such an area as its base area's profile rolled by whole days within each
+    split (the last days wrap round to the first), so many microgrids can share a dataset
+    without sharing a profile."""
+    return area if days == 0 else f"{area}+{int(days)}d"
+
+
+def day_shift(area: str) -> tuple[str, int]:
+    """``"AVA+3d"`` -> ``("AVA", 3)``; an area without a shift -> ``(area, 0)``."""
+    match = _SHIFTED.match(area)
+    return (match["area"], int(match["days"])) if match else (area, 0)

@@ -1,0 +1,57 @@
+"""Many microgrids on a system of feeders: a setup that grows with ``n``.
+
+``many(n)`` places ``n`` microgrids of the shipped setup's kinds (the three microgrids of
+``ieee34_ieee13`` with their devices, in turn) on ``ceil(n / per_feeder)`` copies of the
+operator feeder, ``per_substation`` feeders to a substation (see
+:mod:`powergrid.networks.compose`), each microgrid at its nominal load. No two microgrids
+follow the same profile: microgrid ``k`` takes load area ``k mod A`` of the dataset's ``A``
+load areas and the solar area of its kind, both shifted by ``k // A`` days; feeder ``j``'s own
+loads follow the operator's load area shifted by ``j`` days.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from powergrid.setups.loader import load_dataset, load_setup, shifted
+
+__all__ = ["many", "FEEDER_NODES"]
+
+#: Per operator feeder, the nodes microgrids connect to, in the order they are used: nodes
+#: downstream of the first regulator (IEEE 34) or of the substation regulator (IEEE 123), the
+#: 24.9 kV or 4.16 kV trunk and its main laterals.
+FEEDER_NODES = {
+    "IEEE34": ("802", "806", "808", "810", "802", "806", "808", "810", "802", "806", "808", "810"),
+    "IEEE123": ("13", "18", "35", "40", "52", "57", "60", "67", "72", "76", "97", "105"),
+}
+
+
+def many(n: int, feeder: str = "IEEE34", per_feeder: int = 8, per_substation: int = 8,
+         setup: str = "ieee34_ieee13") -> dict[str, Any]:
+    """A config for :class:`~powergrid.envs.MultiAgentMicrogrids` with ``n`` microgrids
+    (named ``MG1`` ... ``MG<n>``) on ``feeder`` copies, ``per_feeder`` microgrids to a feeder."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"many(n): n must be a whole number >= 1, got {n!r}")
+    if feeder not in FEEDER_NODES:
+        raise ValueError(f"many(feeder=...): one of {sorted(FEEDER_NODES)}, got {feeder!r}")
+    nodes = FEEDER_NODES[feeder]
+    if not isinstance(per_feeder, int) or not 1 <= per_feeder <= len(nodes):
+        raise ValueError(f"many(per_feeder=...): a whole number in [1, {len(nodes)}] (the {feeder} nodes used), got {per_feeder!r}")
+    base = load_setup(setup)
+    areas = sorted(load_dataset(base["dataset_path"])["train"]["load"])
+    kinds = base["microgrid_configs"]
+    feeders = -(-n // per_feeder)
+    dso = dict(base["dso_config"], network=feeder, feeders=feeders, feeders_per_substation=per_substation)
+    if feeder != "IEEE34":
+        dso.pop("regulator_taps", None)  # the setup's taps are its own feeder's
+    microgrids = []
+    for k in range(n):
+        mg = copy.deepcopy(kinds[k % len(kinds)])
+        name, days = f"MG{k + 1}", k // len(areas)
+        mg.update(name=name, connection_bus=f"F{k // per_feeder + 1}.{nodes[k % per_feeder]}",
+                  load_area=shifted(areas[k % len(areas)], days), renew_area=shifted(mg["renew_area"], days))
+        for device in mg["devices"]:
+            device["name"] = f"{name}_{device['name']}"
+        microgrids.append(mg)
+    return {**{k: v for k, v in base.items() if k not in ("dso_config", "microgrid_configs", "description")},
+            "dso_config": dso, "microgrid_configs": microgrids}
