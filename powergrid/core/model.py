@@ -279,6 +279,8 @@ class GridModel:
 
     def _column(self, kind: str, area: str) -> int:
         """The profile column of ``kind`` in ``area`` (added on first use)."""
+        if not isinstance(area, str):
+            self._check_area(kind, area)  # raises, naming the value
         column = self._columns.get((kind, area))
         if column is None:
             if (kind, area) != ALWAYS:

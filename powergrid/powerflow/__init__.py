@@ -1,12 +1,14 @@
-"""Power-flow backends behind one interface: lightsim2grid (default) and pandapower (reference).
+"""Power-flow backends behind one interface: lightsim2grid (default), the sweep (radial nets,
+Numba; :mod:`powergrid.powerflow.sweep`) and pandapower (reference).
 
-Many copies at once: :class:`powergrid.powerflow.batched.BatchedNewtonBackend` (import it from
-there; it loads Numba, which importing this package does not)."""
+Many copies at once: :class:`powergrid.powerflow.batched.BatchedNewtonBackend` and
+:class:`powergrid.powerflow.sweep_backend.BatchedSweepBackend`."""
 from powergrid.powerflow.base import PowerFlowBackend, PowerFlowResult
 from powergrid.powerflow.lightsim import LightSimBackend
 from powergrid.powerflow.pandapower_backend import PandapowerBackend
+from powergrid.powerflow.sweep_backend import SweepBackend
 
-BACKENDS = {"lightsim2grid": LightSimBackend, "pandapower": PandapowerBackend}
+BACKENDS = {"lightsim2grid": LightSimBackend, "sweep": SweepBackend, "pandapower": PandapowerBackend}
 
 
 def make_backend(net, name: str = "lightsim2grid") -> PowerFlowBackend:
@@ -16,4 +18,4 @@ def make_backend(net, name: str = "lightsim2grid") -> PowerFlowBackend:
     return BACKENDS[name](net)
 
 
-__all__ = ["BACKENDS", "LightSimBackend", "PandapowerBackend", "PowerFlowBackend", "PowerFlowResult", "make_backend"]
+__all__ = ["BACKENDS", "LightSimBackend", "PandapowerBackend", "PowerFlowBackend", "PowerFlowResult", "SweepBackend", "make_backend"]

@@ -25,6 +25,8 @@ class BatchedNewtonBackend(PowerFlowBackend):
     """``num_envs`` copies of ``net``'s power flow (see the module doc)."""
 
     name = "numba-batched"
+    build = staticmethod(build_model)  # the model of a net, and the kernel that solves it
+    kernel = staticmethod(solve_batch)
 
     def __init__(self, net: pp.pandapowerNet, num_envs: int, fallback: PowerFlowBackend | None = None,
                  max_iter: int = 20, tol: float = 1e-9, angles: bool = True) -> None:
@@ -36,7 +38,7 @@ class BatchedNewtonBackend(PowerFlowBackend):
             from powergrid.powerflow.lightsim import LightSimBackend
             fallback = LightSimBackend(net)
         self.fallback, self.num_envs = fallback, int(num_envs)
-        self.model = build_model(net)
+        self.model = self.build(net)
         self.max_iter, self.tol, self.angles = int(max_iter), float(tol), bool(angles)
         B = self.num_envs
         for key in self.INJECTIONS:
@@ -78,7 +80,7 @@ class BatchedNewtonBackend(PowerFlowBackend):
         injection = {key: self._rounded.get(key, getattr(self, key)) for key in ("load_p", "load_q", "sgen_p", "sgen_q", "storage_p")}
         tap = self.tap_ratio_factor() / self._factor0
         r = self.result
-        solve_batch(self.model, active, self._V, injection["load_p"], injection["load_q"], injection["sgen_p"],
+        self.kernel(self.model, active, self._V, injection["load_p"], injection["load_q"], injection["sgen_p"],
                     injection["sgen_q"], injection["storage_p"], self.shunt_q, tap, self.tol, self.max_iter,
                     r.converged, self.iterations, r.vm_pu, r.va_degree, r.line_loading_percent,
                     r.trafo_loading_percent, r.trafo_p_hv_mw, self.angles)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from powergrid.powerflow.kernel_parts import bus_injections, write_results
 from powergrid.powerflow.nr_model import LANES, NRModel, build_model
 
 __all__ = ["NRModel", "build_model", "solve_batch"]
@@ -32,20 +33,6 @@ def _admittance(m, tap_factor, shunt_q, Y):
         Y[m.at_tt[br]] += m.y_tt[br]
     for k in range(m.shunt_bus.size):
         Y[m.diag[m.shunt_bus[k]]] += -1j * shunt_q[k] / m.base_mva
-
-
-@njit(cache=True, error_model="numpy")
-def _injections(m, load_p, load_q, sgen_p, sgen_q, storage_p, S):
-    """Sbus of one copy (pu): generation minus load; storage charging is load."""
-    S[:] = 0.0
-    for k in range(m.load_bus.size):
-        S[m.load_bus[k]] -= complex(np.float64(load_p[k]), np.float64(load_q[k]))
-    for k in range(m.sgen_bus.size):
-        S[m.sgen_bus[k]] += complex(np.float64(sgen_p[k]), np.float64(sgen_q[k]))
-    for k in range(m.storage_bus.size):
-        S[m.storage_bus[k]] -= np.float64(storage_p[k])
-    for i in range(S.size):
-        S[i] /= m.base_mva
 
 
 @njit(cache=True, inline="always")
@@ -167,36 +154,6 @@ def _factor_and_solve(m, J, F, x, Dinv, singular):
             x[k, 1, c] = Dinv[k, 2, c] * r0 + Dinv[k, 3, c] * r1
 
 
-@njit(cache=True, inline="always")
-def _abs2(z):
-    return z.real * z.real + z.imag * z.imag
-
-
-@njit(cache=True, error_model="numpy")
-def _results(m, V, tap_factor, vm, va, line_loading, trafo_loading, trafo_p_hv, angles):
-    """Bus results in net.bus row order (angles only if asked: atan2 is a third of the cost);
-    branch loadings and transformer hv power."""
-    for r in range(m.bus_order.size):
-        v = V[m.bus_order[r]]
-        vm[r] = np.sqrt(v.real * v.real + v.imag * v.imag)
-        if angles:
-            va[r] = np.arctan2(v.imag, v.real) * (180.0 / np.pi)
-    for k in range(m.line_branch.size):
-        br = m.line_branch[k]
-        f, t = m.br_from[br], m.br_to[br]
-        i_f = _abs2(m.y_ff[br] * V[f] + m.y_ft[br] * V[t])
-        i_t = _abs2(m.y_tf[br] * V[f] + m.y_tt[br] * V[t])
-        line_loading[k] = np.sqrt(max(i_f * m.line_scale[k, 0] ** 2, i_t * m.line_scale[k, 1] ** 2))
-    for k in range(m.trafo_branch.size):
-        br = m.trafo_branch[k]
-        f, t = m.br_from[br], m.br_to[br]
-        a = tap_factor[k]
-        I_f = m.y_ff[br] / (a * a) * V[f] + m.y_ft[br] / a * V[t]
-        I_t = m.y_tf[br] / a * V[f] + m.y_tt[br] * V[t]
-        trafo_loading[k] = max(abs(I_f) * m.trafo_scale[k, 0], abs(I_t) * m.trafo_scale[k, 1])
-        trafo_p_hv[k] = (V[f] * np.conj(I_f)).real * m.base_mva
-
-
 @njit(cache=True, error_model="numpy")
 def solve_batch(m, active, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, tol, max_iter,
                 converged, iterations, vm, va, line_loading, trafo_loading, trafo_p_hv, angles):
@@ -229,7 +186,7 @@ def solve_batch(m, active, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q
             b = rows[start + c] if start + c < rows.size else rows[start]
             lane_copy[c] = b
             _admittance(m, tap_factor[b], shunt_q[b], Y)
-            _injections(m, load_p[b], load_q[b], sgen_p[b], sgen_q[b], storage_p[b], S)
+            bus_injections(m, load_p[b], load_q[b], sgen_p[b], sgen_q[b], storage_p[b], S)
             V[b, m.slack] = m.v_slack
             for e in range(nnz):
                 Yr[e, c], Yi[e, c] = Y[e].real, Y[e].imag
@@ -271,4 +228,4 @@ def solve_batch(m, active, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q
             for i in range(nb):
                 V[b, i] = complex(Vr[i, c], Vi[i, c])
             if converged[b]:
-                _results(m, V[b], tap_factor[b], vm[b], va[b], line_loading[b], trafo_loading[b], trafo_p_hv[b], angles)
+                write_results(m, V[b], tap_factor[b], vm[b], va[b], line_loading[b], trafo_loading[b], trafo_p_hv[b], angles)

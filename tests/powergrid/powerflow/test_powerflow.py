@@ -9,6 +9,7 @@ import pytest
 from powergrid.networks import CIGRE_LV, IEEE13Bus, IEEE34Bus, IEEE123Bus, attach_ieee13_microgrid, build_operator_network
 from powergrid.powerflow import LightSimBackend, PandapowerBackend, make_backend
 from powergrid.powerflow.batched import BatchedNewtonBackend
+from powergrid.powerflow.sweep_backend import BatchedSweepBackend, SweepBackend
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 
@@ -34,10 +35,11 @@ NETWORKS = {"IEEE13": IEEE13Bus, "IEEE34": IEEE34Bus, "IEEE123": IEEE123Bus, "CI
             "IEEE34+3xIEEE13": fused}
 
 
+@pytest.mark.parametrize("fast_backend", [LightSimBackend, SweepBackend])
 @pytest.mark.parametrize("name", ["IEEE34+3xIEEE13", *(pytest.param(n, marks=pytest.mark.slow) for n in sorted(NETWORKS) if n != "IEEE34+3xIEEE13")])
-def test_lightsim_matches_pandapower_on_200_random_states(name):  # the default setup's net in the quick loop, every net in CI
+def test_fast_backends_match_pandapower_on_200_random_states(name, fast_backend):  # the default setup's net in the quick loop, every net in CI
     net = with_devices(NETWORKS[name]())
-    fast, ref = LightSimBackend(copy.deepcopy(net)), PandapowerBackend(copy.deepcopy(net))
+    fast, ref = fast_backend(copy.deepcopy(net)), PandapowerBackend(copy.deepcopy(net))
     rng = np.random.default_rng(42)
     tapped = np.isfinite(net.trafo.tap_step_percent.to_numpy(float)) & (net.trafo.tap_step_percent.fillna(0).to_numpy() != 0)
     worst_v = worst_loading = 0.0
@@ -53,15 +55,18 @@ def test_lightsim_matches_pandapower_on_200_random_states(name):  # the default 
             b.sgen_p[:], b.sgen_q[:], b.storage_p[:], b.trafo_tap[:] = sgen, sgen_q, storage, taps
         r_fast, r_ref = fast.solve(), ref.solve()
         assert r_fast.converged and r_ref.converged
-        worst_v = max(worst_v, np.abs(r_fast.vm_pu - r_ref.vm_pu).max())
+        worst_v = max(worst_v, np.abs(r_fast.vm_pu - r_ref.vm_pu).max(), np.deg2rad(np.abs(r_fast.va_degree - r_ref.va_degree).max()))
         worst_loading = max(worst_loading, np.abs(r_fast.line_loading_percent - r_ref.line_loading_percent).max())
         np.testing.assert_allclose(r_fast.trafo_p_hv_mw, r_ref.trafo_p_hv_mw, atol=1e-6)
     assert worst_v < 1e-6, worst_v
     assert worst_loading < 1e-3, worst_loading
+    if isinstance(fast, SweepBackend):
+        assert fast._batch.fallback_solves == 0  # the sweep solved every state itself
 
 
-def test_divergence_is_reported_not_raised_and_recovers():
-    backend = LightSimBackend(IEEE13Bus())
+@pytest.mark.parametrize("make", [LightSimBackend, SweepBackend])
+def test_divergence_is_reported_not_raised_and_recovers(make):
+    backend = make(IEEE13Bus())
     assert backend.solve().converged
     good = backend.result.vm_pu.copy()
     backend.load_p[:] = backend.initial["load_p"] * 60.0
@@ -78,8 +83,8 @@ def test_reference_backend_reports_divergence_too():
     assert not backend.solve().converged
 
 
-BACKENDS = {"lightsim2grid": LightSimBackend, "pandapower": PandapowerBackend,
-            "numba-batched": lambda net: BatchedNewtonBackend(net, 3)}
+BACKENDS = {"lightsim2grid": LightSimBackend, "pandapower": PandapowerBackend, "sweep": SweepBackend,
+            "numba-batched": lambda net: BatchedNewtonBackend(net, 3), "sweep-batched": lambda net: BatchedSweepBackend(net, 3)}
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
@@ -123,3 +128,32 @@ def test_element_names_are_prefixed():
 def test_a_network_name_must_be_a_non_empty_string(build, name):
     with pytest.raises(ValueError, match=rf"a network name \(it prefixes every element name\) must be a non-empty string, got {re.escape(repr(name))}"):
         build(name)
+
+
+def test_the_sweep_refuses_a_net_that_is_not_a_tree():
+    net = IEEE13Bus()
+    pp.create_line_from_parameters(net, 1, 5, length_km=0.1, r_ohm_per_km=0.1, x_ohm_per_km=0.1, c_nf_per_km=0.0, max_i_ka=0.5)
+    with pytest.raises(ValueError, match=r"is not radial: 14 buses and 14 branches .*use the Newton backend"):
+        SweepBackend(net)
+    island = IEEE13Bus()
+    pp.create_bus(island, vn_kv=4.16)
+    pp.create_bus(island, vn_kv=4.16)
+    pp.create_line_from_parameters(island, 14, 15, length_km=0.1, r_ohm_per_km=0.1, x_ohm_per_km=0.1, c_nf_per_km=0.0, max_i_ka=0.5)
+    pp.create_line_from_parameters(island, 1, 5, length_km=0.1, r_ohm_per_km=0.1, x_ohm_per_km=0.1, c_nf_per_km=0.0, max_i_ka=0.5)
+    with pytest.raises(ValueError, match="2 buses are not connected to the external grid"):
+        SweepBackend(island)
+
+
+def test_a_copied_sweep_backend_keeps_its_own_injections():
+    """The single-copy backend's arrays are views of its batch: a copy must rebind them."""
+    backend = SweepBackend(with_devices(IEEE13Bus()))
+    backend.load_p *= 0.5
+    twin = copy.deepcopy(backend)
+    np.testing.assert_array_equal(twin.load_p, backend.load_p)
+    twin.load_p *= 2.0
+    assert twin._batch.load_p[0] is not backend._batch.load_p[0] and np.shares_memory(twin.load_p, twin._batch.load_p)
+    r_twin, r_own = twin.solve().vm_pu.copy(), backend.solve().vm_pu.copy()
+    assert not np.allclose(r_twin, r_own)
+    reference = PandapowerBackend(with_devices(IEEE13Bus()))
+    reference.load_p[:] = twin.load_p
+    np.testing.assert_allclose(reference.solve().vm_pu, r_twin, atol=1e-8)
