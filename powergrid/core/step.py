@@ -29,6 +29,8 @@ from powergrid.core.model import GridModel
 from powergrid.core.regulation import regulate
 from powergrid.core.safety import overload, voltage_violation
 from powergrid.powerflow.base import PowerFlowBackend
+from powergrid.powerflow.batched import BatchedNewtonBackend
+from powergrid.powerflow.sweep_backend import BatchedSweepBackend, SweepBackend
 
 __all__ = ["GridCore"]
 
@@ -94,11 +96,11 @@ class GridCore:
         self._observed = [getattr(f, attribute) for f in self.fleets.values() for _, attribute, _ in f.OBSERVED]
 
     def batched(self, num_envs: int) -> "GridCore":
-        """A core of ``num_envs`` copies of this model, solved together by the batched Newton
-        backend (this core's backend solves the copies the kernel gives up on)."""
-        from powergrid.powerflow.batched import BatchedNewtonBackend
-
-        backend = BatchedNewtonBackend(self.model.net, int(num_envs), fallback=self.backend, angles=False)  # no step reads angles
+        """A core of ``num_envs`` copies of this model, solved together by the batched sweep (a
+        core on the sweep) or Newton backend (this core's backend solves the copies the kernel
+        gives up on)."""
+        batched = BatchedSweepBackend if isinstance(self.backend, SweepBackend) else BatchedNewtonBackend
+        backend = batched(self.model.net, int(num_envs), fallback=self.backend, angles=False)  # no step reads angles
         return GridCore(self.model, self.layout, backend, int(num_envs))
 
     def _index_keys(self, batched: bool) -> dict[str, Any]:
