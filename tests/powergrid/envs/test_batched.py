@@ -10,6 +10,7 @@ from powergrid.envs import MultiAgentMicrogrids, MultiAgentToSingleAgent
 from powergrid.envs.batched import BatchedMicrogrids, MicrogridsVectorEnv
 from powergrid.networks import IEEE13Bus
 from powergrid.powerflow import LightSimBackend
+from powergrid.setups import many
 from powergrid.powerflow.batched import BatchedNewtonBackend
 from tests.powergrid.envs.test_multi_agent_microgrids import with_discrete_devices
 from tests.powergrid.powerflow.test_powerflow import NETWORKS, with_devices
@@ -98,7 +99,8 @@ def random_actions(batch, rng, B):
 
 CONFIGS = {"default": None,
            "discrete, shared reward, test days": {"microgrid_configs": with_discrete_devices(), "share_reward": True,
-                                                  "train": False, "max_episode_steps": 10}}
+                                                  "train": False, "max_episode_steps": 10},
+           "sweep power flow, six microgrids on a substation": {**many(6), "max_episode_steps": 12}}
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
@@ -138,6 +140,7 @@ def test_batch_matches_independent_single_envs_across_resets(name):
             single_obs[b] = o
     assert resets == 2 * B
     assert batch.backend.fallback_solves == 0
+    assert type(batch.backend).__name__ == ("BatchedSweepBackend" if "sweep" in name else "BatchedNewtonBackend")
 
 
 def test_action_formats_agree_and_outputs_are_preallocated_float32():
