@@ -23,51 +23,9 @@ from typing import NamedTuple
 import numpy as np
 import pandapower as pp
 
-__all__ = ["Network", "NRModel", "network_of", "build_model", "LANES"]
+__all__ = ["Network", "NRModel", "extended", "network_of", "build_model", "LANES"]
 
 LANES = 4  # copies in lockstep (8 measured no faster)
-
-
-class NRModel(NamedTuple):
-    """Everything the kernel needs about the network, as flat arrays (internal bus order)."""
-
-    base_mva: float
-    y_indptr: np.ndarray      # CSR pattern of Ybus over all buses
-    y_indices: np.ndarray
-    y_fixed: np.ndarray       # Ybus values without transformers and switchable shunts
-    diag: np.ndarray          # position of Y[i, i] in the CSR values
-    br_from: np.ndarray       # per branch (lines, then transformers, pandapower's order)
-    br_to: np.ndarray
-    y_ff: np.ndarray          # branch admittances at the construction taps
-    y_ft: np.ndarray
-    y_tf: np.ndarray
-    y_tt: np.ndarray
-    at_ff: np.ndarray         # positions of the four branch terms in the CSR values
-    at_ft: np.ndarray
-    at_tf: np.ndarray
-    at_tt: np.ndarray
-    line_branch: np.ndarray   # branch of each net.line row
-    trafo_branch: np.ndarray  # branch of each net.trafo row
-    line_scale: np.ndarray    # |I| (pu) -> loading % per line end, from and to
-    trafo_scale: np.ndarray   # |I| (pu) -> loading % per transformer end, hv and lv
-    load_bus: np.ndarray
-    sgen_bus: np.ndarray
-    storage_bus: np.ndarray
-    shunt_bus: np.ndarray
-    slack: int
-    v_slack: complex
-    pq: np.ndarray            # bus of each unknown, in elimination order
-    j_slot: np.ndarray        # Jacobian block of each Ybus entry (-1: slack row or column)
-    n_slots: int
-    low_ptr: np.ndarray       # per pivot k: rows i > k with a block (i, k)
-    low_row: np.ndarray
-    low_slot: np.ndarray
-    up_slot: np.ndarray       # per pivot k: the block (k, i) for the same i (symmetric pattern)
-    op_ptr: np.ndarray        # per pivot k: updates J[ij] -= J[ik] @ J[kj]
-    op_ij: np.ndarray
-    op_ik: np.ndarray
-    op_kj: np.ndarray
-    bus_order: np.ndarray     # internal bus of each net.bus row
 
 
 def _ppc_of(net: pp.pandapowerNet):
@@ -133,6 +91,28 @@ class Network(NamedTuple):
     bus_order: np.ndarray     # internal bus of each net.bus row
 
 
+def extended(name: str, doc: str, fields: list[tuple[str, type]]) -> type:
+    """A NamedTuple with :class:`Network`'s fields, then ``fields``: a kernel's model is the
+    network plus what its method needs (Numba reads both alike)."""
+    model = NamedTuple(name, [*Network.__annotations__.items(), *fields])
+    model.__doc__ = doc
+    return model
+
+
+NRModel = extended("NRModel", """The network plus the Newton kernel's: the CSR pattern of Ybus over all buses
+(``y_indptr``, ``y_indices``), its values without transformers and switchable shunts
+(``y_fixed``), the position of each diagonal entry (``diag``) and of each branch's four terms
+(``at_ff``...); the unknowns in elimination order (``pq``), the Jacobian block of each Ybus
+entry (``j_slot``, -1 in the slack's row or column) and the block-LU plan: per pivot k the rows
+below it (``low_ptr``, ``low_row``, ``low_slot``, ``up_slot``) and the updates J[ij] -= J[ik] @
+J[kj] (``op_ptr``, ``op_ij``, ``op_ik``, ``op_kj``).""",
+                   [("y_indptr", np.ndarray), ("y_indices", np.ndarray), ("y_fixed", np.ndarray), ("diag", np.ndarray),
+                    ("at_ff", np.ndarray), ("at_ft", np.ndarray), ("at_tf", np.ndarray), ("at_tt", np.ndarray),
+                    ("pq", np.ndarray), ("j_slot", np.ndarray), ("n_slots", int), ("low_ptr", np.ndarray),
+                    ("low_row", np.ndarray), ("low_slot", np.ndarray), ("up_slot", np.ndarray), ("op_ptr", np.ndarray),
+                    ("op_ij", np.ndarray), ("op_ik", np.ndarray), ("op_kj", np.ndarray)])
+
+
 def network_of(net: pp.pandapowerNet) -> Network:
     """Compile ``net``'s branches, shunts, element buses and result scales once."""
     from pandapower.pypower.idx_brch import F_BUS, T_BUS
@@ -178,7 +158,7 @@ def network_of(net: pp.pandapowerNet) -> Network:
 def build_model(net: pp.pandapowerNet) -> NRModel:
     """Compile ``net`` once: Ybus pattern and values, branch terms, block-LU structure."""
     w = network_of(net)
-    f, t, nb, nbr, base = w.br_from, w.br_to, len(w.y_shunt), len(w.br_from), w.base_mva
+    f, t, nb, nbr = w.br_from, w.br_to, len(w.y_shunt), len(w.br_from)
     y_ff, y_ft, y_tf, y_tt, trafo_branch, slack = w.y_ff, w.y_ft, w.y_tf, w.y_tt, w.trafo_branch, w.slack
     # Ybus pattern: the diagonal and every branch's two off-diagonal entries
     rows = np.concatenate([np.arange(nb), f, t])
@@ -234,9 +214,8 @@ def build_model(net: pp.pandapowerNet) -> NRModel:
     j_slot = np.array([slots[(bus_var[r], bus_var[c])] if r != slack and c != slack else -1 for r, c in pattern], np.int64)
 
     as_int = lambda x: np.asarray(x, np.int64)  # noqa: E731
-    return NRModel(
-        base, indptr, indices, y_fixed, diag, f, t, y_ff, y_ft, y_tf, y_tt, at_ff, at_ft, at_tf, at_tt, w.line_branch,
-        trafo_branch, w.line_scale, w.trafo_scale, w.load_bus, w.sgen_bus, w.storage_bus, w.shunt_bus, slack, w.v_slack, pq,
-        j_slot, len(slots), as_int(low_ptr), as_int(low_row), as_int(low_slot), as_int(up_slot), as_int(op_ptr),
-        as_int(op_ij), as_int(op_ik), as_int(op_kj), w.bus_order)
+    return NRModel(*w, y_indptr=indptr, y_indices=indices, y_fixed=y_fixed, diag=diag, at_ff=at_ff, at_ft=at_ft, at_tf=at_tf,
+                   at_tt=at_tt, pq=pq, j_slot=j_slot, n_slots=len(slots), low_ptr=as_int(low_ptr), low_row=as_int(low_row),
+                   low_slot=as_int(low_slot), up_slot=as_int(up_slot), op_ptr=as_int(op_ptr), op_ij=as_int(op_ij),
+                   op_ik=as_int(op_ik), op_kj=as_int(op_kj))
 

@@ -19,46 +19,22 @@ Copies are independent (``numba.prange`` spreads them over threads).
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 import pandapower as pp
 from numba import njit, prange
 
 from powergrid.powerflow.kernel_parts import bus_injections, write_results
-from powergrid.powerflow.nr_model import network_of
+from powergrid.powerflow.nr_model import extended, network_of
 
 __all__ = ["SweepModel", "build_sweep_model", "sweep_batch"]
 
 
-class SweepModel(NamedTuple):
-    """A radial net's arrays (internal bus order, as :class:`~powergrid.powerflow.nr_model.Network`)
-    and its tree: buses root first, each after its parent, with the branch that feeds it."""
-
-    base_mva: float
-    br_from: np.ndarray
-    br_to: np.ndarray
-    y_ff: np.ndarray
-    y_ft: np.ndarray
-    y_tf: np.ndarray
-    y_tt: np.ndarray
-    y_shunt: np.ndarray
-    line_branch: np.ndarray
-    trafo_branch: np.ndarray
-    line_scale: np.ndarray
-    trafo_scale: np.ndarray
-    load_bus: np.ndarray
-    sgen_bus: np.ndarray
-    storage_bus: np.ndarray
-    shunt_bus: np.ndarray
-    slack: int
-    v_slack: complex
-    bus_order: np.ndarray
-    order: np.ndarray         # buses, root first; order[p]'s parent comes before it
-    parent_position: np.ndarray  # per position p >= 1: the position of order[p]'s parent
-    feeder: np.ndarray        # per position p >= 1: the branch feeding order[p]
-    child_is_to: np.ndarray   # per position p >= 1: order[p] is the branch's to end
-    trafo_of: np.ndarray      # per branch: its row among the transformers (-1: a line)
+SweepModel = extended("SweepModel", """The network plus its tree: its buses root first, each after its parent
+(``order``), per position p >= 1 the position of its parent (``parent_position``), the branch
+feeding it (``feeder``) and whether it is that branch's to end (``child_is_to``); per branch
+its row among the transformers (``trafo_of``, -1 for a line).""",
+                      [("order", np.ndarray), ("parent_position", np.ndarray), ("feeder", np.ndarray),
+                       ("child_is_to", np.ndarray), ("trafo_of", np.ndarray)])
 
 
 def build_sweep_model(net: pp.pandapowerNet) -> SweepModel:
