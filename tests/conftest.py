@@ -1,6 +1,14 @@
+import os
+import tempfile
+
 import pytest
 
 from tests.servers import kafka_servers, redis_tls, redis_url  # noqa: F401  (fixtures for every test module)
+
+
+# Built models go to a folder of this run's (site processes the tests start inherit it), not to
+# the user's cache; tests of the cache itself point it elsewhere.
+os.environ["POWERGRID_CACHE"] = tempfile.mkdtemp(prefix="powergrid-cache-")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -9,9 +9,6 @@ step uses. Running the model (state that changes) is :class:`~powergrid.core.ste
 from __future__ import annotations
 
 import copy
-import pickle
-from collections import OrderedDict
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -21,10 +18,11 @@ from heron.core.checks import finite_number, is_finite_number
 from powergrid.agents.devices import DeviceAgent
 from powergrid.agents.fleets import Fleet
 from powergrid.agents.object_fleet import object_fleet_class, object_fleet_key
-from powergrid.agents.registry import fleet_kinds, registrations
+from powergrid.agents.registry import fleet_kinds
 from powergrid.core.agent_nets import attach_agent, device_config_of
 from powergrid.core.config import DSO_KEYS, checked_dict
 from powergrid.core.microgrids import DeviceSpec, Microgrid, MicrogridAssembly, add_device
+from powergrid.core.model_cache import cached
 from powergrid.core.regulation import Regulation
 from powergrid.networks.compose import OPERATOR_BUILDERS, build_operator_network
 from powergrid.setups.earlier_format import node_name
@@ -37,37 +35,6 @@ __all__ = ["GridModel", "Microgrid", "DeviceSpec", "NAMED_FLEETS"]
 NAMED_FLEETS = ("generator", "storage", "renewable")
 #: The profile column of devices that follow none in a fleet whose other rows do: always 1.
 ALWAYS = ("constant", "1")
-
-
-#: Models built in this process, by :func:`_model_key` (the most recently used last).
-_BUILT: OrderedDict[bytes, "GridModel"] = OrderedDict()
-_BUILT_LIMIT = 8
-
-
-def _model_key(config: Mapping[str, Any]) -> bytes | None:
-    """What a model built from ``config`` depends on, as bytes; None when that cannot be told
-    or a copy would not do: a config holding objects (devices written as classes: the env must
-    drive the user's own objects, not copies), a dataset path that does not exist (the build
-    itself says what is wrong)."""
-    if not (_plain(config["dso_config"]) and _plain(config["microgrid_configs"])):
-        return None
-    try:
-        setup = load_setup(config["setup"])
-        path = Path(config["dataset_path"] or setup["dataset_path"]).resolve()
-        stat = path.stat()
-        return pickle.dumps((setup, str(path), stat.st_mtime_ns, stat.st_size, config["dso_config"],
-                             config["microgrid_configs"], registrations()))
-    except Exception:  # noqa: BLE001 - any failure here only means: build without the cache
-        return None
-
-
-def _plain(value: Any) -> bool:
-    """Whether ``value`` is data only: text, numbers, None, and lists and dicts of them."""
-    if isinstance(value, Mapping):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return all(_plain(v) for v in value)
-    return value is None or isinstance(value, (str, int, float, np.integer, np.floating))
 
 
 def _check_operator(dso: Mapping[str, Any]) -> None:
@@ -139,8 +106,37 @@ class GridModel:
                 self.fleet_series[kind] = np.array([self._column(c["_profile"], c["_area"]) if "_profile" in c else self._column(*ALWAYS)
                                                     for c in cfgs], dtype=np.int64)
         self.load_series = np.array(load_series, dtype=np.int64)
-        self.profiles = {split: np.ascontiguousarray(np.stack([self._profile(split, kind, area) for kind, area in self.series], axis=1))
-                         for split in ("train", "test")}
+        self.profiles = self._stacked_profiles()
+
+    def _stacked_profiles(self) -> dict[str, np.ndarray]:
+        """Per split, the profile columns side by side (hours x columns); read-only, so every
+        copy of the model shares them."""
+        profiles = {split: np.ascontiguousarray(np.stack([self._profile(split, kind, area) for kind, area in self.series], axis=1))
+                    for split in ("train", "test")}
+        for columns in profiles.values():
+            columns.flags.writeable = False
+        return profiles
+
+    def __deepcopy__(self, memo: dict) -> "GridModel":
+        """A copy with a net, fleets and state of its own; the read-only data (dataset and profiles,
+        300 MB at a thousand microgrids) is shared."""
+        for shared in (self.__dict__.get("profiles"), self.__dict__.get("dataset")):
+            if shared is not None:
+                memo[id(shared)] = shared
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        clone.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return clone
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A pickle leaves out the profiles (derived from the dataset: a thousand microgrids'
+        columns are 300 MB, the dataset 12 MB) and rebuilds them when read."""
+        return {k: v for k, v in self.__dict__.items() if k != "profiles"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "series" in state and "dataset" in state:
+            self.profiles = self._stacked_profiles()
 
     def follows_weather(self, kind: str) -> np.ndarray:
         """Which rows of fleet ``kind`` follow a weather profile (solar and wind; a row without
@@ -152,26 +148,10 @@ class GridModel:
 
     @classmethod
     def build(cls, config: Mapping[str, Any]) -> "GridModel":
-        """The model of a validated config (:func:`powergrid.core.config.validated_config`).
-
-        A config this process built before gets a copy of that model rather than a new build:
-        pandapower's create functions take ~0.9 s for the default setup, a copy ~40 ms (vector
-        envs, evaluations and planners build the same setup many times). The model depends on
-        the setup, the dataset file (its path, size and modification time), the operator and
-        microgrid configs and the registered device types; a change to any of them builds anew."""
-        key = _model_key(config)
-        if key is None:
-            return cls(config)
-        built = _BUILT.get(key)
-        if built is None:
-            built = _BUILT[key] = cls(config)
-            built.config = None  # the cache keeps no env's config (its broker, its policies): copies get their own
-            if len(_BUILT) > _BUILT_LIMIT:
-                _BUILT.popitem(last=False)
-        _BUILT.move_to_end(key)
-        model = copy.deepcopy(built)  # every env may change its own net (taps, results)
-        model.config = config
-        return model
+        """The model of a validated config (:func:`powergrid.core.config.validated_config`): a
+        copy of one built before in this process or read from the cache folder, or a new build
+        (:mod:`powergrid.core.model_cache`)."""
+        return cached(config, cls)
 
     @classmethod
     def from_agents(cls, config: Mapping[str, Any], net: pp.pandapowerNet, agents: Mapping[str, Any]) -> "GridModel":

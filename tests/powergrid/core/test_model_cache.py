@@ -1,70 +1,83 @@
-"""A second env of the same config is built from a copy of the first's model: it must be the
-same model, independent of the first, and rebuilt whenever what it depends on changes."""
-from __future__ import annotations
-
+"""The model cache: a model built once is read from a file by the next process, and a file that
+is damaged, from other code, or switched off never changes what an env does."""
 import os
-import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 
-from powergrid.core.model import _model_key  # the cache's key: None means build every time
+from powergrid.core import model_cache
 from powergrid.envs import MultiAgentMicrogrids
 from powergrid.setups import load_setup
-from powergrid.setups.loader import load_dataset
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
-def _observations(env: MultiAgentMicrogrids) -> np.ndarray:
-    obs, _ = env.reset(seed=0)
-    return np.concatenate([obs[a] for a in env.possible_agents])
+def run(code: str, folder: Path) -> str:
+    env = dict(os.environ, POWERGRID_CACHE=str(folder))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, env=env).stdout
 
 
-def test_a_second_env_gets_an_equal_model_of_its_own():
-    first = MultiAgentMicrogrids({"dso_config": {"load_scale": 0.9}})
-    second = MultiAgentMicrogrids({"dso_config": {"load_scale": 0.9}})
-    assert second.net is not first.net and second.core.model is not first.core.model
-    assert second.core.model.config is second.config
-    np.testing.assert_array_equal(_observations(first), _observations(second))
-    first.net.line.loc[:, "length_km"] *= 3.0  # one env's change to its net is its own
-    first.core.model.fleets["storage"].capacity[:] = 0.0
-    third = MultiAgentMicrogrids({"dso_config": {"load_scale": 0.9}})
-    np.testing.assert_array_equal(third.net.line.length_km.to_numpy(), second.net.line.length_km.to_numpy())
-    np.testing.assert_array_equal(third.core.model.fleets["storage"].capacity, second.core.model.fleets["storage"].capacity)
-    np.testing.assert_array_equal(_observations(third), _observations(second))
+FIRST_STEPS = """
+import numpy as np
+from powergrid.core.model import GridModel
+{guard}
+from powergrid.envs import MultiAgentMicrogrids
+env = MultiAgentMicrogrids({{"setup": "ieee34_ieee13_simbench"}})
+env.reset(seed=3)
+rng = np.random.default_rng(0)
+for _ in range(5):
+    out = env.step({{a: rng.uniform(env.action_space(a).low, env.action_space(a).high) for a in env.agents}})
+print(repr(sorted(out[1].items())))
+"""
+NO_BUILD = "GridModel.__init__ = lambda self, config: (_ for _ in ()).throw(AssertionError('built, not read'))"
 
 
-def test_a_different_config_or_dataset_builds_anew(tmp_path):
-    base = MultiAgentMicrogrids({"dso_config": {"load_scale": 0.9}})
-    scaled = MultiAgentMicrogrids({"dso_config": {"load_scale": 0.5}})
-    assert not np.array_equal(_observations(base), _observations(scaled))
-
-    path = tmp_path / "data.npz"
-    shutil.copy(load_setup("ieee34_ieee13")["dataset_path"], path)
-    before = MultiAgentMicrogrids({"dataset_path": str(path)})
-    data = load_dataset(path)
-    flat = {f"{split}/{kind}/{area}": (2.0 * series if kind == "price" else series)
-            for split, kinds in data.items() for kind, areas in kinds.items() for area, series in areas.items()}
-    np.savez(path, **flat)
-    os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
-    after = MultiAgentMicrogrids({"dataset_path": str(path)})
-    assert not np.array_equal(_observations(before), _observations(after))
-    assert after.core.model.profiles["test"].max() > before.core.model.profiles["test"].max()
+def test_the_next_process_reads_the_model_and_steps_alike(tmp_path):
+    first = run(FIRST_STEPS.format(guard=""), tmp_path)
+    files = list(tmp_path.glob("model-*.pkl"))
+    assert len(files) == 1 and not list(tmp_path.glob(".model-*"))
+    second = run(FIRST_STEPS.format(guard=NO_BUILD), tmp_path)  # the build is forbidden: it must come from the file
+    assert second == first
 
 
-def test_configs_holding_objects_are_not_copied():
-    config = {"setup": "ieee34_ieee13", "dataset_path": None, "dso_config": {}, "microgrid_configs": [{"x": object()}]}
-    assert _model_key(config) is None
-    assert _model_key({**config, "microgrid_configs": None}) is not None
+def test_a_damaged_file_is_built_again_and_rewritten(tmp_path, monkeypatch):
+    monkeypatch.setenv("POWERGRID_CACHE", str(tmp_path))
+    model_cache._BUILT.clear()
+    reference = MultiAgentMicrogrids().core.model
+    (path,) = tmp_path.glob("model-*.pkl")
+    path.write_bytes(path.read_bytes()[:1000])
+    model_cache._BUILT.clear()
+    rebuilt = MultiAgentMicrogrids().core.model
+    assert rebuilt.agent_ids == reference.agent_ids and np.array_equal(rebuilt.profiles["train"], reference.profiles["train"])
+    assert path.stat().st_size > 1000  # rewritten whole
 
 
-def test_a_copy_of_the_model_copies_nothing_of_the_first_envs_config():
-    """Found by the broker-outage test: the cached model kept the first env's config, so every
-    later env deep-copied that env's broker (reconnecting to a Redis that was gone)."""
-    from heron.messaging.memory import InMemoryBroker
+def test_other_code_or_a_switched_off_cache_never_reads_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("POWERGRID_CACHE", str(tmp_path))
+    model_cache._BUILT.clear()
+    MultiAgentMicrogrids()
+    assert len(list(tmp_path.glob("model-*.pkl"))) == 1
+    model_cache._code.cache_clear()
+    monkeypatch.setattr(model_cache, "SHAPING", model_cache.SHAPING[:-1])  # as if the code had changed
+    model_cache._BUILT.clear()
+    MultiAgentMicrogrids()
+    assert len(list(tmp_path.glob("model-*.pkl"))) == 2
+    model_cache._code.cache_clear()
+    monkeypatch.setenv("POWERGRID_CACHE", "off")
+    assert model_cache.cache_folder() is None
+    model_cache._BUILT.clear()
+    MultiAgentMicrogrids({"microgrid_configs": load_setup("ieee34_ieee13")["microgrid_configs"][:1]})
+    assert len(list(tmp_path.glob("model-*.pkl"))) == 2
 
-    class Uncopyable(InMemoryBroker):
-        def __deepcopy__(self, memo):
-            raise AssertionError("the first env's broker was copied")
 
-    MultiAgentMicrogrids({"centralized": False, "message_broker": Uncopyable(), "dso_config": {"load_scale": 0.8}})
-    second = MultiAgentMicrogrids({"centralized": False, "dso_config": {"load_scale": 0.8}})
-    assert not isinstance(second.message_broker, Uncopyable)
+def test_an_unwritable_folder_is_named_and_the_env_still_builds(tmp_path, monkeypatch):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the folder should be")
+    monkeypatch.setenv("POWERGRID_CACHE", str(blocked / "cache"))
+    model_cache._BUILT.clear()
+    with pytest.warns(RuntimeWarning, match="could not keep the built model in .*set POWERGRID_CACHE to a writable folder"):
+        env = MultiAgentMicrogrids()
+    assert env.possible_agents == ["MG1", "MG2", "MG3"]
