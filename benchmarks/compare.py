@@ -4,6 +4,10 @@ batch sizes, as env-steps per second and as ratios to the single env and to runp
     python benchmarks/compare.py            # B = 1, 16, 64, 256, 1024
     python benchmarks/compare.py 256 1024   # chosen batch sizes
 
+The batched rows run the Newton kernel (the default setup's backend is lightsim2grid); the
+last rows run the same setup on the sweep (``power_flow_backend: "sweep"``) at the largest B,
+on one thread and on every thread Numba has (its copies spread with ``numba.prange``).
+
 Each figure is the median over repeated timed blocks, so a noisy neighbour on a shared machine
 moves it less than a mean would. The last column checks linear growth: step time per copy
 relative to the smallest batch of 64 copies or more.
@@ -15,6 +19,7 @@ import sys
 import time
 import warnings
 
+import numba
 import numpy as np
 import pandapower as pp
 
@@ -53,8 +58,8 @@ def single_env(actions: dict[str, np.ndarray]) -> float:
     return median_seconds(step, repeats=15, inner=200)
 
 
-def batched_env(num_envs: int, actions: dict[str, np.ndarray]) -> float:
-    batch = BatchedMicrogrids(num_envs)
+def batched_env(num_envs: int, actions: dict[str, np.ndarray], config: dict | None = None) -> float:
+    batch = BatchedMicrogrids(num_envs, config)
     batch.reset(seed=0)
     tiled = {a: np.tile(v, (num_envs, 1)) for a, v in actions.items()}
     for _ in range(3):
@@ -69,6 +74,12 @@ def main(sizes: list[int]) -> None:
     actions = {a: rng.uniform(probe.action_space(a).low, probe.action_space(a).high) for a in probe.possible_agents}
     rows = [("pandapower runpp loop (one power flow)", runpp_loop()), ("single env (centralized)", single_env(actions))]
     rows += [(f"batched env, B = {b}", batched_env(b, actions)) for b in sizes]
+    threads = numba.get_num_threads()
+    for count in sorted({1, threads}):
+        numba.set_num_threads(count)
+        rows.append((f"batched sweep, B = {sizes[-1]}, {count} thread(s)", batched_env(sizes[-1], actions, {"power_flow_backend": "sweep"})))
+    numba.set_num_threads(threads)
+    sizes = sizes + [sizes[-1]] * (len(rows) - 2 - len(sizes))
     runpp, single = rows[0][1], rows[1][1]
     reference = next((t for (name, t), b in zip(rows[2:], sizes) if b >= 64), None)
     print(f"{'':40s} {'env-steps/s':>12s} {'us/env-step':>12s} {'x single':>9s} {'x runpp':>9s} {'per-copy time vs B>=64':>23s}")

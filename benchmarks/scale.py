@@ -75,7 +75,7 @@ def year(n: int) -> None:
             failed += not infos["MG1"]["converged"]
             unsafe += sum(info["safety"] for info in infos.values())
             steps += 1
-        print(f"n = {n}, {split}: {steps} steps, {failed} not converged, {env.core.backend._batch.fallback_solves} solved by the "
+        print(f"n = {n}, {split}: {steps} steps, {failed} not converged, {env.core.backend.fallback_solves} solved by the "
               f"fallback, safety {unsafe:.3f}, {time.perf_counter() - start:.0f} s")
 
 

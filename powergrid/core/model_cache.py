@@ -4,7 +4,7 @@ pandapower's create functions take about a second for the default setup (seconds
 every microgrid differs), a copy of a model built before ~40 ms and a model read from a file
 ~50 ms. So a model is kept, by what it depends on (the setup, the dataset file's path, size
 and modification time, the operator and microgrid configs, the registered device types), in
-this process (the last eight) and in a file under the cache folder: ``$POWERGRID_CACHE``, or
+this process (the last eight) and in a file under the cache folder (the 64 used last): ``$POWERGRID_CACHE``, or
 ``$XDG_CACHE_HOME/powergrid`` (``~/.cache/powergrid``). ``POWERGRID_CACHE=off`` keeps no files.
 
 A file also names the code that built it (a hash of the modules that shape a model, and
@@ -37,6 +37,7 @@ __all__ = ["cached", "cache_folder"]
 Model = TypeVar("Model")
 _BUILT: OrderedDict[bytes, Any] = OrderedDict()
 _BUILT_LIMIT = 8
+FILES_LIMIT = 64  # model files kept in the folder; the least recently used go first
 PACKAGE = Path(__file__).resolve().parent.parent
 #: The modules whose code decides what a model holds.
 SHAPING = ("core/model.py", "core/microgrids.py", "core/regulation.py", "core/agent_nets.py", "agents/fleets.py",
@@ -123,9 +124,14 @@ def _from_file(key: bytes) -> Any:
         return None
     try:
         with open(path, "rb") as handle:
-            return pickle.load(handle)
+            model = pickle.load(handle)
     except Exception:  # noqa: BLE001 - a file cut short or from elsewhere: build again, and rewrite it
         return None
+    try:
+        os.utime(path)  # read now: the last to be forgotten
+    except OSError:
+        pass
+    return model
 
 
 def _to_file(key: bytes, model: Any) -> None:
@@ -143,8 +149,16 @@ def _to_file(key: bytes, model: Any) -> None:
             temporary = handle.name
             handle.write(data)
         os.replace(temporary, path)
+        _forget_old(path.parent)
     except OSError as error:
         if temporary is not None and os.path.exists(temporary):
             os.unlink(temporary)
         warnings.warn(f"powergrid: could not keep the built model in {path.parent} ({error}); "
                       "set POWERGRID_CACHE to a writable folder, or to 'off'", RuntimeWarning, stacklevel=3)
+
+
+def _forget_old(folder: Path) -> None:
+    """Keep the folder to ``FILES_LIMIT`` model files, those used last."""
+    files = sorted(folder.glob("model-*.pkl"), key=lambda p: p.stat().st_mtime_ns)
+    for old in files[:-FILES_LIMIT]:
+        old.unlink(missing_ok=True)

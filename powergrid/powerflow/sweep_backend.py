@@ -58,7 +58,13 @@ class SweepBackend(PowerFlowBackend):
 
     @property
     def iterations(self) -> int:
+        """Sweeps the last solve took."""
         return int(self._batch.iterations[0])
+
+    @property
+    def fallback_solves(self) -> int:
+        """Solves the sweep gave to lightsim2grid so far."""
+        return self._batch.fallback_solves
 
     def solve(self) -> PowerFlowResult:
         try:

@@ -81,3 +81,17 @@ def test_an_unwritable_folder_is_named_and_the_env_still_builds(tmp_path, monkey
     with pytest.warns(RuntimeWarning, match="could not keep the built model in .*set POWERGRID_CACHE to a writable folder"):
         env = MultiAgentMicrogrids()
     assert env.possible_agents == ["MG1", "MG2", "MG3"]
+
+
+def test_the_folder_keeps_the_models_used_last(tmp_path, monkeypatch):
+    monkeypatch.setenv("POWERGRID_CACHE", str(tmp_path))
+    monkeypatch.setattr(model_cache, "FILES_LIMIT", 2)
+    model_cache._BUILT.clear()
+    microgrids = load_setup("ieee34_ieee13")["microgrid_configs"]
+    for k in (1, 2, 3):
+        MultiAgentMicrogrids({"microgrid_configs": microgrids[:k]})
+    kept = sorted(tmp_path.glob("model-*.pkl"), key=lambda p: p.stat().st_mtime_ns)
+    assert len(kept) == 2
+    model_cache._BUILT.clear()
+    MultiAgentMicrogrids({"microgrid_configs": microgrids[:2]})  # read from its file: now the newest
+    assert max(tmp_path.glob("model-*.pkl"), key=lambda p: p.stat().st_mtime_ns) == kept[0]

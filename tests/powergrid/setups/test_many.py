@@ -87,6 +87,6 @@ def test_the_zero_policy_converges_every_hour_of_both_splits_within_every_limit(
                                 result.trafo_loading_percent[operator_trafos].max())
             steps += 1
         assert steps == hours - 1 and failed == 0
-        assert env.core.backend._batch.fallback_solves == 0
+        assert env.core.backend.fallback_solves == 0
         assert unsafe == 0.0
         assert worst_loading < 100.0
