@@ -12,9 +12,11 @@ with its tap), so no branch is approximated. One iteration, from the last voltag
   its branch delivers.
 
 It stops when no voltage moved more than ``tol`` (pu) in an iteration, the fixed point of
-these equations being the power flow's solution (checked against pandapower: within 1e-9 pu
-on the shipped nets). A feeder converges in a few iterations from a warm start; a net too
-loaded for it to converge in ``max_iter`` goes to the fallback as the Newton kernel's does.
+these equations being the power flow's solution (checked against pandapower: within 6e-9 pu
+on the shipped nets, and within 1e-6 pu on 200 random states of every network, a test). It
+converges linearly: 7-10 sweeps from a warm start to 1e-9, against Newton's 2-3 iterations,
+but each sweep is two passes over the buses with no factorization. A state it cannot solve in
+``max_iter`` goes to the fallback, as the Newton kernel's does.
 Copies are independent (``numba.prange`` spreads them over threads).
 """
 from __future__ import annotations
