@@ -74,6 +74,7 @@ class _Shape:
     nodes: dict[str, int]  # node -> part bus
     trafo: int
     elements: list[tuple[str, int]]
+    made: list[bool]  # per device: whether it added that element (a tap changer takes over the transformer)
     loads: int
 
 
@@ -124,7 +125,7 @@ class MicrogridAssembly:
             for dev in mg["devices"]:
                 spec.devices.append(add_device(spec, None, shape.nodes, mg, dev, configs, self.column, trafo=shape.trafo))
         self.column("load", mg["load_area"])  # after its devices' columns, as the profiles have always been ordered
-        names = {element: str(dev["name"]) for element, dev in zip(shape.elements, mg["devices"])}
+        names = {element: str(dev["name"]) for element, made, dev in zip(shape.elements, shape.made, mg["devices"]) if made}
         self.pending.append((spec, shape, Copy(shape.index, name, (bus,), names), mg["load_area"]))
 
     def _build_shape(self, spec: Microgrid, mg: Mapping[str, Any], load_scale: float, kv: float,
@@ -134,14 +135,15 @@ class MicrogridAssembly:
         part = empty_network(spec.name)
         port = pp.create_bus(part, vn_kv=kv, name=f"{spec.name} port")
         nodes, trafo = attach_ieee13_microgrid(part, port, spec.name, load_scale)
-        elements = []
+        elements, made_any = [], []
         for dev in mg["devices"]:
             before = {t: len(part[t]) for t in TABLES}
             spec.devices.append(add_device(spec, part, nodes, mg, dev, configs, self.column, trafo=trafo))
             made = [(t, before[t]) for t in TABLES if len(part[t]) > before[t]]
             elements.append(made[0] if made else ("trafo", trafo))  # a tap changer makes nothing: it is the transformer
+            made_any.append(bool(made))
         self.parts.append(Part(part, spec.name, (port,)))
-        return _Shape(self.parts[-1], len(self.parts) - 1, nodes, trafo, elements, len(part.load))
+        return _Shape(self.parts[-1], len(self.parts) - 1, nodes, trafo, elements, made_any, len(part.load))
 
     def place(self, configs: Mapping[str, list[dict[str, Any]]]) -> tuple[list[Microgrid], list[tuple[int, str]]]:
         """Append every microgrid to the net; returns them placed, and the load rows each
