@@ -67,14 +67,16 @@ class Microgrid:
 
 @dataclass
 class _Shape:
-    """A part and what its devices made in it: per device, the (table, row) of its element."""
+    """A part and what its devices made in it: per device, the (table, row) of the element it
+    is (its first; a tap changer's is the transformer) and the names of every element it added."""
 
     part: Part
     index: int  # of the part among the assembly's
     nodes: dict[str, int]  # node -> part bus
     trafo: int
     elements: list[tuple[str, int]]
-    made: list[bool]  # per device: whether it added that element (a tap changer takes over the transformer)
+    added: list[dict[tuple[str, int], str]]  # per device: (table, row) -> name, of the elements it added
+    device_names: list[str]  # the part's devices' names, which lead their elements' names
     loads: int
 
 
@@ -125,7 +127,10 @@ class MicrogridAssembly:
             for dev in mg["devices"]:
                 spec.devices.append(add_device(spec, None, shape.nodes, mg, dev, configs, self.column, trafo=shape.trafo))
         self.column("load", mg["load_area"])  # after its devices' columns, as the profiles have always been ordered
-        names = {element: str(dev["name"]) for element, made, dev in zip(shape.elements, shape.made, mg["devices"]) if made}
+        names = {}  # each added element named as the element-by-element build names it: its device's name leads
+        for added, template, dev in zip(shape.added, shape.device_names, mg["devices"]):
+            names.update({where: str(dev["name"]) + old[len(template):] if isinstance(old, str) and old.startswith(template) else old
+                          for where, old in added.items()})
         self.pending.append((spec, shape, Copy(shape.index, name, (bus,), names), mg["load_area"]))
 
     def _build_shape(self, spec: Microgrid, mg: Mapping[str, Any], load_scale: float, kv: float,
@@ -135,15 +140,16 @@ class MicrogridAssembly:
         part = empty_network(spec.name)
         port = pp.create_bus(part, vn_kv=kv, name=f"{spec.name} port")
         nodes, trafo = attach_ieee13_microgrid(part, port, spec.name, load_scale)
-        elements, made_any = [], []
+        elements, added = [], []
         for dev in mg["devices"]:
             before = {t: len(part[t]) for t in TABLES}
             spec.devices.append(add_device(spec, part, nodes, mg, dev, configs, self.column, trafo=trafo))
-            made = [(t, before[t]) for t in TABLES if len(part[t]) > before[t]]
+            made = [(t, row) for t in TABLES for row in range(before[t], len(part[t]))]
             elements.append(made[0] if made else ("trafo", trafo))  # a tap changer makes nothing: it is the transformer
-            made_any.append(bool(made))
+            added.append({(t, part[t].index[row]): part[t].name.iloc[row] for t, row in made})
         self.parts.append(Part(part, spec.name, (port,)))
-        return _Shape(self.parts[-1], len(self.parts) - 1, nodes, trafo, elements, made_any, len(part.load))
+        return _Shape(self.parts[-1], len(self.parts) - 1, nodes, trafo, elements, added, [str(dev["name"]) for dev in mg["devices"]],
+                      len(part.load))
 
     def place(self, configs: Mapping[str, list[dict[str, Any]]]) -> tuple[list[Microgrid], list[tuple[int, str]]]:
         """Append every microgrid to the net; returns them placed, and the load rows each

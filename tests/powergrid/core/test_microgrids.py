@@ -22,4 +22,7 @@ def test_a_tap_changer_keeps_its_transformer_and_its_name_in_every_copy():
         assert (trafo.tap_min[mg.trafo], trafo.tap_max[mg.trafo], trafo.tap_pos[mg.trafo]) == (-4, 6, 2)
         cap = next(d for d in mg.devices if d.kind == "shunt")
         assert env.net.shunt.name[cap.row] == f"{prefix}cap" and env.net.bus.name[env.net.shunt.bus[cap.row]] == f"{mg.name} Bus 675"
+        solar = env.core.model.fleets["generator"].element[mg.devices[0].row]
+        assert env.net.sgen.name[solar] == f"{prefix}solar_1"
     assert trafo.name[env.core.model.microgrids[2].trafo] == "MG2 Connection" and trafo.tap_pos.isna()[env.core.model.microgrids[2].trafo]
+
