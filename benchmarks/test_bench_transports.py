@@ -11,9 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks.many_microgrids import many_microgrids
 from heron.messaging import InMemoryBroker, Message, MessageType
 from powergrid.envs import MultiAgentMicrogrids
+from powergrid.setups import many
 from tests.servers import fresh_kafka_broker, fresh_redis_broker, kafka_servers, redis_url  # noqa: F401  (fixtures)
 
 MODES = ["memory", "redis", "redis, site processes", "kafka", "kafka, site processes"]
@@ -34,13 +34,14 @@ def broker_of(name, request):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.benchmark(group="transports: distributed step")
 def test_distributed_step(benchmark, mode, n, request, tmp_path):
-    config = {"centralized": False, "train": False, "microgrid_configs": many_microgrids(n), "env_id": f"bench{n}"}
+    setup = dict(many(n), train=False)
+    config = {**setup, "centralized": False, "env_id": f"bench{n}"}
     sites = []
     config["message_broker"], url = broker_of(mode.split(",")[0], request)
     if mode.endswith("site processes"):
         config.update(remote_sites=True, site_timeout=300.0)
         path = tmp_path / "config.json"
-        path.write_text(json.dumps({"train": False, "microgrid_configs": config["microgrid_configs"]}))
+        path.write_text(json.dumps(setup))
         sites = [subprocess.Popen([sys.executable, "-m", "powergrid", "site", f"MG{k + 1}", "--broker", url, "--env-id", config["env_id"],
                                    "--config", str(path)], stdout=subprocess.DEVNULL) for k in range(n)]
     try:
