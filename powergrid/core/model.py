@@ -135,8 +135,7 @@ class GridModel:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        if "series" in state and "dataset" in state:
-            self.profiles = self._stacked_profiles()
+        self.profiles = self._stacked_profiles()
 
     def follows_weather(self, kind: str) -> np.ndarray:
         """Which rows of fleet ``kind`` follow a weather profile (solar and wind; a row without

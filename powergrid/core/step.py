@@ -343,7 +343,7 @@ class GridCore(Planning):
     # ---------------------------------------------------------------- market
     def marginal_costs(self) -> np.ndarray:
         """Each agent's generator marginal cost (mean over its generators; the price if none)."""
-        owner, n = self.layout.gen_owner, len(self.model.microgrids)
-        count = np.bincount(owner, minlength=n)
-        total = np.bincount(owner, self.generators.marginal_cost(slice(None)), minlength=n)
+        owners = self.layout.owners["generator"]
+        count = owners.sum(np.ones(self.generators.size))
+        total = owners.sum(self.generators.marginal_cost(slice(None)))
         return np.where(count > 0, total / np.maximum(count, 1), self.price)

@@ -45,9 +45,6 @@ class SweepBackend(PowerFlowBackend):
         self.result = PowerFlowResult(bool(r.converged[0]), r.vm_pu[0], r.va_degree[0], r.line_loading_percent[0],
                                       r.trafo_loading_percent[0], r.trafo_p_hv_mw[0])
 
-    def __getstate__(self) -> dict:
-        return dict(self.__dict__)
-
     def __setstate__(self, state: dict) -> None:
         """A copy (pickle or deepcopy) breaks the views: rebuild them on the copy's batch."""
         self.__dict__.update(state)
