@@ -163,7 +163,7 @@ def pop(T, H, E, I, F):
 def run(T, H, E, AF, I, F, t_end, max_events):
     """Process events in order; returns ``4 * processed + status`` (status also in ``I[S_STATUS]``).
 
-    A tick of an agent becomes the agent's next tick (after a jittered interval) in place. An
+    A tick of a registered agent becomes the agent's next tick (after a jittered interval) in place. An
     event whose type has a Python handler is copied to the out fields, counted, and ends the
     run with status NEEDS_PYTHON.
     """
@@ -188,7 +188,7 @@ def run(T, H, E, AF, I, F, t_end, max_events):
         if handled:
             _out(T, H, E, I, F)
         a = E[slot, E_AGENT]
-        if etype == tick_type and a >= 0:
+        if etype == tick_type and a >= 0 and AF[a, A_ACTIVE] != 0.0:
             if AF[a, A_JITTER] == J_NONE:
                 T[0] = t + AF[a, A_TICK]
             else:

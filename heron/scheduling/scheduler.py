@@ -70,6 +70,7 @@ class EventScheduler:
         self._index: dict[str, int] = {}
         self._ids: list[str] = []
         self._configs: dict[str, ScheduleConfig] = {}
+        self._tick_configs: dict[str, Any] = {}
         self._payloads: dict[int, Any] = {}
         self._next_payload = 0
         self._handlers: list[Handler | None] = [None] * len(EventType)
@@ -86,28 +87,41 @@ class EventScheduler:
         schedule_config: ScheduleConfig | None = None,
         msg_delay: float | None = None,
         first_tick: float | None = None,
+        tick_config: Any = None,
     ) -> None:
         """Add an agent (its first tick at ``first_tick``, default now) or update its timing.
 
         Re-registering an active agent changes its timing from its next tick on, without
-        adding a second tick.
+        adding a second tick. ``tick_config`` is the earlier keyword: an object carrying a
+        ``schedule_config`` (``heron.scheduling.tick_config.TickConfig``), kept as given in
+        ``agent_tick_configs``.
         """
+        if tick_config is not None:
+            if schedule_config is not None:
+                raise ValueError(f"agent {agent_id!r}: give schedule_config or tick_config, not both")
+            schedule_config = getattr(tick_config, "schedule_config", tick_config)
         config = resolve_timing(agent_id, schedule_config, tick_interval=tick_interval, obs_delay=obs_delay,
                                 act_delay=act_delay, msg_delay=msg_delay)
         if not isinstance(agent_id, str) or not agent_id:
             raise ValueError(f"agent_id must be a non-empty string, got {agent_id!r}")
+        idx = self._row(agent_id)
+        was_active = bool(self._AF[idx, kern.A_ACTIVE])
+        self._configs[agent_id] = config
+        self._tick_configs[agent_id] = config if tick_config is None else tick_config
+        self._load_config(idx, config)
+        if not was_active:
+            self._AF[idx, kern.A_ACTIVE] = 1.0
+            self.schedule_agent_tick(agent_id, self.current_time if first_tick is None else first_tick)
+
+    def _row(self, agent_id: str) -> int:
+        """The agent's row of the timing table, added (inactive: no ticks of its own) if new."""
         idx = self._index.get(agent_id)
         if idx is None:
             idx = len(self._ids)
             self._index[agent_id] = idx
             self._ids.append(agent_id)
             self._AF = np.vstack([self._AF, np.zeros((1, kern.A_WIDTH))])
-        was_active = bool(self._AF[idx, kern.A_ACTIVE])
-        self._configs[agent_id] = config
-        self._load_config(idx, config)
-        if not was_active:
-            self._AF[idx, kern.A_ACTIVE] = 1.0
-            self.schedule_agent_tick(agent_id, self.current_time if first_tick is None else first_tick)
+        return idx
 
     def _load_config(self, idx: int, config: ScheduleConfig) -> None:
         row = self._AF[idx]
@@ -132,6 +146,7 @@ class EventScheduler:
         for pid in records[mine, kern.E_PAYLOAD]:
             self._payloads.pop(int(pid), None)
         self._AF[idx, kern.A_ACTIVE] = 0.0
+        del self._configs[agent_id], self._tick_configs[agent_id]
         return int(self._kernels.remove_agent(self._T, self._H, self._E, self._I, idx))
 
     @property
@@ -143,6 +158,19 @@ class EventScheduler:
     def agent_intervals(self) -> dict[str, float]:
         """Each registered agent's tick interval (s)."""
         return {agent_id: config.tick_interval for agent_id, config in self._configs.items()}
+
+    @property
+    def agent_obs_delays(self) -> dict[str, float]:
+        return {agent_id: config.obs_delay for agent_id, config in self._configs.items()}
+
+    @property
+    def agent_act_delays(self) -> dict[str, float]:
+        return {agent_id: config.act_delay for agent_id, config in self._configs.items()}
+
+    @property
+    def agent_tick_configs(self) -> dict[str, Any]:
+        """Each agent's timing as registered (a ``TickConfig`` when given as one)."""
+        return dict(self._tick_configs)
 
     def agent_config(self, agent_id: str) -> ScheduleConfig:
         return self._configs[agent_id]
@@ -177,7 +205,10 @@ class EventScheduler:
         now = self._F[kern.F_NOW]
         if t < now:
             raise ValueError(f"cannot schedule {etype.name} at t={t} before the current time {now}")
-        agent = -1 if event.agent_id is None else self._agent_index(event.agent_id)
+        if event.agent_id is not None and not isinstance(event.agent_id, str):
+            raise ValueError(f"an event's agent_id must be a string or None, got {event.agent_id!r}")
+        # an event may name an agent that is not registered: its handler gets it; a tick of such an agent does not recur
+        agent = -1 if event.agent_id is None else self._row(event.agent_id)
         priority = DEFAULT_PRIORITY[etype] if event.priority is None else int(event.priority)
         if not -kern.PRIO_OFFSET <= priority < kern.PRIO_OFFSET:
             raise ValueError(f"priority must be in [{-kern.PRIO_OFFSET}, {kern.PRIO_OFFSET}), got {priority}")
@@ -185,7 +216,7 @@ class EventScheduler:
         if event.payload is not None:
             payload = self._next_payload
             self._next_payload += 1
-            self._payloads[payload] = event.payload
+            self._payloads[payload] = event  # handed back as it is: peek() and pop() return this object
         if self._I[kern.S_FREE] < 0:
             self._T, self._H, self._E = kern.grow(self._T, self._H, self._E, self._I)
         seq = self._kernels.push(self._T, self._H, self._E, self._I, float(t), priority, int(etype), agent, payload)
@@ -195,7 +226,10 @@ class EventScheduler:
         return int(seq)
 
     def schedule_agent_tick(self, agent_id: str, time: float | None = None) -> int:
-        return self.schedule(Event(self.current_time if time is None else time, EventType.AGENT_TICK, agent_id))
+        """A tick of ``agent_id`` at ``time`` (default: one jittered tick interval from now)."""
+        if time is None:
+            time = self.current_time + self.draw_delay(agent_id, "tick")
+        return self.schedule(Event(time, EventType.AGENT_TICK, agent_id))
 
     def schedule_action_effect(self, agent_id: str, action: Any, delay: float | None = None) -> int:
         """The action takes effect after ``delay`` (default: the agent's jittered ``act_delay``); the
@@ -233,8 +267,9 @@ class EventScheduler:
         key, slot = self._H[0].tolist()
         etype, agent, pid, _ = self._E[slot].tolist()
         prio, seq = (key >> kern.SEQ_BITS) - kern.PRIO_OFFSET, key & (kern.SEQ_LIMIT - 1)
-        return Event(float(self._T[0]), _TYPES[etype], self._ids[agent] if agent >= 0 else None,
-                     self._payloads.get(pid), prio, seq)
+        if pid >= 0:
+            return self._payloads[pid]
+        return Event(float(self._T[0]), _TYPES[etype], self._ids[agent] if agent >= 0 else None, None, prio, seq)
 
     def pop(self) -> Event | None:
         """Remove the next event without handling it (a popped tick is not rescheduled)."""
@@ -244,8 +279,22 @@ class EventScheduler:
 
     def _out_event(self) -> Event:
         prio, seq, etype, agent, pid = self._out_row.tolist()
-        return Event(self._F.tolist()[kern.F_OUT_TIME], _TYPES[etype], self._ids[agent] if agent >= 0 else None,
-                     self._payloads.pop(pid) if pid >= 0 else None, prio, seq)
+        if pid >= 0:
+            return self._payloads.pop(pid)
+        return Event(self._F.tolist()[kern.F_OUT_TIME], _TYPES[etype], self._ids[agent] if agent >= 0 else None, None, prio, seq)
+
+    def _drop_spent_payloads(self) -> None:
+        """Forget the payloads of events the kernel consumed without Python (no handler, or a
+        tick turned into the agent's next one); amortized over the events run."""
+        live = self._E[self._H[: int(self._I[kern.S_SIZE]), kern.H_SLOT], kern.E_PAYLOAD]
+        keep = set(live[live >= 0].tolist())
+        self._payloads = {pid: event for pid, event in self._payloads.items() if pid in keep}
+
+    def run_steps(self, n: int) -> int:
+        """Process at most ``n`` events (whatever their time); returns how many ran."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n must be an integer >= 0, got {n!r}")
+        return self._run(math.inf, int(n)) if n else 0
 
     def process_next(self) -> bool:
         """Process one event (running its handler, if any); False when the queue is empty."""
@@ -281,6 +330,8 @@ class EventScheduler:
                     raise EventHandlerError(event, error) from error
         finally:
             self._processed += total
+            if len(self._payloads) > 2 * I[kern.S_SIZE] + 64:
+                self._drop_spent_payloads()
         if I[kern.S_SEQ] >= kern.SEQ_LIMIT - 1:
             raise OverflowError("event sequence numbers exhausted; reset() the scheduler")
         return total
@@ -290,6 +341,17 @@ class EventScheduler:
     def current_time(self) -> float:
         return self._F[kern.F_NOW].item()
 
+    @current_time.setter
+    def current_time(self, t: float) -> None:
+        """Move the clock forward to ``t`` (no earlier than now, nor past the next pending event)."""
+        if not (isinstance(t, (int, float, np.floating, np.integer)) and math.isfinite(t)):
+            raise ValueError(f"current_time must be a finite number, got {t!r}")
+        if t < self.current_time:
+            raise ValueError(f"the clock cannot run back from {self.current_time} to {t}")
+        if self.pending_count and t > self._T[0]:
+            raise ValueError(f"cannot move the clock to {t} past the next pending event at {float(self._T[0])}")
+        self._F[kern.F_NOW] = float(t)
+
     @property
     def pending_count(self) -> int:
         return int(self._I[kern.S_SIZE])
@@ -298,8 +360,23 @@ class EventScheduler:
     def processed_count(self) -> int:
         return self._processed
 
-    def reset(self) -> None:
-        """Empty the queue, rewind the clock, reseed every agent and schedule their first ticks."""
+    def clear(self) -> None:
+        """Drop every pending event; the clock and the agents' registrations stay."""
+        self._T, self._H, self._E = kern.new_arrays(self._T.size)
+        self._I[kern.S_SIZE] = 0
+        self._I[kern.S_FREE] = 0
+        self._payloads.clear()
+
+    def __repr__(self) -> str:
+        return f"EventScheduler(t={self.current_time}, pending={self.pending_count}, agents={len(self.agents)})"
+
+    def reset(self, start_time: float | None = None) -> None:
+        """Empty the queue, rewind the clock (to ``start_time``, if given), reseed every agent
+        and schedule their first ticks."""
+        if start_time is not None:
+            if not (isinstance(start_time, (int, float, np.floating, np.integer)) and math.isfinite(start_time)):
+                raise ValueError(f"start_time must be a finite number, got {start_time!r}")
+            self.start_time = float(start_time)
         self._T, self._H, self._E = kern.new_arrays(self._T.size)
         self._I[kern.S_SIZE] = 0
         self._I[kern.S_SEQ] = 0
