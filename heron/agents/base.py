@@ -6,23 +6,29 @@ from typing import Any
 
 import numpy as np
 
+from heron.compat.agents import EarlierAgentAPI, space_as_action, timing_of
 from heron.core.action import Action, all_finite
 from heron.core.features import FeatureProvider, State
 from heron.core.observation import Observation
-from heron.core.policies import Policy
+from heron.core.policies import Policy, reset_policy
 from heron.messaging.base import MessageBroker
 from heron.messaging.channels import ChannelManager
 from heron.protocols.base import Protocol
 from heron.scheduling.config import ScheduleConfig, resolve_timing
 
-__all__ = ["Agent", "FIELD_LEVEL", "COORDINATOR_LEVEL", "SYSTEM_LEVEL"]
+__all__ = ["Agent", "FIELD_LEVEL", "COORDINATOR_LEVEL", "SYSTEM_LEVEL", "NothingToAct"]
 
 FIELD_LEVEL = 1
 COORDINATOR_LEVEL = 2
 SYSTEM_LEVEL = 3
 
 
-class Agent:
+class NothingToAct(ValueError, RuntimeError):
+    """An agent asked to act with neither a setpoint nor a policy (a ValueError here, a
+    RuntimeError in the earlier HERON: both catch it)."""
+
+
+class Agent(EarlierAgentAPI):
     """An agent at some level of the hierarchy.
 
     It owns a :class:`State` (features with visibility tags) and an :class:`Action`; a policy
@@ -30,6 +36,8 @@ class Agent:
     are the agents it directs. Timing (``tick_interval`` and delays) comes from the keywords or
     from one ``schedule_config``, not both. ``distributed`` is set when the agent runs behind a
     :class:`~heron.agents.proxy.Proxy`: it then reaches its subordinates through the broker.
+    The earlier keywords ``tick_config``, ``action_space`` and ``observation_space`` are taken
+    too (see :mod:`heron.compat.agents`).
     """
 
     level: int = 0
@@ -55,6 +63,9 @@ class Agent:
         action: Action | None = None,
         config: Mapping[str, Any] | None = None,
         level: int | None = None,
+        tick_config: Any = None,
+        action_space: Any = None,
+        observation_space: Any = None,
     ) -> None:
         if not isinstance(agent_id, str) or not agent_id:
             raise ValueError(f"agent_id must be a non-empty string, got {agent_id!r}")
@@ -73,6 +84,8 @@ class Agent:
         if broker is not None and message_broker is not None and broker is not message_broker:
             raise ValueError(f"agent {agent_id!r}: pass broker or message_broker, not two different brokers")
         self.broker = broker if broker is not None else message_broker
+        self._tick_config = tick_config
+        schedule_config = timing_of(agent_id, tick_config, schedule_config)
         self.schedule_config = resolve_timing(agent_id, schedule_config, self.default_tick_interval, tick_interval=tick_interval,
                                               obs_delay=obs_delay, act_delay=act_delay, msg_delay=msg_delay)
         if state is None:
@@ -82,6 +95,9 @@ class Agent:
         self.state = state
         self.action = action if action is not None else Action()
         self.action.owner = f"agent {agent_id!r}"
+        if action_space is not None:
+            space_as_action(self.action, action_space, agent_id)
+        self._observation_space = observation_space  # the earlier keyword (this package's envs declare spaces)
         for sub in (subordinates.values() if isinstance(subordinates, Mapping) else subordinates or ()):
             self.add_subordinate(sub)
         self.distributed = False
@@ -162,6 +178,11 @@ class Agent:
     def action_space(self):
         return self.action.space
 
+    @action_space.setter
+    def action_space(self, space: Any) -> None:
+        """Declare the action from a Box (continuous) or a (Multi)Discrete space, the earlier way."""
+        space_as_action(self.action, space, self.agent_id)
+
     def roles_toward(self, owner: "Agent") -> tuple[str, ...]:
         """The viewer roles this agent has toward ``owner``'s state (see heron.core.features)."""
         if owner is self:
@@ -190,7 +211,7 @@ class Agent:
         self.timestamp = 0.0
         self.upstream_signal = {}
         if self.policy is not None:
-            self.policy.reset(seed)
+            reset_policy(self.policy, seed)
         if self.protocol is not None and callable(getattr(self.protocol, "reset", None)):
             self.protocol.reset()
         children = seq.spawn(len(self.subordinates))
@@ -211,8 +232,8 @@ class Agent:
 
     def _decide(self, obs: Observation | None) -> Any:
         if self.policy is None:
-            raise ValueError(f"agent {self.agent_id!r} has no policy and received no upstream action: "
-                             "give it a policy (agent.policy = ...) or send it a setpoint")
+            raise NothingToAct(f"No action or policy for agent {self.agent_id!r}: No policy defined and no upstream action "
+                               "received; give it a policy (agent.policy = ...) or send it a setpoint")
         return self.policy.forward(obs if obs is not None else self.observe())
 
     def _own_action(self, obs: Observation | None, upstream_action: Any) -> np.ndarray | None:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from heron.agents.base import COORDINATOR_LEVEL, Agent
+from heron.compat.agents import EarlierCoordinatorAPI
 from heron.core.observation import Observation
 from heron.messaging.base import Message, MessageType
 from heron.messaging.channels import ChannelManager
@@ -16,7 +17,7 @@ from heron.protocols.vertical import SetpointProtocol
 __all__ = ["CoordinatorAgent"]
 
 
-class CoordinatorAgent(Agent):
+class CoordinatorAgent(EarlierCoordinatorAPI, Agent):
     """Directs its subordinates through its protocol (setpoints by default).
 
     Its action space comes from the protocol (for setpoints: the subordinates' actions, continuous
@@ -24,6 +25,7 @@ class CoordinatorAgent(Agent):
     are attached. Centralized, subordinates are called directly; when ``distributed``, each share
     is published on ``action_channel(self, subordinate)`` for the subordinate's proxy, unless the
     subordinates are local to this coordinator (not wrapped): those it still sets directly.
+    A ``config['agents']`` list is built into subordinates by ``_build_subordinate_agents``.
     """
 
     level = COORDINATOR_LEVEL
@@ -35,6 +37,7 @@ class CoordinatorAgent(Agent):
         super().__init__(agent_id, *args, **kwargs)
         if self.protocol is None:
             self.protocol = SetpointProtocol()
+        self._add_configured("agents", self._build_subordinate_agents)
         self._wire()
 
     @property

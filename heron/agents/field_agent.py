@@ -6,12 +6,13 @@ from typing import Any
 import numpy as np
 
 from heron.agents.base import FIELD_LEVEL, Agent
+from heron.compat.agents import EarlierFieldAPI, FieldConfig
 from heron.core.observation import Observation
 
-__all__ = ["FieldAgent"]
+__all__ = ["FieldAgent", "FieldConfig", "FIELD_LEVEL"]
 
 
-class FieldAgent(Agent):
+class FieldAgent(EarlierFieldAPI, Agent):
     """A device-level agent. It executes setpoints from its coordinator, or its own policy's
     choice, through ``_execute_local_action`` (the hook device models override)."""
 

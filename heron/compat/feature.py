@@ -26,6 +26,9 @@ class FeatureProvider(_Feature):
 
     visibility: Any = ()  # no viewers named: seen by all who see the state (the earlier behaviour)
 
+    def __init__(self) -> None:
+        """A feature class with no fields of its own (a dataclass subclass has its own ``__init__``)."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.feature_name = cls.__dict__.get("feature_name", cls.__name__)

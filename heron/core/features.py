@@ -130,8 +130,17 @@ class State:
         return self
 
     @property
-    def features(self) -> dict[str, FeatureProvider]:
-        return dict(self._features)
+    def features(self) -> list[FeatureProvider]:
+        """The features in order (a new list; ``state[name]`` finds one by name)."""
+        return list(self._features.values())
+
+    @features.setter
+    def features(self, features: Iterable[FeatureProvider]) -> None:
+        """Replace the features (the earlier ``state.features = [...]``)."""
+        self._features = {}
+        self._visible.clear()
+        for feature in features:
+            self.add(feature)
 
     def __getitem__(self, name: str) -> FeatureProvider:
         return self._features[name]
@@ -152,7 +161,7 @@ class State:
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Every feature's values by feature name (what a user prints of a device's state)."""
-        return {name: feature.to_dict() for name, feature in self.features.items()}
+        return {name: feature.to_dict() for name, feature in self._features.items()}
 
     def observed_by(self, viewer: str | Iterable[str] = "owner") -> dict[str, dict[str, Any]]:
         """``{feature name: {key: value}}`` for the features ``viewer`` may see."""

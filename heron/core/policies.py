@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -10,7 +11,7 @@ from gymnasium import spaces
 
 from heron.core.observation import Observation
 
-__all__ = ["Policy", "RandomPolicy"]
+__all__ = ["Policy", "RandomPolicy", "reset_policy"]
 
 
 class Policy(ABC):
@@ -42,3 +43,14 @@ class RandomPolicy(Policy):
     def reset(self, seed: int | None = None) -> None:
         if seed is not None:
             self.action_space.seed(seed)
+
+
+def reset_policy(policy: Any, seed: int | None = None) -> None:
+    """``policy.reset(seed)``; a reset written without a seed parameter (the earlier
+    ``def reset(self)``) is called without one."""
+    reset = policy.reset
+    try:
+        takes_seed = bool(inspect.signature(reset).parameters)
+    except (TypeError, ValueError):  # a builtin without a signature: pass the seed
+        takes_seed = True
+    reset(seed) if takes_seed else reset()

@@ -19,7 +19,7 @@ from heron.core.action import Action
 from heron.core.features import FeatureProvider
 from heron.core.observation import Observation
 from heron.core.policies import Policy
-from heron.envs.base import HeronEnv
+from heron.envs.heron_env import HeronEnv
 from heron.protocols.vertical import PriceSignalProtocol
 
 __all__ = ["Room", "ThermostatPolicy", "TimeOfDayPrice", "ThermalRoomsEnv"]

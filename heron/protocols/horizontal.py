@@ -9,9 +9,12 @@ import numpy as np
 
 from heron.messaging.base import Message, MessageBroker, MessageType
 from heron.messaging.channels import ChannelManager
-from heron.protocols.base import Coordination, HorizontalProtocol, read_state_value
+from heron.protocols.base import (ActionProtocol, CommunicationProtocol, Coordination, HorizontalProtocol, NoActionCoordination,
+                                  NoCommunication, read_state_value)
 
-__all__ = ["P2PTradingProtocol", "PeerToPeerTradingProtocol", "ConsensusProtocol", "Order", "Trade", "clear_market"]
+__all__ = ["P2PTradingProtocol", "PeerToPeerTradingProtocol", "ConsensusProtocol", "NoHorizontalProtocol", "Order", "Trade",
+           "clear_market", "TradingCommunicationProtocol", "TradingActionProtocol", "ConsensusCommunicationProtocol",
+           "ConsensusActionProtocol"]
 
 _EPS = 1e-12
 
@@ -153,7 +156,48 @@ class P2PTradingProtocol(HorizontalProtocol):
         return messages, actions
 
 
+    def _parts(self) -> tuple[CommunicationProtocol, ActionProtocol]:
+        return TradingCommunicationProtocol(protocol=self), TradingActionProtocol()
+
+
 PeerToPeerTradingProtocol = P2PTradingProtocol
+
+
+class TradingCommunicationProtocol(CommunicationProtocol):
+    """The market's trade confirmations, the earlier way: ``{'type': 'trade_confirmations',
+    'trades': [{'counterparty', 'quantity' (bought > 0, sold < 0), 'price'}]}`` for each peer
+    that traded (peers that did not trade get no message). Cleared as :class:`P2PTradingProtocol` clears."""
+
+    def __init__(self, trading_fee: float = 0.01, *, protocol: P2PTradingProtocol | None = None) -> None:
+        super().__init__()
+        self.protocol = protocol or P2PTradingProtocol(trading_fee)
+
+    @property
+    def trading_fee(self) -> float:
+        return self.protocol.trading_fee
+
+    @trading_fee.setter
+    def trading_fee(self, fee: float) -> None:
+        self.protocol.trading_fee = float(fee)
+
+    def compute_coordination_messages(self, sender_state, receiver_states, context=None) -> dict[str, dict[str, Any]]:
+        self.protocol.coordinate(sender_state, receiver_states)
+        messages: dict[str, dict[str, Any]] = {}
+        for t in self.protocol.last_trades:
+            for me, other, quantity in ((t.buyer, t.seller, t.quantity), (t.seller, t.buyer, -t.quantity)):
+                entry = messages.setdefault(me, {"type": "trade_confirmations", "trades": []})
+                entry["trades"].append({"counterparty": other, "quantity": quantity, "price": t.price})
+        return messages
+
+
+class TradingActionProtocol(ActionProtocol):
+    """Each peer that traded adjusts by its net trade: ``{'adjustment': MW}``; the others by nothing (None)."""
+
+    def compute_action_coordination(self, coordinator_action, subordinate_states, coordination_messages=None,
+                                    context=None) -> dict[str, Any]:
+        messages = coordination_messages or {}
+        return {sid: {"adjustment": sum(t["quantity"] for t in messages[sid]["trades"])} if "trades" in messages.get(sid, {})
+                else None for sid in subordinate_states}
 
 
 class ConsensusProtocol(HorizontalProtocol):
@@ -258,8 +302,52 @@ class ConsensusProtocol(HorizontalProtocol):
         messages = {p: self._reply(v, converged, rounds) for p, v in values.items()}
         return messages, {p: {"consensus_value": v} for p, v in values.items()}
 
+    def _parts(self) -> tuple[CommunicationProtocol, ActionProtocol]:
+        return ConsensusCommunicationProtocol(protocol=self), ConsensusActionProtocol()
+
     @staticmethod
     def _spread(values: dict[str, float], groups: list[list[str]]) -> float:
         """Largest disagreement within a connected group. The iteration keeps each group's mean
         inside its values, so a spread within ``tolerance`` puts every value within it of the mean."""
         return max((max(values[p] for p in g) - min(values[p] for p in g) for g in groups), default=0.0)
+
+
+class ConsensusCommunicationProtocol(CommunicationProtocol):
+    """Each peer's consensus reply ``{'consensus_value', 'converged', 'iterations'}``; a topology
+    may come as ``context['topology'] = {'adjacency': {peer: [neighbours]}}``."""
+
+    def __init__(self, max_iterations: int = 10, tolerance: float = 0.01, *, protocol: ConsensusProtocol | None = None) -> None:
+        super().__init__()
+        self.protocol = protocol or ConsensusProtocol(max_iterations, tolerance)
+
+    max_iterations = property(lambda self: self.protocol.max_iterations)
+    tolerance = property(lambda self: self.protocol.tolerance)
+
+    def compute_coordination_messages(self, sender_state, receiver_states, context=None) -> dict[str, dict[str, Any]]:
+        topology = (context or {}).get("topology")
+        if topology is None:
+            return self.protocol.coordinate(sender_state, receiver_states)[0]
+        adjacency = topology.get("adjacency", topology) if isinstance(topology, Mapping) else None
+        if not isinstance(adjacency, Mapping):
+            raise ValueError(f"context['topology'] must be {{'adjacency': {{peer: [neighbours]}}}}, got {topology!r}")
+        p = self.protocol
+        return ConsensusProtocol(p.max_iterations, p.tolerance, adjacency).coordinate(sender_state, receiver_states)[0]
+
+
+class ConsensusActionProtocol(ActionProtocol):
+    """Peers use the agreed value in their own decisions: no action is set."""
+
+    def compute_action_coordination(self, coordinator_action, subordinate_states, coordination_messages=None,
+                                    context=None) -> dict[str, Any]:
+        return {sid: None for sid in subordinate_states}
+
+
+class NoHorizontalProtocol(HorizontalProtocol):
+    """No peer coordination: each peer gets an empty message and no action, in either mode."""
+
+    def _parts(self) -> tuple[CommunicationProtocol, ActionProtocol]:
+        return NoCommunication(), NoActionCoordination()
+
+    def coordinate_distributed(self, broker, subordinate_states, env_id="default", coordinator_id="environment",
+                               context=None) -> Coordination:
+        return self.coordinate(None, subordinate_states, None, context)

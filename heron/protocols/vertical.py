@@ -6,9 +6,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from heron.core.action import Action
-from heron.protocols.base import Coordination, VerticalProtocol
+from heron.protocols.base import ActionProtocol, CommunicationProtocol, Coordination, VerticalProtocol
 
-__all__ = ["SetpointProtocol", "PriceSignalProtocol"]
+__all__ = ["SetpointProtocol", "PriceSignalProtocol", "SetpointCommunicationProtocol", "CentralizedActionProtocol",
+           "PriceCommunicationProtocol", "DecentralizedActionProtocol"]
 
 Layout = tuple[tuple[str, slice | np.ndarray], ...]
 
@@ -74,6 +75,11 @@ class SetpointProtocol(VerticalProtocol):
         """Each subordinate's share of ``coordinator_action`` (views, no copies)."""
         if coordinator_action is None:
             raise ValueError("SetpointProtocol.coordinate needs the coordinator's action to split into setpoints")
+        if isinstance(coordinator_action, Mapping):  # already one setpoint per subordinate
+            unknown = set(coordinator_action) - set(subordinate_states)
+            if unknown:
+                raise ValueError(f"setpoints for {sorted(unknown)}, who are not among the subordinates {list(subordinate_states)}")
+            return {sid: np.asarray(share, dtype=np.float64) for sid, share in coordinator_action.items()}
         action = coordinator_action if isinstance(coordinator_action, np.ndarray) else np.asarray(coordinator_action, dtype=np.float64)
         layout, dim = self._layout_for(subordinate_states, action.shape[-1] if action.ndim else 1)
         if action.ndim == 0 or action.shape[-1] != dim:
@@ -85,8 +91,16 @@ class SetpointProtocol(VerticalProtocol):
         return {sid: action[..., idx] for sid, idx in layout}
 
     def coordinate(self, coordinator_state, subordinate_states, coordinator_action=None, context=None) -> Coordination:
+        """``context['subordinates']`` (the agents by id), when given, supplies the action specs
+        that a plain state does not carry."""
+        if context and context.get("subordinates"):
+            agents = context["subordinates"]
+            subordinate_states = {sid: agents.get(sid, state) for sid, state in subordinate_states.items()}
         actions = self.split(subordinate_states, coordinator_action)
         return {sid: {"setpoint": share} for sid, share in actions.items()}, actions
+
+    def _parts(self) -> tuple[CommunicationProtocol, ActionProtocol]:
+        return SetpointCommunicationProtocol(self), CentralizedActionProtocol(self)
 
     def coordinate_action(self, devices: Mapping[str, Any], obs: Any, action: Any) -> dict[str, Any]:
         """Set each subordinate that has an action to its share (the same split the messages carry)."""
@@ -99,8 +113,8 @@ class SetpointProtocol(VerticalProtocol):
 class PriceSignalProtocol(VerticalProtocol):
     """The coordinator announces one price; each subordinate decides for itself given it.
 
-    The price is the coordinator's action (one value in ``price_range``) when it gives one,
-    else ``context['price']``, else the last price (``initial_price`` at first).
+    The price is the coordinator's action (one value in ``price_range``, or ``{'price': p}``) when
+    it gives one, else ``context['price']``, else the last price (``initial_price`` at first).
     """
 
     def __init__(
@@ -125,6 +139,8 @@ class PriceSignalProtocol(VerticalProtocol):
         return Action(dim_c=1, range=self.price_range, owner=owner)
 
     def coordinate(self, coordinator_state, subordinate_states, coordinator_action=None, context=None) -> Coordination:
+        if isinstance(coordinator_action, Mapping):  # {'price': p}
+            coordinator_action = coordinator_action.get("price")
         if coordinator_action is not None and np.size(coordinator_action):
             price = float(np.ravel(coordinator_action)[0])
         elif context and "price" in context:
@@ -139,3 +155,76 @@ class PriceSignalProtocol(VerticalProtocol):
 
     def reset(self) -> None:
         self.price = self.initial_price
+
+    def _parts(self) -> tuple[CommunicationProtocol, ActionProtocol]:
+        return PriceCommunicationProtocol(protocol=self), DecentralizedActionProtocol()
+
+
+class SetpointCommunicationProtocol(CommunicationProtocol):
+    """Setpoint messages ``{'type': 'setpoint_command', 'setpoint': share}``: the coordinator's
+    action (``context['coordinator_action']``, a flat vector or one share per receiver) split
+    over ``context['subordinates']`` (the agents, whose action specs give the split)."""
+
+    def __init__(self, protocol: SetpointProtocol | None = None) -> None:
+        super().__init__()
+        self.protocol = protocol or SetpointProtocol()
+
+    def compute_coordination_messages(self, sender_state, receiver_states, context=None) -> dict[str, dict[str, Any]]:
+        context = context or {}
+        action = context.get("coordinator_action")
+        if action is None:
+            return {rid: {} for rid in receiver_states}
+        agents = context.get("subordinates") or receiver_states
+        shares = self.protocol.split({rid: agents.get(rid, receiver_states[rid]) for rid in receiver_states}, action)
+        return {rid: {"type": "setpoint_command", "setpoint": share} for rid, share in shares.items()}
+
+
+class CentralizedActionProtocol(ActionProtocol):
+    """Each subordinate is set to its share: from the coordinator's action when it names them,
+    else from the setpoint messages."""
+
+    def __init__(self, protocol: SetpointProtocol | None = None) -> None:
+        self.protocol = protocol or SetpointProtocol()
+
+    def compute_action_coordination(self, coordinator_action, subordinate_states, coordination_messages=None,
+                                    context=None) -> dict[str, Any]:
+        if isinstance(coordinator_action, Mapping):
+            return {sid: coordinator_action.get(sid) for sid in subordinate_states}
+        messages = coordination_messages or {}
+        if any("setpoint" in messages.get(sid, {}) for sid in subordinate_states):
+            return {sid: messages.get(sid, {}).get("setpoint") for sid in subordinate_states}
+        if coordinator_action is None:
+            return {sid: None for sid in subordinate_states}
+        return dict(self.protocol.split(subordinate_states, coordinator_action))
+
+
+class PriceCommunicationProtocol(CommunicationProtocol):
+    """Broadcast ``{'type': 'price_signal', 'price': p}``: the coordinator's action (a number or
+    ``{'price': p}``) when it gives one, else the last price."""
+
+    def __init__(self, initial_price: float = 50.0, *, protocol: PriceSignalProtocol | None = None) -> None:
+        super().__init__()
+        self.protocol = protocol or PriceSignalProtocol(initial_price)
+
+    @property
+    def price(self) -> float:
+        return self.protocol.price
+
+    @price.setter
+    def price(self, price: float) -> None:
+        self.protocol.price = float(price)
+
+    def compute_coordination_messages(self, sender_state, receiver_states, context=None) -> dict[str, dict[str, Any]]:
+        action = (context or {}).get("coordinator_action")
+        if isinstance(action, Mapping):
+            action = action.get("price")
+        messages, _ = self.protocol.coordinate(sender_state, receiver_states, action)
+        return {rid: {"type": "price_signal", **message} for rid, message in messages.items()}
+
+
+class DecentralizedActionProtocol(ActionProtocol):
+    """Subordinates decide for themselves (given the messages): no action is set."""
+
+    def compute_action_coordination(self, coordinator_action, subordinate_states, coordination_messages=None,
+                                    context=None) -> dict[str, Any]:
+        return {sid: None for sid in subordinate_states}

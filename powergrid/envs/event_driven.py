@@ -1,6 +1,6 @@
 """Event-driven mode for the grid env: each agent ticks at its own rate, with its delays.
 
-HERON's default flow runs the agents (:mod:`heron.envs.base`); what the grid adds is the
+HERON's default flow runs the agents (:mod:`heron.envs.heron_env`); what the grid adds is the
 physics in continuous time: a device's action effect goes into its fleet (storage within what
 it can deliver from then on), the network is re-solved at each effect or every
 ``env_update_interval`` seconds, profiles advance one sample per simulated hour, storage

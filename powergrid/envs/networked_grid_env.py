@@ -56,7 +56,7 @@ import numpy as np
 import pandapower as pp
 from gymnasium import spaces
 
-from heron.envs.base import HeronEnv
+from heron.envs.heron_env import HeronEnv
 from heron.messaging.memory import InMemoryBroker
 from heron.protocols.base import HorizontalProtocol
 from heron.protocols.horizontal import P2PTradingProtocol

@@ -105,7 +105,7 @@ def test_bad_actions_name_agent_and_expected_shape():
         c.act(upstream_action=[0.0, np.nan, 0.0, 0.0])
     with pytest.raises(ValueError, match=r"agent 'g1'.*shape \(1,\), expected \(2,\)"):
         c.subordinates["g1"].act(upstream_action=[0.5])
-    with pytest.raises(ValueError, match="agent 'lonely' has no policy"):
+    with pytest.raises(ValueError, match="No action or policy for agent 'lonely'"):
         device("lonely").act()
 
 

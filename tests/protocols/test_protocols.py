@@ -64,7 +64,8 @@ def test_price_signal_from_action_context_or_memory():
 
 
 def test_no_protocol_sends_nothing():
-    assert NoProtocol().coordinate(None, {"a": {}}, [1.0]) == ({}, {})
+    assert NoProtocol().coordinate(None, {"a": {}}, [1.0]) == ({"a": {}}, {"a": None})  # the earlier HERON's form
+    assert NoProtocol().no_op()
     assert VerticalProtocol().coordinate(None, {"a": {}}, [1.0]) == ({}, {})
 
 
