@@ -338,8 +338,11 @@ class Agent(EarlierAgentAPI):
             scheduler.schedule_action_effect(self.agent_id, action)
         return action
 
+    #: what the subordinates are called in ``repr`` (a system agent's are its coordinators)
+    subordinates_label = "subordinates"
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.agent_id!r}, level={self.level}, subordinates={list(self.subordinates)})"
+        return f"{type(self).__name__}({self.agent_id!r}, level={self.level}, {self.subordinates_label}={len(self.subordinates)})"
 
 
 def _is_action_dict(value: Mapping[str, Any]) -> bool:

@@ -16,6 +16,7 @@ class SystemAgent(EarlierSystemAPI, CoordinatorAgent):
 
     level = SYSTEM_LEVEL
     default_tick_interval = 300.0
+    subordinates_label = "coordinators"
 
     def __init__(self, agent_id: str = "system_agent", *args: Any, **kwargs: Any) -> None:
         super().__init__(agent_id, *args, **kwargs)

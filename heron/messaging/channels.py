@@ -30,6 +30,18 @@ class ChannelManager:
         return f"env_{env_id}__info__{node_id}_to_{upstream_id}"
 
     @staticmethod
+    def agent_channels(agent_id: str, upstream_id: str | None, subordinate_ids: list[str], env_id: str) -> dict[str, list[str]]:
+        """The channels an agent reads (``'subscribe'``: commands from its upstream, reports from
+        its subordinates) and writes (``'publish'``: its report up, commands down)."""
+        up = [] if upstream_id is None else [upstream_id]
+        return {
+            "subscribe": [ChannelManager.action_channel(u, agent_id, env_id) for u in up]
+            + [ChannelManager.info_channel(s, agent_id, env_id) for s in subordinate_ids],
+            "publish": [ChannelManager.info_channel(agent_id, u, env_id) for u in up]
+            + [ChannelManager.action_channel(agent_id, s, env_id) for s in subordinate_ids],
+        }
+
+    @staticmethod
     def broadcast_channel(agent_id: str, env_id: str) -> str:
         """One-to-many announcements of ``agent_id`` (e.g. a price)."""
         _checked(agent_id=agent_id, env_id=env_id)

@@ -49,6 +49,13 @@ class _Channel:
         self.broadcast: dict[str, _BroadcastLog] = {}
         self.subscribers: list[Callable[[Message], None]] = []
 
+    def pending(self) -> list[Message]:
+        """The messages held for any reader (direct and unread broadcast), oldest first."""
+        held = [m for q in list(self.direct.values()) for m in list(q)]
+        held += [m for log in self.broadcast.values() for m in log.messages]
+        held.sort(key=_by_timestamp)
+        return held
+
     def size(self, env_id: str | None = None) -> int:
         n = sum(len(q) for (env, _), q in list(self.direct.items()) if env_id in (None, env))
         return n + sum(len(log.messages) for env, log in self.broadcast.items() if env_id in (None, env))
@@ -106,9 +113,20 @@ class InMemoryBroker(MessageBroker):
         self._channel(channel)
 
     @property
-    def channels(self) -> dict[str, Any]:
-        """Every channel used so far, by name (a copy of the index: the channels are the broker's)."""
-        return dict(self._channels)
+    def channels(self) -> dict[str, list[Message]]:
+        """Every channel used so far, by name, with the messages it still holds, oldest first (a
+        snapshot: reading it consumes nothing)."""
+        with self._lock:
+            return {name: ch.pending() for name, ch in self._channels.items()}
+
+    @property
+    def subscribers(self) -> dict[str, list[Callable[[Message], None]]]:
+        """The callbacks of every channel that has any, by channel name."""
+        with self._lock:
+            return {name: list(ch.subscribers) for name, ch in self._channels.items() if ch.subscribers}
+
+    def __repr__(self) -> str:
+        return f"InMemoryBroker(channels={len(self._channels)}, messages={self.pending_count()})"
 
     def publish(self, channel: str, message: Message | Mapping[str, Any]) -> None:
         ch = self._channels.get(channel) or self._channel(channel)

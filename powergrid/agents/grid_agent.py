@@ -24,8 +24,10 @@ class GridAgent(CoordinatorAgent):
     each of the microgrid's buses. Powers are in per unit of ``base_power`` (MVA).
     """
 
+    subordinates_label = "devices"
+
     def __init__(self, agent_id: str = "grid_agent", devices: Mapping[str, DeviceAgent] | Iterable[DeviceAgent] | None = None,
-                 base_power: float = 1.0, n_buses: int = 0, **kwargs: Any) -> None:
+                 base_power: float = 1.0, n_buses: int = 0, centralized: bool = True, **kwargs: Any) -> None:
         if devices is not None and "subordinates" in kwargs:
             raise ValueError(f"agent {agent_id!r}: pass devices or subordinates, not both")
         if not (np.isfinite(base_power) and base_power > 0):
@@ -34,10 +36,22 @@ class GridAgent(CoordinatorAgent):
         super().__init__(agent_id, **kwargs)
         self.base_power = float(base_power)
         self.n_buses = int(n_buses)
+        #: the earlier keyword; the env decides the execution mode (config ``centralized``)
+        self.centralized = bool(centralized)
 
     @property
     def devices(self) -> dict[str, DeviceAgent]:
         return self.subordinates  # type: ignore[return-value]
+
+    @devices.setter
+    def devices(self, devices: Mapping[str, DeviceAgent] | Iterable[DeviceAgent]) -> None:
+        """Replace the devices (the earlier ``self.devices = {...}``)."""
+        self.subordinates = {}
+        self.subordinate_agents = devices
+
+    def coordinate_device(self, obs: Any, action: Any) -> Any:
+        """The earlier name of ``direct_subordinates``: pass ``action`` down through the protocol."""
+        return self.direct_subordinates(action, obs)
 
     def device_fields(self) -> list[tuple[str, str]]:
         """(device id, state field) for each device entry of the observation."""

@@ -68,6 +68,7 @@ class GridModel:
         self.series: list[tuple[str, str]] = []  # (kind, area) of each profile column
         self._columns: dict[tuple[str, str], int] = {}  # and the other way round
         dso, microgrids = self._merged(setup)
+        self.operator_config = dict(dso)  #: the operator network's config (setup merged with dso_config)
         options = {"regulator_taps": tuple(dso["regulator_taps"])} if "regulator_taps" in dso else {}
         feeders = dso.get("feeders")
         self.net, self.operator_buses = build_operator_network(dso.get("network", "IEEE34"), dso.get("name", "DSO"),
@@ -77,7 +78,7 @@ class GridModel:
         self.regulation = Regulation.of(self.net, dso.get("name", "DSO"), dso)
         per_feeder = len(self.net.load) // (feeders or 1)  # feeder j's loads follow the operator's area j days later
         load_series = [self._column("load", shifted(dso["load_area"], j)) for j in range(feeders or 1) for _ in range(per_feeder)]
-        self.price_series = self._column("price", dso.get("price_area") or self._only_area("price"))
+        self.price_series = self._column("price", dso.get("price_area") or self.only_area("price"))
         if "renew_area" in dso:  # the operator network has no devices; the area must still exist
             self._check_area("solar", dso["renew_area"])
         configs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in fleet_kinds()}
@@ -240,7 +241,7 @@ class GridModel:
             raise ValueError(f"config 'microgrid_configs' must be a non-empty list, got {microgrids!r}")
         return dso, microgrids
 
-    def _only_area(self, kind: str) -> str:
+    def only_area(self, kind: str) -> str:
         """The dataset's one area of ``kind`` (a config that names none, as the earlier setups)."""
         areas = sorted(self.dataset["train"][kind])
         if len(areas) != 1:

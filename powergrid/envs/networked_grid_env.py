@@ -71,7 +71,7 @@ from powergrid.core.layout import Layout
 from powergrid.core.model import GridModel
 from powergrid.core.safety import overload, voltage_violation
 from powergrid.core.step import GridCore
-from powergrid.envs.earlier_api import EarlierEnvAPI, EpisodeFlags
+from powergrid.compat.env_api import EarlierEnvAPI, EpisodeFlags
 from powergrid.envs.event_driven import EventDrivenGrid
 from powergrid.envs.exchange import Exchange, settle
 from powergrid.envs.remote_sites import RemoteExchange

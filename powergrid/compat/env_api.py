@@ -1,5 +1,7 @@
 """What the earlier HERON/PowerGrid's env offered beside the PettingZoo API, on this env.
 
+(``env.dso`` and ``env._day`` included: the operator's profiles and the episode's day.)
+
 The earlier ``NetworkedGridEnv`` had ``actionable_agents``, ``configure_agents_for_distributed``
 and CTDE metrics (``get_collective_metrics``, ``get_power_grid_metrics``,
 ``get_ctde_training_info``); its examples and users call them. Here they read the grid core's
@@ -8,13 +10,23 @@ arrays: the same numbers the step scores, no second bookkeeping.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from powergrid.core.safety import V_MAX, V_MIN
 
-__all__ = ["EarlierEnvAPI", "EpisodeFlags"]
+__all__ = ["EarlierEnvAPI", "EpisodeFlags", "OperatorView"]
+
+
+class OperatorView(NamedTuple):
+    """The earlier env's ``dso`` (its operator agent), as far as users read it: the name, the
+    network, and ``dataset``: the operator's load, solar, wind and price profiles in the split
+    the env plays (``{'load': array, ...}``, hourly)."""
+
+    name: str
+    net: Any
+    dataset: dict[str, np.ndarray]
 
 
 class EpisodeFlags(dict):
@@ -66,6 +78,38 @@ class EarlierEnvAPI:
     def _t(self) -> int:
         """The dataset hour the next step plays (the earlier package's clock)."""
         return int(self.core.start_hour + self.core.t)
+
+    @property
+    def _safety(self) -> float:
+        """The safety penalty factor (config ``penalty``), by the earlier attribute name."""
+        return self.config["penalty"]
+
+    @property
+    def _convergence_failure_reward(self) -> float:
+        return self.config["convergence_failure_reward"]
+
+    @property
+    def _convergence_failure_safety(self) -> float:
+        return self.config["convergence_failure_safety"]
+
+    @property
+    def _day(self) -> int:
+        """The day the current episode started on (0 before the first reset)."""
+        day = self.episode_day
+        return 0 if day is None else day
+
+    @property
+    def dso(self) -> OperatorView:
+        model, split = self.model, self.core.split
+        dso = getattr(model, "operator_config", None) or dict(self.config.get("dso_config") or {})
+        profiles = model.dataset[split]
+        price_area = dso.get("price_area") or model.only_area("price")
+        renew = dso.get("renew_area")
+        load_area = dso.get("load_area") or model.only_area("load")
+        dataset = {"load": profiles["load"][load_area], "price": profiles["price"][price_area],
+                   "solar": profiles["solar"][renew] if renew else np.zeros_like(profiles["price"][price_area]),
+                   "wind": profiles["wind"][renew] if renew else np.zeros_like(profiles["price"][price_area])}
+        return OperatorView(str(dso.get("name", "DSO")), self.net, dataset)
 
     @property
     def actionable_agents(self) -> dict[str, Any]:
