@@ -95,8 +95,6 @@ class Agent(EarlierAgentAPI):
         self.state = state
         self.action = action if action is not None else Action()
         self.action.owner = f"agent {agent_id!r}"
-        if action_space is not None:
-            space_as_action(self.action, action_space, agent_id)
         self._observation_space = observation_space  # the earlier keyword (this package's envs declare spaces)
         for sub in (subordinates.values() if isinstance(subordinates, Mapping) else subordinates or ()):
             self.add_subordinate(sub)
@@ -109,6 +107,8 @@ class Agent(EarlierAgentAPI):
             raise ValueError(f"agent {agent_id!r}: config must be a dict, got {config!r}")
         self.config = dict(config or {})  # what the agent was configured with; subclasses read it
         self.set_action()
+        if action_space is not None:  # the keyword wins over the class's own declaration
+            space_as_action(self.action, action_space, agent_id)
         self.set_state()
 
     # ----------------------------------------------------- subclass hooks

@@ -64,11 +64,21 @@ class CoordinatorAgent(EarlierCoordinatorAPI, Agent):
         self._wired = True
 
     def act(self, obs: Observation | None = None, upstream_action: Any = None) -> np.ndarray:
+        """A flat action (split by the protocol), or one share per subordinate id: ``{sid: share}``
+        (the earlier HERON's per-agent dict; a dict naming no subordinate is a signal)."""
+        if type(upstream_action) is not np.ndarray and self._per_subordinate(upstream_action):
+            for sid, share in upstream_action.items():
+                self.subordinates[sid].act(None, upstream_action=share)
+            return self.action.vector()
         vector = self._own_action(obs, upstream_action)
         if vector is None:  # holding: subordinates keep what they were told
             return self.action.vector()
         self.direct_subordinates(vector, obs)
         return vector
+
+    def _per_subordinate(self, action: Any) -> bool:
+        """Whether ``action`` is a dict of shares keyed by subordinate ids (all of its keys are)."""
+        return isinstance(action, Mapping) and bool(action) and all(k in self.subordinates for k in action)
 
     def direct_subordinates(self, action: np.ndarray, obs: Observation | None = None) -> dict[str, Any] | None:
         """Pass ``action`` down through the protocol; returns the shares (None if the protocol acted itself).
@@ -93,6 +103,9 @@ class CoordinatorAgent(EarlierCoordinatorAPI, Agent):
                 if sid not in shares and (sub.policy is not None or sub.subordinates):
                     sub.act(None)
         return shares
+
+    def __repr__(self) -> str:
+        return f"{super().__repr__()[:-1]}, protocol={type(self.protocol).__name__})"
 
     def command_messages(self, action: np.ndarray) -> dict[str, Message]:
         """The message each subordinate is sent for ``action`` (through the protocol); a

@@ -79,7 +79,7 @@ def require_balanced(model: PhaseModel | str, what: str) -> PhaseModel:
     try:
         model = PhaseModel(model.value if isinstance(model, PhaseModel) else model)
     except ValueError:
-        raise ValueError(f"{what}: unknown phase model {model!r}; expected one of {[m.value for m in PhaseModel]}") from None
+        raise ValueError(f"{what}: Unsupported phase model {model!r}; expected one of {[m.value for m in PhaseModel]}") from None
     if model is not PhaseModel.BALANCED_1PH:
         raise ValueError(f"{what}: {model.value} is not modelled; this package's power flow is balanced "
                          f"(positive sequence): use PhaseModel.BALANCED_1PH")
