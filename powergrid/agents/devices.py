@@ -17,7 +17,7 @@ from powergrid.agents.device_agent import DeviceAgent, DeviceState, power_state
 from powergrid.agents.fleets import (GeneratorFleet, RenewableFleet, StorageFleet, generator_cost, generator_marginal_cost,
                                      generator_output, on_arrays, require, storage_cost, storage_power, storage_soc, storage_violation)
 from powergrid.agents.registry import DeviceType, by_kind, register_device_type
-from powergrid.setups.earlier_format import translated_device
+from powergrid.compat.config_keys import translated_device
 
 __all__ = ["DeviceState", "DeviceAgent", "FleetDevice", "own_fleet", "power_state", "Generator", "ESS", "Storage", "Renewable", "Grid",
            "Transformer", "Shunt", "exchange_cost", "exchange_costs"]
@@ -38,7 +38,7 @@ def own_fleet(kind: str, agent_id: str | None, device_config: Mapping[str, Any] 
     config (``fleet`` must then be None), as the earlier package made them:
     ``Generator(agent_id=..., device_config={'name': ...,
     'device_state_config': {'p_max_MW': ...}})``. Keys in either package's names (see
-    :mod:`powergrid.setups.earlier_format`); a typo raises naming it."""
+    :mod:`powergrid.compat.config_keys`); a typo raises naming it."""
     if not isinstance(device_config, Mapping):
         raise ValueError(f"device {agent_id!r}: pass its fleet and row, or its device_config (a dict), got {device_config!r}")
     if fleet is not None:
@@ -65,6 +65,10 @@ class FleetDevice(DeviceAgent):
         #: what an env reads to place it in a net its agents built
         self.parameters = parameters
         super().__init__(agent_id, bus=bus, **kwargs)
+
+    def update_state(self, *args: Any, **kwargs: Any) -> None:
+        """Run the device's physics on its current ``action`` (the earlier standalone call)."""
+        self._execute_local_action(self.action.vector())
 
     @property
     def state(self) -> DeviceState:

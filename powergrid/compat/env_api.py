@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from powergrid.core.actions import rewards
 from powergrid.core.safety import V_MAX, V_MIN
 
 __all__ = ["EarlierEnvAPI", "EpisodeFlags", "OperatorView"]
@@ -78,6 +79,15 @@ class EarlierEnvAPI:
     def _t(self) -> int:
         """The dataset hour the next step plays (the earlier package's clock)."""
         return int(self.core.start_hour + self.core.t)
+
+    def _reward_and_safety(self) -> tuple[dict[str, float], dict[str, float]]:
+        """The current step's (rewards, safety) by agent, by the env's rules (the earlier hook; a
+        subclass overrides it to reward its own way, reading each agent's ``cost`` and ``safety``)."""
+        cost, safety = self.core.score()
+        for agent, c, s in zip(self.agent_dict.values(), cost.tolist(), safety.tolist()):
+            agent.cost, agent.safety = c, s
+        reward, safety = rewards(cost, safety, bool(getattr(self, "last_converged", True)), self.config)
+        return dict(zip(self.possible_agents, reward.tolist())), dict(zip(self.possible_agents, safety.tolist()))
 
     @property
     def _safety(self) -> float:

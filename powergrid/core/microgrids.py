@@ -25,7 +25,7 @@ from powergrid.core.config import MICROGRID_KEYS, checked_dict
 from powergrid.networks._feeder import require_name
 from powergrid.networks.compose import attach_ieee13_microgrid, empty_network
 from powergrid.networks.replicate import Copy, Part, append_copies
-from powergrid.setups.earlier_format import node_name, translated_device
+from powergrid.compat.config_keys import node_name, translated_device
 
 __all__ = ["DeviceSpec", "Microgrid", "MicrogridAssembly", "add_device"]
 

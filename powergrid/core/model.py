@@ -25,7 +25,7 @@ from powergrid.core.microgrids import DeviceSpec, Microgrid, MicrogridAssembly, 
 from powergrid.core.model_cache import cached
 from powergrid.core.regulation import Regulation
 from powergrid.networks.compose import OPERATOR_BUILDERS, build_operator_network
-from powergrid.setups.earlier_format import node_name
+from powergrid.compat.config_keys import node_name
 from powergrid.setups.loader import DATASET_KINDS, day_shift, load_dataset, load_setup, shifted
 
 __all__ = ["GridModel", "Microgrid", "DeviceSpec", "NAMED_FLEETS"]

@@ -113,6 +113,8 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
         self.max_episode_steps = int(cfg["max_episode_steps"])
         overrides = type(self)._build_net is not NetworkedGridEnv._build_net, type(self)._build_agents is not NetworkedGridEnv._build_agents
         self.agents_first = all(overrides)
+        #: a subclass with its own ``_reward_and_safety`` (the earlier hook): its rewards stand
+        self.scores_its_own_way = type(self)._reward_and_safety is not EarlierEnvAPI._reward_and_safety
         if self.agents_first:  # the earlier package's subclass: its agents bring their nets, devices and profiles
             self.agent_dict = self._build_agents()
             net = self._build_net()
@@ -190,10 +192,6 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
                                         env_id=self.env_id)
         return agents
 
-    def _reward_and_safety(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-agent cost and safety of the step (override to score another way)."""
-        return self.core.score()
-
     def _bind_agents(self) -> None:
         """The agents a subclass built (``agents_first``) act on the core's fleets from now on."""
         for mg in self.model.microgrids:
@@ -206,18 +204,17 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
                     device.fleet, device.index = self.core.fleets[spec.fleet], spec.row
 
     def _cost_and_safety(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-agent cost and safety now (an earlier-style subclass scores rewards instead: the core's)."""
-        return self.core.score() if self.agents_first else self._reward_and_safety()
+        """Per-agent cost and safety now (a subclass's own ``_reward_and_safety`` gives rewards on top)."""
+        return self.core.score()
 
     def _earlier_rewards(self, cost: np.ndarray, safety: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """An earlier-style subclass's ``_reward_and_safety`` reads each agent's ``cost`` and
-        ``safety`` (set here) and returns (rewards, safety) dicts: its rewards stand. Returns
-        (safety, rewards or None)."""
+        """A subclass's own ``_reward_and_safety`` reads each agent's ``cost`` and ``safety`` (set
+        here) and returns (rewards, safety) dicts: its rewards stand. Returns (safety, rewards)."""
         for agent, c, s in zip(self.agent_dict.values(), cost.tolist(), safety.tolist()):
             agent.cost, agent.safety = c, s
         rewards_by_agent, safety_by_agent = self._reward_and_safety()
         if not isinstance(rewards_by_agent, Mapping):
-            raise ValueError("_reward_and_safety of an env whose agents build the net must return (rewards, safety) "
+            raise ValueError("a subclass's _reward_and_safety must return (rewards, safety) "
                              f"dicts by agent, got {type(rewards_by_agent).__name__}")
         ids = self.possible_agents
         return np.array([float(safety_by_agent[a]) for a in ids]), np.array([float(rewards_by_agent[a]) for a in ids])
@@ -332,7 +329,7 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
         if truncated:  # the energy storage holds beyond what it started with (config stored_energy_value)
             cost = cost - credit
         given = None
-        if self.agents_first:
+        if self.scores_its_own_way:
             safety, given = self._earlier_rewards(cost, safety)
         self.last_converged = converged
         reward, safety = rewards(cost, safety, converged, self.config, given)

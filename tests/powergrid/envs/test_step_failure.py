@@ -48,7 +48,7 @@ def test_a_step_that_raises_leaves_the_env_as_before_and_the_next_steps_unshifte
         env.step(actions)
         reference.step(actions)
     before = _state(env)
-    target = {"score": (env, "_reward_and_safety"), "report": (env.exchange.sites["MG2"] if env.exchange else None, "report"),
+    target = {"score": (env.core, "score"), "report": (env.exchange.sites["MG2"] if env.exchange else None, "report"),
               "solve": (env.core, "solve"), "publish": (env.message_broker, "publish")}[where]
     if where == "publish":  # fails in the middle of the exchange: the results of MG1 are out, MG2's are not
         broker, original, count = env.message_broker, env.message_broker.publish, [0]

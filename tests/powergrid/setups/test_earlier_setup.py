@@ -220,7 +220,7 @@ def test_a_held_solar_command_follows_the_sun_in_event_driven_mode():
 def test_their_device_settings_step_length_phase_model_and_one_value_under_two_names():
     """Their generator tests give ``dt_h``, ``phase_model`` and the power factor under two names;
     each raised an unknown-key or given-twice error here."""
-    from powergrid.setups.earlier_format import translated_device
+    from powergrid.compat.config_keys import translated_device
 
     cfg = {"name": "G1", "device_state_config": {"p_max_MW": 1.0, "min_pf": 0.9, "pf_min_abs": 0.9, "phase_model": "balanced_1ph"}}
     assert translated_device("generator", cfg) == {"name": "G1", "p_max": 1.0, "pf_min": 0.9}
