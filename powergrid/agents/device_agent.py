@@ -84,7 +84,7 @@ class DeviceAgent(FieldAgent):
         if device_config is not None and not isinstance(device_config, Mapping):
             raise ValueError(f"device {agent_id!r}: device_config must be a dict, got {device_config!r}")
         self.device_config = dict(device_config or {})
-        agent_id = agent_id or self.device_config.get("name")
+        agent_id = agent_id or self.device_config.get("name") or "device_agent"  # the earlier default name
         super().__init__(agent_id, policy=policy, action=action, state=state if state is not None else power_state(agent_id), **kwargs)
         if not isinstance(getattr(type(self), "bus", None), property):  # a subclass may derive its bus
             self.bus = bus
