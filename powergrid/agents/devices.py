@@ -17,9 +17,9 @@ from powergrid.agents.device_agent import DeviceAgent, DeviceState, power_state
 from powergrid.agents.fleets import (GeneratorFleet, RenewableFleet, StorageFleet, generator_cost, generator_marginal_cost,
                                      generator_output, on_arrays, require, storage_cost, storage_power, storage_soc, storage_violation)
 from powergrid.agents.registry import DeviceType, by_kind, register_device_type
-from powergrid.compat.config_keys import translated_device
+from powergrid.compat.devices import own_fleet
 
-__all__ = ["DeviceState", "DeviceAgent", "FleetDevice", "own_fleet", "power_state", "Generator", "ESS", "Storage", "Renewable", "Grid",
+__all__ = ["DeviceState", "DeviceAgent", "FleetDevice", "power_state", "Generator", "ESS", "Storage", "Renewable", "Grid",
            "Transformer", "Shunt", "exchange_cost", "exchange_costs"]
 
 
@@ -30,26 +30,6 @@ def exchange_cost(p_import_mw: float, price: float, sell_price_ratio: float, dt_
 
 
 exchange_costs = on_arrays(exchange_cost, 4)
-
-
-def own_fleet(kind: str, agent_id: str | None, device_config: Mapping[str, Any] | None,
-              fleet: Any = None) -> tuple[str, Any, Any, tuple]:
-    """(name, a one-device fleet, bus, (kind, parameters)) for a device made on its own from its
-    config (``fleet`` must then be None), as the earlier package made them:
-    ``Generator(agent_id=..., device_config={'name': ...,
-    'device_state_config': {'p_max_MW': ...}})``. Keys in either package's names (see
-    :mod:`powergrid.compat.config_keys`); a typo raises naming it."""
-    if not isinstance(device_config, Mapping):
-        raise ValueError(f"device {agent_id!r}: pass its fleet and row, or its device_config (a dict), got {device_config!r}")
-    if fleet is not None:
-        raise ValueError(f"device {agent_id!r}: pass its fleet and row, or its device_config, not both")
-    name = agent_id or device_config.get("name")
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"a device needs a name (agent_id or device_config['name']), got {name!r}")
-    dtype = by_kind(kind)
-    cfg = translated_device(kind, {**device_config, "name": name})
-    params = dtype.checked(cfg, f"device {name!r}")
-    return name, dtype.fleet([{**params, "name": name}]), cfg.get("bus"), (kind, params)
 
 
 class FleetDevice(DeviceAgent):
@@ -98,7 +78,7 @@ class Generator(FleetDevice):
     def __init__(self, agent_id: str | None = None, fleet: GeneratorFleet | None = None, index: int = 0, bus: Any = None, *,
                  device_config: Mapping[str, Any] | None = None, parameters: tuple | None = None, **kwargs: Any) -> None:
         if fleet is None or device_config is not None:  # on its own, from its config
-            agent_id, fleet, bus, parameters = own_fleet("generator", agent_id, device_config, fleet)
+            agent_id, fleet, bus, parameters = own_fleet(by_kind("generator"), agent_id, device_config, fleet)
         i = int(index)
         action = Action(dim_c=2, range=([fleet.p_min[i], fleet.q_min[i]], [fleet.p_max[i], fleet.q_max[i]]))
         super().__init__(agent_id, fleet, i, bus, action=action, parameters=parameters, **kwargs)
@@ -139,7 +119,7 @@ class ESS(FleetDevice):
     def __init__(self, agent_id: str | None = None, fleet: StorageFleet | None = None, index: int = 0, bus: Any = None, *,
                  device_config: Mapping[str, Any] | None = None, parameters: tuple | None = None, **kwargs: Any) -> None:
         if fleet is None or device_config is not None:  # on its own, from its config
-            agent_id, fleet, bus, parameters = own_fleet("storage", agent_id, device_config, fleet)
+            agent_id, fleet, bus, parameters = own_fleet(by_kind("storage"), agent_id, device_config, fleet)
         i = int(index)
         super().__init__(agent_id, fleet, i, bus, action=Action(dim_c=1, range=(fleet.p_min[i], fleet.p_max[i])),
                          state=power_state(agent_id, soc=float(fleet.soc[i])), parameters=parameters, **kwargs)

@@ -16,7 +16,8 @@ import numpy as np
 import pandapower as pp
 
 from heron.protocols.base import Protocol
-from powergrid.agents.devices import DeviceAgent, FleetDevice, own_fleet
+from powergrid.agents.devices import DeviceAgent, FleetDevice
+from powergrid.compat.devices import own_fleet
 from powergrid.agents.grid_agent import GridAgent
 from powergrid.agents.registry import device_type
 
@@ -34,7 +35,7 @@ def device_from_config(config: Mapping[str, Any], env_id: str | None = None, ups
     if dtype.discrete:
         raise ValueError(f"device {config.get('name')!r}: a {config['type']} is a setting of its microgrid's network; "
                          "declare it in the env's microgrid_configs")
-    name, fleet, bus, made = own_fleet(dtype.kind, config.get("name"), {k: v for k, v in config.items() if k != "type"})
+    name, fleet, bus, made = own_fleet(dtype, config.get("name"), {k: v for k, v in config.items() if k != "type"})
     return dtype.agent(name, fleet, 0, bus=bus, parameters=made, env_id=env_id, upstream_id=upstream_id)
 
 

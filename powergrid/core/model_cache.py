@@ -41,7 +41,7 @@ FILES_LIMIT = 64  # model files kept in the folder; the least recently used go f
 PACKAGE = Path(__file__).resolve().parent.parent
 #: The modules whose code decides what a model holds.
 SHAPING = ("core/model.py", "core/microgrids.py", "core/regulation.py", "core/agent_nets.py", "agents/fleets.py",
-           "agents/devices.py", "agents/object_fleet.py", "agents/registry.py", "setups/loader.py", "compat/config_keys.py",
+           "agents/devices.py", "compat/devices.py", "agents/object_fleet.py", "agents/registry.py", "setups/loader.py", "compat/config_keys.py",
            "networks")
 
 
