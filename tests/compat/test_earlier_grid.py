@@ -65,3 +65,9 @@ def test_reward_and_safety_by_agent_and_a_subclass_that_rewards_its_own_way():
     flat.reset(seed=2)
     _, rewards, *_ = flat.step({a: flat.action_space(a).sample() * 0 for a in flat.agents})
     assert set(rewards.values()) == {-1.0}
+
+
+def test_cigre_lv_by_its_earlier_module_path():
+    from powergrid.networks.cigre import CIGRE_LV
+    from powergrid.networks.cigre_lv import CIGRE_LV as earlier
+    assert earlier is CIGRE_LV and len(earlier().bus) > 0
