@@ -28,7 +28,7 @@ from typing import Any
 from heron.messaging.base import BROADCAST, DEFAULT_ENV, Message, MessageBroker, claimed_already, message_on
 from heron.messaging.channels import ChannelManager
 from heron.messaging.codec import FrameError, decode, encode
-from heron.messaging.kafka_link import LOG, KafkaLink
+from heron.messaging.kafka_link import LOG, KafkaLink, kept_by_forked_children
 from heron.messaging.kafka_log import KeyedLog, LeaseRecords, MarkRecords
 from heron.messaging.leases import due_for_renewal, holder_name, new_holder
 
@@ -244,6 +244,10 @@ class _Reader:
         self.held: dict[str, list[tuple[str, int, Message]]] = {}  # channel -> (topic, offset, message) read, not yet taken
         self.committed: dict[str, int] = {}  # topic -> offset last committed
         self.cleared_ms = 0  # records produced before this (ms since the epoch) were cleared
+        kept_by_forked_children(self)
+
+    def kafka_clients(self) -> tuple[Any, ...]:
+        return (self.consumer,)
 
     def _assign(self, topic: str) -> None:
         from confluent_kafka import TopicPartition

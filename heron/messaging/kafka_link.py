@@ -15,15 +15,38 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
+import weakref
 from typing import Any
 
 from heron.messaging.base import BrokerLost
 
-__all__ = ["KafkaLink"]
+__all__ = ["KafkaLink", "kept_by_forked_children"]
 
 #: librdkafka's own log lines (connection retries) go here, not to stderr: errors reach the caller as exceptions.
 LOG = logging.getLogger("heron.messaging.kafka")
+
+_HOLDERS: "weakref.WeakSet[Any]" = weakref.WeakSet()  # objects holding librdkafka clients, as ``kafka_clients()``
+_INHERITED: list[Any] = []  # a forked child's inherited clients: kept, never destroyed there
+
+
+def kept_by_forked_children(holder: Any) -> None:
+    """Register ``holder`` (it has ``kafka_clients()``): a process forked later keeps those clients.
+
+    librdkafka's threads stay in the parent; destroying an inherited client in the child (its
+    garbage collector does, for a holder the parent had already dropped) crashes the child
+    (SIGSEGV or SIGABRT). The child cannot use them either way; it holds them until it exits.
+    """
+    _HOLDERS.add(holder)
+
+
+def _keep_inherited_clients() -> None:
+    for holder in list(_HOLDERS):
+        _INHERITED.extend(c for c in holder.kafka_clients() if c is not None)
+
+
+os.register_at_fork(after_in_child=_keep_inherited_clients)
 
 
 class KafkaLink:
@@ -45,6 +68,10 @@ class KafkaLink:
         self.topic_ids: dict[str, str] = {}  # topic -> the server's id of it when this link first used it
         self.unreachable = False  # the last record sent was not acknowledged in time
         self.lock = threading.Lock()
+        kept_by_forked_children(self)
+
+    def kafka_clients(self) -> tuple[Any, ...]:
+        return self.admin, self.producer
 
     def ensure(self, topic: str) -> str:
         """``topic``, made (one partition) if this link has not seen it."""

@@ -16,6 +16,7 @@ from typing import Any
 import msgpack
 
 from heron.messaging.base import BrokerLost
+from heron.messaging.kafka_link import kept_by_forked_children
 from heron.messaging.leases import LeaseLog, holder_died
 
 __all__ = ["KeyedLog", "LeaseRecords", "MarkRecords"]
@@ -34,6 +35,10 @@ class KeyedLog:
                                    "auto.offset.reset": "earliest", "fetch.wait.max.ms": 10})
         self._consumer.assign([TopicPartition(topic, 0, 0)])
         self.next = 0  # the offset read next
+        kept_by_forked_children(self)
+
+    def kafka_clients(self) -> tuple[Any, ...]:
+        return (self._consumer,)
 
     def read(self, until: int = -1) -> list[tuple[bytes, bytes]]:
         """The records not read yet, up to the log's end now and at least to offset ``until``."""
