@@ -5,7 +5,10 @@ machine: every kernel compiles, the model is built from pandapower); ``warm``: b
 filled by the row before (every later run). The first step is where Numba's kernels compile or
 load, so its excess over the steady step is the compile (or cache-load) time.
 
-    python benchmarks/startup.py [rounds]
+``--against PATH`` runs a checkout of other code (e.g. ``git worktree add /tmp/before HEAD~1``)
+in the same rounds, alternating with this one, so both see the same machine.
+
+    python benchmarks/startup.py [rounds] [--against PATH]
 """
 from __future__ import annotations
 
@@ -42,25 +45,36 @@ print(json.dumps({"import": t1 - t0, "construct": t2 - t1, "reset": t3 - t2, "fi
 PHASES = ("import", "construct", "reset", "first_step", "step")
 
 
-def run(env: dict[str, str]) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True)
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this checkout: its package comes first on the path
+
+
+def run(env: dict[str, str], code: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=code, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main(rounds: int) -> None:
-    rows: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
+def main(rounds: int, against: str | None = None) -> None:
+    codes = {"this": HERE} if against is None else {"this": HERE, "against": os.path.abspath(against)}
+    rows: dict[tuple[str, str], list[dict[str, float]]] = {(c, k): [] for c in codes for k in ("cold", "warm")}
     for _ in range(rounds):
-        with tempfile.TemporaryDirectory() as numba_cache, tempfile.TemporaryDirectory() as model_cache:
-            env = {**os.environ, "NUMBA_CACHE_DIR": numba_cache, "POWERGRID_CACHE": model_cache}
-            rows["cold"].append(run(env))
-            rows["warm"].append(run(env))
-    print(f"| start ({rounds} fresh interpreters each, medians) | " + " | ".join(PHASES) + " | first step - step |")
-    print("|---" * (len(PHASES) + 2) + "|")
-    for kind, runs in rows.items():
+        for name, code in codes.items():
+            with tempfile.TemporaryDirectory() as numba_cache, tempfile.TemporaryDirectory() as model_cache:
+                env = {**os.environ, "NUMBA_CACHE_DIR": numba_cache, "POWERGRID_CACHE": model_cache}
+                rows[name, "cold"].append(run(env, code))
+                rows[name, "warm"].append(run(env, code))
+    print(f"| code | start ({rounds} fresh interpreters each, medians) | " + " | ".join(PHASES) + " | first step - step |")
+    print("|---" * (len(PHASES) + 3) + "|")
+    for (name, kind), runs in rows.items():
         med = {p: float(np.median([r[p] for r in runs])) for p in PHASES}
         cells = [f"{med[p]:.2f} s" if med[p] >= 0.1 else f"{med[p] * 1e3:.2f} ms" for p in PHASES]
-        print(f"| {kind} | " + " | ".join(cells) + f" | {med['first_step'] - med['step']:.2f} s |")
+        print(f"| {name} | {kind} | " + " | ".join(cells) + f" | {med['first_step'] - med['step']:.2f} s |")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
+    args = sys.argv[1:]
+    other = None
+    if "--against" in args:
+        at = args.index("--against")
+        other = args[at + 1]
+        del args[at:at + 2]
+    main(int(args[0]) if args else 3, other)

@@ -15,7 +15,6 @@ import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from numba import vectorize
 
 from heron.core.checks import finite_number
 
@@ -65,6 +64,8 @@ class on_arrays:  # noqa: N801 (used like a function: ``twin = on_arrays(formula
     def __call__(self, *args: Any) -> Any:
         ufunc = self._ufunc
         if ufunc is None:
+            from numba import vectorize  # here, not at import: Numba's own import is 0.4 s
+
             signature = f"float64({', '.join(['float64'] * self.n_args)})"
             ufunc = self._ufunc = vectorize([signature], cache=True)(self.formula)
         return ufunc(*args)

@@ -10,16 +10,18 @@ earlier module held both.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandapower as pp
 
 from heron.protocols.base import Protocol
 from powergrid.agents.devices import DeviceAgent, FleetDevice
 from powergrid.compat.devices import own_fleet
 from powergrid.agents.grid_agent import GridAgent
 from powergrid.agents.registry import device_type
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 __all__ = ["PowerGridAgent", "GridAgent", "device_from_config"]
 

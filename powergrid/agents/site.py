@@ -16,7 +16,6 @@ from heron.agents.proxy import ENVIRONMENT_ID, Proxy
 from heron.messaging.base import Message, MessageBroker, MessageType
 from heron.messaging.channels import ChannelManager
 from powergrid.agents.devices import exchange_cost
-from powergrid.core.safety import network_violation
 
 if TYPE_CHECKING:
     from powergrid.agents.grid_agent import GridAgent
@@ -39,6 +38,9 @@ class Site:
         self.proxy = Proxy(f"{agent.agent_id}_proxy", agent, broker, upstream_id=ENVIRONMENT_ID, env_id=env_id)
         for device in agent.devices.values():  # a device without an action (renewables) has nothing to report
             device.broker, device.publishes_state = broker, bool(device.action.dim)
+        from powergrid.core.safety_kernel import network_violation  # Numba, only where sites run
+
+        self._network_violation = network_violation
         network_violation(np.ones(1), np.ones(1), 0.0)  # load the kernel now, not in the first step
 
     def act(self, timestamp: float) -> np.ndarray:
@@ -67,7 +69,7 @@ class Site:
             safety += state.get("safety", 0.0)
             if "marginal_cost" in state:
                 marginal.append(state["marginal_cost"])
-        safety += network_violation(network["vm_pu"], network["line_loading"], network["trafo_loading"])
+        safety += self._network_violation(network["vm_pu"], network["line_loading"], network["trafo_loading"])
         mean_marginal = sum(marginal) / len(marginal) if marginal else network["price"]
         return agent.observation_from(states, network), cost, safety, mean_marginal, network
 

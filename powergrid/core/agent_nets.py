@@ -7,12 +7,14 @@ and its devices' configs.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandapower as pp
 
 from powergrid.agents.registry import by_kind
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 __all__ = ["attach_agent", "device_config_of"]
 
@@ -32,6 +34,7 @@ def attach_agent(net: pp.pandapowerNet, name: str, load_scale: float) -> tuple[s
     (changed in place: its loads scaled by ``load_scale``; an external grid on its buses moved
     behind a 1:1 metering transformer of 100 MVA and 0.01 % impedance, so that its import is
     measured where every microgrid's is)."""
+    import pandapower as pp
     buses = _block(net.bus.name, name, "buses")
     if buses.stop == 0:
         raise ValueError(f"agent {name!r} owns no bus of the net: its buses must be named '{name} ...'")

@@ -61,8 +61,8 @@ def observation_bounds(model: GridModel, layout: Layout) -> list[tuple[np.ndarra
     price = np.concatenate([model.profiles[split][:, model.price_series] for split in model.profiles])
     discrete_low = layout.disc_offset + layout.action_low[layout.discrete_positions]
     discrete_high = layout.disc_offset + layout.action_high[layout.discrete_positions]
-    low += [load_low, load_low - swing, [price.min(), -1.0, -1.0], np.full(len(model.net.bus), VM_RANGE[0]), discrete_low]
-    high += [load_high, load_high + swing, [price.max(), 1.0, 1.0], np.full(len(model.net.bus), VM_RANGE[1]), discrete_high]
+    low += [load_low, load_low - swing, [price.min(), -1.0, -1.0], np.full(layout.n_bus, VM_RANGE[0]), discrete_low]
+    high += [load_high, load_high + swing, [price.max(), 1.0, 1.0], np.full(layout.n_bus, VM_RANGE[1]), discrete_high]
     source_low, source_high = np.concatenate(low), np.concatenate(high)
     bounds = [(source_low[index] * scale, source_high[index] * scale) for index, scale in zip(layout.obs_index, layout.obs_scale)]
     groups: dict[tuple, list[int]] = {}  # agents whose entries are the same quantities in the same order
@@ -86,7 +86,7 @@ def _load_range(model: GridModel, layout: Layout) -> tuple[np.ndarray, np.ndarra
     owner, n = layout.load_owner, len(model.microgrids)
     mine = owner < n
     pairs, where = np.unique(np.stack([owner[mine], model.load_series[mine]]), axis=1, return_inverse=True)
-    weight = np.bincount(where.ravel(), model.net.load.p_mw.to_numpy()[mine], minlength=pairs.shape[1])
+    weight = np.bincount(where.ravel(), layout.load_p_mw[mine], minlength=pairs.shape[1])
     agents, first = np.unique(pairs[0], return_index=True)  # pairs come sorted by agent
     low, high = np.full(n, np.inf), np.full(n, -np.inf)
     for profiles in model.profiles.values():

@@ -9,10 +9,15 @@ owner (:class:`Owners`), which work over a batch axis too.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from powergrid.agents.registry import by_kind
-from powergrid.core.model import DeviceSpec, GridModel
+
+if TYPE_CHECKING:
+    from powergrid.core.microgrids import DeviceSpec
+    from powergrid.core.model import GridModel
 
 __all__ = ["Layout", "OBSERVATION_SOURCE", "action_bounds", "UNITS"]
 
@@ -112,6 +117,10 @@ class Layout:
         self.disc_initial = np.array([d.params["tap_pos" if t else "step"] for (d, _), t in zip(self.discrete, is_tap)], dtype=float)
         # -------- ownership
         net = model.net
+        #: rows of the net's bus, line and transformer tables, and its loads' base power (MW):
+        #: what the step and the bounds need of the net, so a compiled model never reads it
+        self.n_bus, self.n_line, self.n_trafo = len(net.bus), len(net.line), len(net.trafo)
+        self.load_p_mw = net.load.p_mw.to_numpy(float)
         self.mg_trafo = np.array([mg.trafo for mg in mgs], dtype=np.int64)
         self.mg_bus = np.concatenate([mg.bus_positions for mg in mgs])
         self.mg_bus_owner = np.concatenate([np.full(len(mg.bus_positions), k) for k, mg in enumerate(mgs)])
@@ -142,7 +151,7 @@ class Layout:
             for _, attribute, _ in fleet.OBSERVED:
                 base[kind, attribute] = at
                 at += fleet.size
-        for block, width in (("load_p", n), ("p_import", n), ("price", 3), ("vm", len(model.net.bus)), ("discrete", 0)):
+        for block, width in (("load_p", n), ("p_import", n), ("price", 3), ("vm", self.n_bus), ("discrete", 0)):
             base[block] = at
             at += width
         discrete_row = {d.name: i for i, (d, _) in enumerate(self.discrete)}

@@ -14,10 +14,9 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandapower as pp
 
 from heron.core.checks import finite_number
 from powergrid.agents.registry import device_type
@@ -26,6 +25,9 @@ from powergrid.networks._feeder import require_name
 from powergrid.networks.compose import attach_ieee13_microgrid, empty_network
 from powergrid.networks.replicate import Copy, Part, append_copies
 from powergrid.compat.config_keys import node_name, translated_device
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 __all__ = ["DeviceSpec", "Microgrid", "MicrogridAssembly", "add_device"]
 
@@ -137,6 +139,7 @@ class MicrogridAssembly:
                      configs: dict[str, list[dict[str, Any]]]) -> _Shape:
         """The microgrid's part: a port bus standing for its connection bus, its network and its
         devices, built element by element; what each device made is recorded."""
+        import pandapower as pp
         part = empty_network(spec.name)
         port = pp.create_bus(part, vn_kv=kv, name=f"{spec.name} port")
         nodes, trafo = attach_ieee13_microgrid(part, port, spec.name, load_scale)
@@ -188,6 +191,7 @@ def add_device(mg: Microgrid, net: pp.pandapowerNet | None, buses: Mapping[str, 
     """Check device ``dev`` of microgrid ``mg`` and add its element to ``net`` (None: check only,
     the element comes with a copy); a fleet device's row config goes to ``configs`` (its
     ``_element`` and ``_bus`` are those in ``net``). ``trafo``: the connection transformer."""
+    import pandapower as pp
     if not isinstance(dev, Mapping) or "type" not in dev or "name" not in dev:
         raise ValueError(f"microgrid {mg.name!r}: each device needs 'type' and 'name', got {dev!r}")
     dtype = device_type(dev["type"], dev["name"])

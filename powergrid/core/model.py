@@ -9,10 +9,9 @@ step uses. Running the model (state that changes) is :class:`~powergrid.core.ste
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
-import pandapower as pp
 
 from heron.core.checks import finite_number, is_finite_number
 from powergrid.agents.devices import DeviceAgent
@@ -21,12 +20,19 @@ from powergrid.agents.object_fleet import object_fleet_class, object_fleet_key
 from powergrid.agents.registry import fleet_kinds
 from powergrid.core.agent_nets import attach_agent, device_config_of
 from powergrid.core.config import DSO_KEYS, checked_dict
+from powergrid.core.layout import Layout
 from powergrid.core.microgrids import DeviceSpec, Microgrid, MicrogridAssembly, add_device
 from powergrid.core.model_cache import cached
+from powergrid.core.net_handle import NetHandle
 from powergrid.core.regulation import Regulation
 from powergrid.networks.compose import OPERATOR_BUILDERS, build_operator_network
 from powergrid.compat.config_keys import node_name
 from powergrid.setups.loader import DATASET_KINDS, day_shift, load_dataset, load_setup, shifted
+
+if TYPE_CHECKING:
+    import pandapower as pp
+
+    from powergrid.powerflow.base import PowerFlowBackend
 
 __all__ = ["GridModel", "Microgrid", "DeviceSpec", "NAMED_FLEETS"]
 
@@ -150,8 +156,47 @@ class GridModel:
     def build(cls, config: Mapping[str, Any]) -> "GridModel":
         """The model of a validated config (:func:`powergrid.core.config.validated_config`): a
         copy of one built before in this process or read from the cache folder, or a new build
-        (:mod:`powergrid.core.model_cache`)."""
-        return cached(config, cls)
+        (:mod:`powergrid.core.model_cache`), compiled with its layout and its backend."""
+        return cached(config, lambda config: cls(config).compiled(config["power_flow_backend"]))
+
+    # ------------------------------------------------------------------ the net and what is compiled from it
+    @property
+    def net(self) -> pp.pandapowerNet:
+        """The fused pandapower net. A model read from the cache folder unpickles it on first
+        read (:mod:`powergrid.core.net_handle`): stepping never does."""
+        return self._net.net
+
+    @net.setter
+    def net(self, net: pp.pandapowerNet) -> None:
+        self._net = NetHandle(net)
+        self._layout, self._backends = None, {}  # compiled from the net before: no longer its
+
+    @property
+    def layout(self) -> Layout:
+        """Every index map of the step (:class:`~powergrid.core.layout.Layout`), compiled on first use."""
+        if self._layout is None:
+            self._layout = Layout(self)
+        return self._layout
+
+    def compiled(self, backend: str) -> "GridModel":
+        """This model with its layout and backend ``backend`` compiled, to be kept with it (in the
+        cache folder too: a model read from there needs neither the net nor pandapower)."""
+        self._backends[backend] = self.backend(backend)
+        _ = self.layout
+        return self
+
+    def backend(self, name: str) -> PowerFlowBackend:
+        """The power-flow backend ``name`` of this model: the one compiled with it (handed out
+        once: this model is a copy of the env's own) or a new one built from the net."""
+        from powergrid.powerflow import make_backend  # a backend's module imports its solver
+
+        ready = self._backends.pop(name, None)
+        return ready if ready is not None else make_backend(self._net, name)
+
+    def seal(self) -> None:
+        """Hold the net as its pickle (a kept model: its copies then share the bytes, and only
+        those that read the net unpickle it)."""
+        self._net.seal()
 
     @classmethod
     def from_agents(cls, config: Mapping[str, Any], net: pp.pandapowerNet, agents: Mapping[str, Any]) -> "GridModel":

@@ -2,13 +2,15 @@
 
 pandapower's create functions take about a second for the default setup (seconds more when
 every microgrid differs), a copy of a model built before ~40 ms and a model read from a file
-~50 ms. So a model is kept, by what it depends on (the setup, the dataset file's path, size
-and modification time, the operator and microgrid configs, the registered device types), in
-this process (the last eight) and in a file under the cache folder (the 64 used last): ``$POWERGRID_CACHE``, or
-``$XDG_CACHE_HOME/powergrid`` (``~/.cache/powergrid``). ``POWERGRID_CACHE=off`` keeps no files.
+~50 ms. So a model is kept compiled (its layout and its power-flow backend; the net as its
+pickle, read only if something asks for it) by what it depends on (the setup, the dataset
+file's path, size and modification time, the operator and microgrid configs, the registered
+device types, the backend): in this process (the last eight) and in a file under the cache
+folder (the 64 used last): ``$POWERGRID_CACHE``, or ``$XDG_CACHE_HOME/powergrid``
+(``~/.cache/powergrid``). ``POWERGRID_CACHE=off`` keeps no files.
 
 A file also names the code that built it (a hash of the modules that shape a model, and
-pandapower's version): a change to them builds anew. A file that cannot be read is built
+pandapower's and lightsim2grid's versions): a change to them builds anew. A file that cannot be read is built
 again and rewritten; files are written whole or not at all (a temporary file, then a rename),
 so processes that start together never read half a model. The files are pickles: the cache
 folder must be as private as the code that reads it.
@@ -42,7 +44,7 @@ PACKAGE = Path(__file__).resolve().parent.parent
 #: The modules whose code decides what a model holds.
 SHAPING = ("core/model.py", "core/microgrids.py", "core/regulation.py", "core/agent_nets.py", "agents/fleets.py",
            "agents/devices.py", "compat/devices.py", "agents/object_fleet.py", "agents/registry.py", "setups/loader.py", "compat/config_keys.py",
-           "networks")
+           "core/layout.py", "core/net_handle.py", "networks", "powerflow")
 
 
 def cached(config: Mapping[str, Any], build: Callable[[Mapping[str, Any]], Model]) -> Model:
@@ -58,6 +60,7 @@ def cached(config: Mapping[str, Any], build: Callable[[Mapping[str, Any]], Model
             built = build(config)
             built.config = None  # a kept model holds no env's config (its broker, its policies): copies get their own
             _to_file(key, built)
+        built.seal()  # its copies share the net's pickle; those that read the net unpickle it
         _BUILT[key] = built
         if len(_BUILT) > _BUILT_LIMIT:
             _BUILT.popitem(last=False)
@@ -87,7 +90,7 @@ def _key(config: Mapping[str, Any]) -> bytes | None:
         path = Path(config["dataset_path"] or setup["dataset_path"]).resolve()
         stat = path.stat()
         return pickle.dumps((setup, str(path), stat.st_mtime_ns, stat.st_size, config["dso_config"],
-                             config["microgrid_configs"], registrations()))
+                             config["microgrid_configs"], registrations(), config["power_flow_backend"]))
     except Exception:  # noqa: BLE001 - any failure here only means: build without the cache
         return None
 
@@ -103,10 +106,10 @@ def _plain(value: Any) -> bool:
 
 @lru_cache(maxsize=1)
 def _code() -> bytes:
-    """A hash of the code that shapes a model, and pandapower's version."""
+    """A hash of the code that shapes a model, and pandapower's and lightsim2grid's versions."""
     from importlib.metadata import version
 
-    digest = hashlib.sha256(version("pandapower").encode())
+    digest = hashlib.sha256(f"{version('pandapower')} {version('lightsim2grid')}".encode())
     for name in SHAPING:
         for path in sorted((PACKAGE / name).rglob("*.py")) if (PACKAGE / name).is_dir() else [PACKAGE / name]:
             digest.update(path.relative_to(PACKAGE).as_posix().encode() + path.read_bytes())

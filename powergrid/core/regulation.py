@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandapower as pp
 
 from heron.core.checks import finite_number
 from powergrid.networks._feeder import regulator_trafos
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 __all__ = ["Regulation", "ROUNDS", "regulate"]
 

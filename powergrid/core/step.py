@@ -30,8 +30,6 @@ from powergrid.core.planning import Planning
 from powergrid.core.regulation import regulate
 from powergrid.core.safety import overload, voltage_violation
 from powergrid.powerflow.base import PowerFlowBackend
-from powergrid.powerflow.batched import BatchedNewtonBackend
-from powergrid.powerflow.sweep_backend import BatchedSweepBackend, SweepBackend
 
 __all__ = ["GridCore"]
 
@@ -47,9 +45,8 @@ class GridCore(Planning):
         #: every fleet kind -> its running fleet (state with a leading batch axis for a batch)
         self.fleets = {kind: f.batched(num_envs) if num_envs else f.copy() for kind, f in model.fleets.items()}
         self.discrete = np.tile(layout.disc_initial, batch + (1,)) if batch else layout.disc_initial.copy()
-        net = model.net
-        self.results = {"vm": np.ones(batch + (len(net.bus),)), "p_import": np.zeros(batch + (len(model.microgrids),)),
-                        "line": np.zeros(batch + (len(net.line),)), "trafo": np.zeros(batch + (len(net.trafo),))}
+        self.results = {"vm": np.ones(batch + (layout.n_bus,)), "p_import": np.zeros(batch + (len(model.microgrids),)),
+                        "line": np.zeros(batch + (layout.n_line,)), "trafo": np.zeros(batch + (layout.n_trafo,))}
         self.t, self.start_hour, self.episode = (np.zeros(batch, np.int64) if batch else 0 for _ in range(3))
         self.split = "train" if model.config["train"] else "test"
         self._start_energy = np.zeros(batch + (len(model.microgrids),))  # what each agent's devices held at the start
@@ -100,6 +97,9 @@ class GridCore(Planning):
         """A core of ``num_envs`` copies of this model, solved together by the batched sweep (a
         core on the sweep) or Newton backend (this core's backend solves the copies the kernel
         gives up on)."""
+        from powergrid.powerflow.batched import BatchedNewtonBackend  # Numba: imported by the batched env only
+        from powergrid.powerflow.sweep_backend import BatchedSweepBackend, SweepBackend
+
         batched = BatchedSweepBackend if isinstance(self.backend, SweepBackend) else BatchedNewtonBackend
         backend = batched(self.model.net, int(num_envs), fallback=self.backend, angles=False)  # no step reads angles
         return GridCore(self.model, self.layout, backend, int(num_envs))

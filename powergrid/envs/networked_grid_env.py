@@ -50,10 +50,9 @@ from __future__ import annotations
 import uuid
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandapower as pp
 from gymnasium import spaces
 
 from heron.envs.heron_env import HeronEnv
@@ -67,7 +66,6 @@ from powergrid.agents.site import Site
 from powergrid.core.actions import flags_by_agent, gather_actions, rewards
 from powergrid.core.bounds import observation_bounds
 from powergrid.core.config import DEFAULTS, reset_options, validated_config
-from powergrid.core.layout import Layout
 from powergrid.core.model import GridModel
 from powergrid.core.safety import overload, voltage_violation
 from powergrid.core.step import GridCore
@@ -77,7 +75,9 @@ from powergrid.envs.exchange import Exchange, settle
 from powergrid.envs.remote_sites import RemoteExchange
 from powergrid.envs.render import render
 from powergrid.envs.network_proxy import NetworkStateProxy
-from powergrid.powerflow import make_backend
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 __all__ = ["NetworkedGridEnv", "voltage_violation", "overload"]
 
@@ -120,11 +120,12 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
             net = self._build_net()
             if not hasattr(self, "model"):
                 self.model = GridModel.from_agents(cfg, net, self.agent_dict)
-            self.net = self.model.net
-        else:
+        elif overrides[0]:
             self.net = self._build_net()
-        self.layout = Layout(self.model)
-        self.core = GridCore(self.model, self.layout, make_backend(self.net, cfg["power_flow_backend"]))
+        else:  # the net stays unread (a model from the cache folder: pandapower is not imported)
+            self.model = GridModel.build(cfg)
+        self.layout = self.model.layout
+        self.core = GridCore(self.model, self.layout, self.model.backend(cfg["power_flow_backend"]))
         if self.agents_first:
             self._bind_agents()
         else:
@@ -142,7 +143,7 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
             space = spaces.Box(low, high, dtype=np.float32)
             space.metadata = {"names": [n for n, _ in layout], "units": [u for _, u in layout]}
             self.observation_spaces[a] = space
-        self.state_space = spaces.Box(-np.inf, np.inf, shape=(sum(len(x) for x in self.layout.obs_layout) + len(self.net.bus),),
+        self.state_space = spaces.Box(-np.inf, np.inf, shape=(sum(len(x) for x in self.layout.obs_layout) + self.layout.n_bus,),
                                       dtype=np.float32)
         self.register_heron_agents(self.agent_dict.values())
         every_device = {d: dev for agent in self.agent_dict.values() for d, dev in agent.devices.items()}
@@ -168,6 +169,17 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
             self.proxy_agent = NetworkStateProxy(self.exchange)
 
     # ---------------------------------------------------------- the model
+    @property
+    def net(self) -> pp.pandapowerNet:
+        """The pandapower net: the one an overriding ``_build_net`` returned, else the model's
+        (unpickled on first read when the model came from the cache folder)."""
+        net = self.__dict__.get("_returned_net")
+        return self.model.net if net is None else net
+
+    @net.setter
+    def net(self, net: pp.pandapowerNet) -> None:
+        self._returned_net = net
+
     def _build_net(self) -> pp.pandapowerNet:
         """Build ``self.model`` (:class:`GridModel`) from the config; returns its fused net."""
         self.model = GridModel.build(self.config)

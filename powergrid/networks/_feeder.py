@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
-import pandapower as pp
+if TYPE_CHECKING:
+    import pandapower as pp
+
 
 FT_TO_KM = 0.0003048
 
@@ -21,6 +23,7 @@ class LineConfig:
 
 def add_line(net: pp.pandapowerNet, name: str, buses: dict[str, int], a: str, b: str, length_ft: float,
              config: LineConfig) -> int:
+    import pandapower as pp
     return pp.create_line_from_parameters(
         net, buses[a], buses[b], length_km=length_ft * FT_TO_KM, r_ohm_per_km=config.r_ohm_per_km,
         x_ohm_per_km=config.x_ohm_per_km, c_nf_per_km=config.c_nf_per_km, max_i_ka=config.max_i_ka,
@@ -30,12 +33,14 @@ def add_line(net: pp.pandapowerNet, name: str, buses: dict[str, int], a: str, b:
 
 def add_loads(net: pp.pandapowerNet, name: str, buses: dict[str, int], loads_kw_kvar: dict[str, tuple[float, float]],
               scale: float = 1.0) -> None:
+    import pandapower as pp
     for node, (kw, kvar) in loads_kw_kvar.items():
         pp.create_load(net, buses[node], p_mw=kw * 1e-3 * scale, q_mvar=kvar * 1e-3 * scale, name=f"{name} Load {node}")
 
 
 def add_capacitors(net: pp.pandapowerNet, name: str, buses: dict[str, int], caps_kvar: dict[str, float],
                    scale: float = 1.0) -> None:
+    import pandapower as pp
     for node, kvar in caps_kvar.items():  # pandapower shunts absorb positive q: a capacitor is negative
         pp.create_shunt(net, buses[node], q_mvar=-kvar * 1e-3 * scale, p_mw=0.0, name=f"{name} Cap {node}")
 
@@ -44,6 +49,7 @@ def add_regulator(net: pp.pandapowerNet, name: str, buses: dict[str, int], a: st
                   sn_mva: float, vk_percent: float, vkr_percent: float) -> int:
     """A step-voltage regulator from ``a`` to ``b``: a 1:1 transformer whose on-load tap changer,
     on the ``a`` side, boosts ``b`` by 1 / (1 - 0.625 % * tap) (±16 steps, the usual 32-step regulator)."""
+    import pandapower as pp
     if not -16 <= int(tap) <= 16:
         raise ValueError(f"regulator {a}-{b}: tap must be a step in [-16, 16], got {tap!r}")
     kv = float(net.bus.vn_kv.at[buses[a]])
@@ -75,6 +81,7 @@ def build_feeder(net: pp.pandapowerNet, name: str, node_kv: Mapping[str, float],
                  load_scale: float = 1.0) -> dict[str, int]:
     """Buses (node -> kV), lines (from, to, feet, configuration), loads and capacitors of a
     feeder; transformers are the caller's. Returns node -> bus index."""
+    import pandapower as pp
     require_name(name)
     buses = {n: pp.create_bus(net, vn_kv=kv, name=f"{name} Bus {n}") for n, kv in node_kv.items()}
     for a, b, feet, config in lines:
@@ -87,6 +94,7 @@ def build_feeder(net: pp.pandapowerNet, name: str, node_kv: Mapping[str, float],
 def standalone(name: str, build: Callable[[pp.pandapowerNet, str], dict[str, int]], source: str,
                vm_pu: float = 1.05) -> pp.pandapowerNet:
     """A feeder on its own, fed at ``source`` by an external grid."""
+    import pandapower as pp
     net = pp.create_empty_network(name=name)
     buses = build(net, name)
     pp.create_ext_grid(net, buses[source], vm_pu=vm_pu, name=f"{name} Source")

@@ -1,10 +1,12 @@
 """CIGRE low-voltage benchmark network (pandapower's model), with names prefixed by the net's name."""
 from __future__ import annotations
 
-import pandapower as pp
-import pandapower.networks as pn
+from typing import TYPE_CHECKING
 
 from powergrid.networks._feeder import require_name
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 __all__ = ["CIGRE_LV", "prefix_names"]
 
@@ -20,6 +22,7 @@ def prefix_names(net: pp.pandapowerNet, name: str) -> pp.pandapowerNet:
 
 def fuse_closed_bus_switches(net: pp.pandapowerNet) -> pp.pandapowerNet:
     """Merge the two buses of every closed bus-bus switch (solvers ignore switches)."""
+    import pandapower as pp
     for sw in net.switch[(net.switch.et == "b") & net.switch.closed].itertuples():
         pp.toolbox.fuse_buses(net, sw.bus, {sw.element})
     net.switch.drop(net.switch[net.switch.et == "b"].index, inplace=True)
@@ -29,6 +32,7 @@ def fuse_closed_bus_switches(net: pp.pandapowerNet) -> pp.pandapowerNet:
 def CIGRE_LV(name: str = "CIGRE_LV") -> pp.pandapowerNet:
     """CIGRE LV European benchmark (residential, industrial and commercial feeders); its
     bus-bus switches are closed in the benchmark and are fused here."""
+    import pandapower.networks as pn
     require_name(name)
     net = fuse_closed_bus_switches(pn.create_cigre_network_lv())
     net.name = name

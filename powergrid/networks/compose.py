@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import copy
 import functools
-
-import pandapower as pp
+from typing import TYPE_CHECKING
 
 from powergrid.networks._feeder import require_name
 from powergrid.networks.ieee13 import build_ieee13
 from powergrid.networks.ieee34 import build_ieee34
 from powergrid.networks.ieee123 import build_ieee123
 from powergrid.networks.replicate import Copy, Part, append_copies
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 __all__ = ["build_operator_network", "attach_ieee13_microgrid", "MICROGRID_BUILDERS", "OPERATOR_BUILDERS"]
 
@@ -36,6 +38,7 @@ def build_operator_network(kind: str, name: str, load_scale: float = 1.0, vm_pu:
     fed by an external grid at ``vm_pu``, or (``feeders`` given) that many copies of it on
     substations of ``feeders_per_substation`` feeders each (see the module doc); ``options``
     go to the feeder's builder (e.g. ``regulator_taps`` for IEEE 34 and IEEE 123)."""
+    import pandapower as pp
     if kind not in OPERATOR_BUILDERS:
         raise ValueError(f"unknown operator network {kind!r}; available: {sorted(OPERATOR_BUILDERS)}")
     net = empty_network(name)
@@ -73,6 +76,7 @@ def empty_network(name: str) -> pp.pandapowerNet:
 
 @functools.cache
 def _empty() -> pp.pandapowerNet:
+    import pandapower as pp
     return pp.create_empty_network()
 
 
@@ -80,6 +84,7 @@ def attach_ieee13_microgrid(net: pp.pandapowerNet, connection_bus: int, name: st
                             sn_mva: float = 2.5) -> tuple[dict[str, int], int]:
     """Build an IEEE 13 microgrid named ``name`` into ``net``, fed from ``connection_bus`` by a
     transformer (operator voltage / 4.16 kV); returns its node -> bus map and the transformer index."""
+    import pandapower as pp
     buses = build_ieee13(net, name, load_scale)
     trafo = pp.create_transformer_from_parameters(
         net, connection_bus, buses["650"], sn_mva=sn_mva, vn_hv_kv=float(net.bus.vn_kv.at[connection_bus]),

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
-
-import pandapower as pp
+from typing import TYPE_CHECKING, Sequence
 
 from powergrid.networks._feeder import LineConfig, add_regulator, build_feeder, standalone
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 __all__ = ["IEEE123Bus", "build_ieee123", "ieee123_nodes"]
 
@@ -48,6 +49,7 @@ def build_ieee123(net: pp.pandapowerNet, name: str, load_scale: float = 1.0,
     """Add the feeder's buses and elements to ``net``; returns node name -> bus index.
     Nothing feeds node 150: the caller adds the source. ``regulator_taps`` (150-149, 9-9r,
     25-25r, 160-160r) default to the test feeder's solved taps."""
+    import pandapower as pp
     data = _data()
     regulators = data["regulators"]
     if regulator_taps is None:

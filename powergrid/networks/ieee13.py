@@ -8,9 +8,12 @@ ignores switches), the distributed 632-671 load sits at node 670, and XFM-1 (500
 """
 from __future__ import annotations
 
-import pandapower as pp
+from typing import TYPE_CHECKING
 
 from powergrid.networks._feeder import LineConfig, build_feeder, standalone
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 __all__ = ["IEEE13Bus", "build_ieee13", "IEEE13_NODES"]
 
@@ -43,6 +46,7 @@ def build_ieee13(net: pp.pandapowerNet, name: str, load_scale: float = 1.0) -> d
 
     Nothing feeds node 650: the caller adds an external grid or a transformer there.
     """
+    import pandapower as pp
     node_kv = {n: 0.48 if n == "634" else 4.16 for n in IEEE13_NODES}
     buses = build_feeder(net, name, node_kv, LINES, CONFIGS, LOADS, CAPACITORS, load_scale)
     pp.create_transformer_from_parameters(

@@ -8,9 +8,12 @@ wants less boost), and XF-1 (500 kVA, 24.9/4.16 kV) feeds 888-890.
 """
 from __future__ import annotations
 
-import pandapower as pp
+from typing import TYPE_CHECKING
 
 from powergrid.networks._feeder import LineConfig, add_regulator, build_feeder, standalone
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 __all__ = ["IEEE34Bus", "build_ieee34", "IEEE34_NODES"]
 
@@ -53,6 +56,7 @@ def build_ieee34(net: pp.pandapowerNet, name: str, load_scale: float = 1.0,
                  regulator_taps: tuple[int, int] = DEFAULT_REGULATOR_TAPS) -> dict[str, int]:
     """Add the feeder's buses and elements to ``net``; returns node name -> bus index.
     Nothing feeds node 800: the caller adds the source."""
+    import pandapower as pp
     if len(regulator_taps) != 2:
         raise ValueError(f"regulator_taps must be two tap steps in [-16, 16], got {regulator_taps!r}")
     node_kv = {n: 4.16 if n in ("888", "890") else 24.9 for n in IEEE34_NODES}

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import pandapower as pp
+
+if TYPE_CHECKING:
+    import pandapower as pp
+    import pandas as pd
 
 __all__ = ["Part", "Copy", "Placed", "append_copies", "BUS_COLUMNS"]
 
@@ -57,6 +60,7 @@ def append_copies(net: pp.pandapowerNet, parts: Sequence[Part], copies: Sequence
     """Append ``copies`` of ``parts`` to ``net``, in order (each table gets the first copy's
     rows, then the second's...); returns where each copy landed. The net's tables must be
     indexed 0, 1, ... as pandapower's create functions leave them."""
+    import pandas as pd
     for part in parts:
         extra = [t for t in _element_tables(part.net) if t not in BUS_COLUMNS]
         if extra:
@@ -138,5 +142,6 @@ def _names(names: list[object], old: str, copies: Sequence[Copy], table: str, in
 
 def _element_tables(net: pp.pandapowerNet) -> list[str]:
     """The names of ``net``'s element tables that hold rows (results and settings left out)."""
+    import pandas as pd
     return [k for k, v in net.items() if isinstance(v, pd.DataFrame) and len(v) and not k.startswith(("res_", "_"))
             and k not in ("std_types", "bus_geodata", "line_geodata")]

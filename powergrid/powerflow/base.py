@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandapower as pp
+
+from powergrid.core.net_handle import NetHandle
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 __all__ = ["PowerFlowBackend", "PowerFlowResult"]
 
@@ -38,8 +43,9 @@ class PowerFlowBackend(ABC):
 
     name = "base"
 
-    def __init__(self, net: pp.pandapowerNet) -> None:
-        self.net = net
+    def __init__(self, net: pp.pandapowerNet | NetHandle) -> None:
+        self._net = net if isinstance(net, NetHandle) else NetHandle(net)  # shared with a model's: read once
+        net = self._net.net
         _check_supported(net)
         self.load_p = net.load.p_mw.to_numpy(float) * net.load.scaling.to_numpy(float)
         self.load_q = net.load.q_mvar.to_numpy(float) * net.load.scaling.to_numpy(float)
@@ -55,6 +61,11 @@ class PowerFlowBackend(ABC):
         self.result = PowerFlowResult.empty(net)
         self._line_rating_ka = (net.line.max_i_ka * net.line.df * net.line.parallel).to_numpy(float)
         self._trafo_rating = net.trafo.sn_mva.to_numpy(float) * net.trafo.parallel.to_numpy(float)
+
+    @property
+    def net(self) -> pp.pandapowerNet:
+        """The pandapower net this backend was built from."""
+        return self._net.net
 
     INJECTIONS = ("load_p", "load_q", "sgen_p", "sgen_q", "storage_p", "shunt_q", "trafo_tap")
 

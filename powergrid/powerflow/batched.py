@@ -12,11 +12,17 @@ the kernel rounded the same way, so a batched copy and a single env see the same
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandapower as pp
 
 from powergrid.powerflow.base import PowerFlowBackend, PowerFlowResult
 from powergrid.powerflow.newton import build_model, solve_batch
+
+if TYPE_CHECKING:
+    import pandapower as pp
+
+    from powergrid.core.net_handle import NetHandle
 
 __all__ = ["BatchedNewtonBackend"]
 
@@ -28,12 +34,13 @@ class BatchedNewtonBackend(PowerFlowBackend):
     build = staticmethod(build_model)  # the model of a net, and the kernel that solves it
     kernel = staticmethod(solve_batch)
 
-    def __init__(self, net: pp.pandapowerNet, num_envs: int, fallback: PowerFlowBackend | None = None,
+    def __init__(self, net: pp.pandapowerNet | NetHandle, num_envs: int, fallback: PowerFlowBackend | None = None,
                  max_iter: int = 20, tol: float = 1e-9, angles: bool = True) -> None:
         """``angles=False`` leaves ``result.va_degree`` unset (saves about 1 µs per copy)."""
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         super().__init__(net)
+        net = self.net
         if fallback is None:
             from powergrid.powerflow.lightsim import LightSimBackend
             fallback = LightSimBackend(net)

@@ -13,11 +13,16 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandapower as pp
 
 from powergrid.powerflow.base import PowerFlowBackend, PowerFlowResult
+
+if TYPE_CHECKING:
+    import pandapower as pp
+
+    from powergrid.core.net_handle import NetHandle
 
 __all__ = ["LightSimBackend"]
 
@@ -29,10 +34,11 @@ class LightSimBackend(PowerFlowBackend):
     name = "lightsim2grid"
     FLOAT32_INJECTIONS = ("load_p", "load_q", "sgen_p", "storage_p")  # what the vector setters round
 
-    def __init__(self, net: pp.pandapowerNet, max_iter: int = 20, tol: float = 1e-9) -> None:
+    def __init__(self, net: pp.pandapowerNet | NetHandle, max_iter: int = 20, tol: float = 1e-9) -> None:
         from lightsim2grid.network import init_from_pandapower
 
         super().__init__(net)
+        net = self.net
         baked = copy.deepcopy(net)
         for table in ("load", "sgen", "storage"):
             if len(baked[table]):

@@ -18,10 +18,12 @@ from __future__ import annotations
 import copy
 import heapq
 import warnings
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandapower as pp
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 __all__ = ["Network", "NRModel", "extended", "network_of", "build_model", "LANES"]
 
@@ -30,6 +32,7 @@ LANES = 4  # copies in lockstep (8 measured no faster)
 
 def _ppc_of(net: pp.pandapowerNet):
     """pandapower's internal model of ``net`` (with switchable shunts at zero), and its lookups."""
+    import pandapower as pp
     work = copy.deepcopy(net)
     if len(work.shunt):
         work.shunt["q_mvar"] = 0.0

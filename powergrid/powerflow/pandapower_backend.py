@@ -1,9 +1,14 @@
 """Reference backend: pandapower's own Newton-Raphson (runpp), warm-started from its last result."""
 from __future__ import annotations
 
-import pandapower as pp
+from typing import TYPE_CHECKING
 
 from powergrid.powerflow.base import PowerFlowBackend, PowerFlowResult
+
+if TYPE_CHECKING:
+    import pandapower as pp
+
+    from powergrid.core.net_handle import NetHandle
 
 __all__ = ["PandapowerBackend"]
 
@@ -13,8 +18,9 @@ class PandapowerBackend(PowerFlowBackend):
 
     name = "pandapower"
 
-    def __init__(self, net: pp.pandapowerNet) -> None:
+    def __init__(self, net: pp.pandapowerNet | NetHandle) -> None:
         super().__init__(net)
+        net = self.net
         self._warm = False
 
     def _forget_start(self) -> None:
@@ -30,6 +36,7 @@ class PandapowerBackend(PowerFlowBackend):
             self.net.res_bus = start.copy()
 
     def solve(self) -> PowerFlowResult:
+        import pandapower as pp
         self.check_finite()
         net = self.net
         net.load["p_mw"], net.load["q_mvar"], net.load["scaling"] = self.load_p, self.load_q, 1.0

@@ -21,12 +21,16 @@ Copies are independent (``numba.prange`` spreads them over threads).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandapower as pp
 from numba import njit, prange
 
 from powergrid.powerflow.kernel_parts import bus_injections, write_results
 from powergrid.powerflow.nr_model import extended, network_of
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 __all__ = ["SweepModel", "build_sweep_model", "sweep_batch"]
 

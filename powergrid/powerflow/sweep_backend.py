@@ -3,12 +3,18 @@
 (:class:`SweepBackend`, the single env's: ``make_backend(net, "sweep")``)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandapower as pp
 
 from powergrid.powerflow.base import PowerFlowBackend, PowerFlowResult
 from powergrid.powerflow.batched import BatchedNewtonBackend
 from powergrid.powerflow.sweep import build_sweep_model, sweep_batch
+
+if TYPE_CHECKING:
+    import pandapower as pp
+
+    from powergrid.core.net_handle import NetHandle
 
 __all__ = ["BatchedSweepBackend", "SweepBackend"]
 
@@ -21,7 +27,7 @@ class BatchedSweepBackend(BatchedNewtonBackend):
     build = staticmethod(build_sweep_model)
     kernel = staticmethod(sweep_batch)
 
-    def __init__(self, net: pp.pandapowerNet, num_envs: int, fallback: PowerFlowBackend | None = None,
+    def __init__(self, net: pp.pandapowerNet | NetHandle, num_envs: int, fallback: PowerFlowBackend | None = None,
                  max_iter: int = 50, tol: float = 1e-9, angles: bool = True) -> None:
         super().__init__(net, num_envs, fallback, max_iter, tol, angles)
 
@@ -32,8 +38,9 @@ class SweepBackend(PowerFlowBackend):
 
     name = "sweep"
 
-    def __init__(self, net: pp.pandapowerNet, max_iter: int = 50, tol: float = 1e-9) -> None:
+    def __init__(self, net: pp.pandapowerNet | NetHandle, max_iter: int = 50, tol: float = 1e-9) -> None:
         super().__init__(net)
+        net = self.net
         self._batch = BatchedSweepBackend(net, 1, max_iter=max_iter, tol=tol)
         self._bind()
 

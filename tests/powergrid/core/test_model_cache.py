@@ -95,3 +95,29 @@ def test_the_folder_keeps_the_models_used_last(tmp_path, monkeypatch):
     model_cache._BUILT.clear()
     MultiAgentMicrogrids({"microgrid_configs": microgrids[:2]})  # read from its file: now the newest
     assert max(tmp_path.glob("model-*.pkl"), key=lambda p: p.stat().st_mtime_ns) == kept[0]
+
+
+SOLVER_LIBRARIES = "('pandapower', 'pandas', 'numba', 'scipy', 'lightsim2grid')"
+
+
+def test_importing_the_envs_loads_no_solver_library(tmp_path):
+    out = run(f"import sys, powergrid.envs\nprint([m for m in {SOLVER_LIBRARIES} if m in sys.modules])", tmp_path)
+    assert out.strip() == "[]"
+
+
+def test_an_env_read_from_the_file_steps_without_pandapower_and_reads_its_net_when_asked(tmp_path):
+    first = run(FIRST_STEPS.format(guard=""), tmp_path)
+    after = "import sys\nprint('pandapower' in sys.modules)\nprint(len(env.net.bus), len(env.core.backend.net.bus), 'pandapower' in sys.modules)\n"
+    out = run(FIRST_STEPS.format(guard=NO_BUILD) + after, tmp_path).splitlines()
+    buses = len(MultiAgentMicrogrids({"setup": "ieee34_ieee13_simbench"}).net.bus)
+    assert out == [first.strip(), "False", f"{buses} {buses} True"]
+
+
+def test_envs_from_one_kept_model_have_nets_of_their_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("POWERGRID_CACHE", str(tmp_path))
+    model_cache._BUILT.clear()
+    a, b = MultiAgentMicrogrids(), MultiAgentMicrogrids()
+    before = b.net.load.p_mw.to_numpy().copy()
+    a.net.load.p_mw *= 2.0
+    assert a.net is a.model.net and a.core.backend.net is a.net  # one net per env, shared by its model and backend
+    assert np.array_equal(b.net.load.p_mw.to_numpy(), before)

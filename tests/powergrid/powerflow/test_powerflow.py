@@ -157,3 +157,14 @@ def test_a_copied_sweep_backend_keeps_its_own_injections():
     reference = PandapowerBackend(with_devices(IEEE13Bus()))
     reference.load_p[:] = twin.load_p
     np.testing.assert_allclose(reference.solve().vm_pu, r_twin, atol=1e-8)
+
+
+def test_backends_are_named_before_their_modules_are_imported():
+    from powergrid import powerflow
+
+    assert sorted(powerflow.BACKENDS) == ["lightsim2grid", "pandapower", "sweep"] and len(powerflow.BACKENDS) == 3
+    assert powerflow.BACKENDS["sweep"] is SweepBackend and powerflow.LightSimBackend is LightSimBackend
+    with pytest.raises(ValueError, match="unknown power-flow backend 'newton'"):
+        make_backend(IEEE13Bus(), "newton")
+    with pytest.raises(AttributeError, match="no attribute 'NewtonBackend'"):
+        powerflow.NewtonBackend
