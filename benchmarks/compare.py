@@ -4,9 +4,10 @@ batch sizes, as env-steps per second and as ratios to the single env and to runp
     python benchmarks/compare.py            # B = 1, 16, 64, 256, 1024
     python benchmarks/compare.py 256 1024   # chosen batch sizes
 
-The batched rows run the Newton kernel (the default setup's backend is lightsim2grid); the
-last rows run the same setup on the sweep (``power_flow_backend: "sweep"``) at the largest B,
-on one thread and on every thread Numba has (its copies spread with ``numba.prange``).
+The batched rows run the Newton kernel (the default setup's backend is lightsim2grid) on every
+thread Numba has; the last rows run it, and the same setup on the sweep (``power_flow_backend:
+"sweep"``), at the largest B on one thread and on every thread (both kernels spread their
+copies with ``numba.prange``).
 
 Each figure is the median over repeated timed blocks, so a noisy neighbour on a shared machine
 moves it less than a mean would. The last column checks linear growth: step time per copy
@@ -75,9 +76,10 @@ def main(sizes: list[int]) -> None:
     rows = [("pandapower runpp loop (one power flow)", runpp_loop()), ("single env (centralized)", single_env(actions))]
     rows += [(f"batched env, B = {b}", batched_env(b, actions)) for b in sizes]
     threads = numba.get_num_threads()
-    for count in sorted({1, threads}):
-        numba.set_num_threads(count)
-        rows.append((f"batched sweep, B = {sizes[-1]}, {count} thread(s)", batched_env(sizes[-1], actions, {"power_flow_backend": "sweep"})))
+    for kernel, config in (("Newton", None), ("sweep", {"power_flow_backend": "sweep"})):
+        for count in sorted({1, threads}):
+            numba.set_num_threads(count)
+            rows.append((f"batched {kernel}, B = {sizes[-1]}, {count} thread(s)", batched_env(sizes[-1], actions, config)))
     numba.set_num_threads(threads)
     sizes = sizes + [sizes[-1]] * (len(rows) - 2 - len(sizes))
     runpp, single = rows[0][1], rows[1][1]

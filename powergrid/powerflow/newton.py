@@ -7,7 +7,7 @@ voltages, and reports its own convergence. See the model module for the method.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from powergrid.powerflow.kernel_parts import bus_injections, write_results
 from powergrid.powerflow.nr_model import LANES, NRModel, build_model
@@ -17,6 +17,9 @@ __all__ = ["NRModel", "build_model", "solve_batch"]
 # Reordering and contraction for the lane loops; NaN and inf stay honoured, since a diverging
 # copy is detected by them.
 FAST = {"nsz", "arcp", "contract", "reassoc"}
+#: The most blocks of copies the kernel spreads over threads: each allocates its work arrays
+#: (about 3 us), and the thread count cannot be read in a kernel Numba caches.
+BLOCKS = 32
 
 
 # ----------------------------------------------------------------------------- kernel
@@ -154,7 +157,7 @@ def _factor_and_solve(m, J, F, x, Dinv, singular):
             x[k, 1, c] = Dinv[k, 2, c] * r0 + Dinv[k, 3, c] * r1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", parallel=True)
 def solve_batch(m, active, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, tol, max_iter,
                 converged, iterations, vm, va, line_loading, trafo_loading, trafo_p_hv, angles):
     """Solve every copy ``b`` with ``active[b]``, from its voltages ``V[b]`` (internal bus order,
@@ -164,68 +167,73 @@ def solve_batch(m, active, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q
     Copies go through Newton ``LANES`` at a time in lockstep (real and imaginary parts in
     separate arrays, the lane innermost), so independent copies overlap each other's dependency
     chains in the LU (measured: about 25 % less time per iteration than one copy at a time). A
-    lane stops updating once converged."""
-    nb, n, nnz = V.shape[1], m.pq.size, m.y_indices.size
-    Y = np.empty(nnz, np.complex128)
-    S = np.empty(nb, np.complex128)
-    Yr, Yi = np.empty((nnz, LANES)), np.empty((nnz, LANES))
-    Sr, Si = np.empty((nb, LANES)), np.empty((nb, LANES))
-    Vr, Vi = np.empty((nb, LANES)), np.empty((nb, LANES))
-    Ir, Ii = np.empty((nb, LANES)), np.empty((nb, LANES))
-    J = np.empty((m.n_slots, 4, LANES))
-    F = np.empty((n, 2, LANES))
-    x = np.empty((n, 2, LANES))
-    Dinv = np.empty((n, 4, LANES))
-    worst = np.empty(LANES)
-    live = np.empty(LANES)
-    singular = np.zeros(LANES, np.bool_)
-    lane_copy = np.empty(LANES, np.int64)
+    lane stops updating once converged. The groups of lanes are dealt into ``BLOCKS`` blocks that
+    spread over Numba's threads (``numba.prange``), each block with its own work arrays."""
     rows = np.flatnonzero(active)
-    for start in range(0, rows.size, LANES):
-        for c in range(LANES):  # a short last chunk repeats its first copy in the spare lanes
-            b = rows[start + c] if start + c < rows.size else rows[start]
-            lane_copy[c] = b
-            _admittance(m, tap_factor[b], shunt_q[b], Y)
-            bus_injections(m, load_p[b], load_q[b], sgen_p[b], sgen_q[b], storage_p[b], S)
-            V[b, m.slack] = m.v_slack
-            for e in range(nnz):
-                Yr[e, c], Yi[e, c] = Y[e].real, Y[e].imag
-            for i in range(nb):
-                Sr[i, c], Si[i, c] = S[i].real, S[i].imag
-                Vr[i, c], Vi[i, c] = V[b, i].real, V[b, i].imag
-            live[c] = 1.0
-            singular[c] = False
-            converged[b] = False
-        it = 0
-        while True:
-            _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst)
-            running = False
-            for c in range(LANES):
-                if live[c] == 1.0:
-                    if worst[c] < tol:
-                        live[c] = 0.0
-                        converged[lane_copy[c]] = True
-                        iterations[lane_copy[c]] = it
-                    elif singular[c] or not np.isfinite(worst[c]):
-                        live[c] = 0.0
-                        iterations[lane_copy[c]] = it
-                    else:
-                        running = True
-            if not running or it == max_iter:
-                break
-            _jacobian(m, Yr, Yi, Vr, Vi, Sr, Si, J)
-            _factor_and_solve(m, J, F, x, Dinv, singular)
-            for p in range(n):
-                i = m.pq[p]
+    chunks = (rows.size + LANES - 1) // LANES
+    blocks = max(1, min(BLOCKS, chunks))
+    for t in prange(blocks):
+        nb, n, nnz = V.shape[1], m.pq.size, m.y_indices.size
+        Y = np.empty(nnz, np.complex128)
+        S = np.empty(nb, np.complex128)
+        Yr, Yi = np.empty((nnz, LANES)), np.empty((nnz, LANES))
+        Sr, Si = np.empty((nb, LANES)), np.empty((nb, LANES))
+        Vr, Vi = np.empty((nb, LANES)), np.empty((nb, LANES))
+        Ir, Ii = np.empty((nb, LANES)), np.empty((nb, LANES))
+        J = np.empty((m.n_slots, 4, LANES))
+        F = np.empty((n, 2, LANES))
+        x = np.empty((n, 2, LANES))
+        Dinv = np.empty((n, 4, LANES))
+        worst = np.empty(LANES)
+        live = np.empty(LANES)
+        singular = np.zeros(LANES, np.bool_)
+        lane_copy = np.empty(LANES, np.int64)
+        for chunk in range(t, chunks, blocks):
+            start = chunk * LANES
+            for c in range(LANES):  # a short last chunk repeats its first copy in the spare lanes
+                b = rows[start + c] if start + c < rows.size else rows[start]
+                lane_copy[c] = b
+                _admittance(m, tap_factor[b], shunt_q[b], Y)
+                bus_injections(m, load_p[b], load_q[b], sgen_p[b], sgen_q[b], storage_p[b], S)
+                V[b, m.slack] = m.v_slack
+                for e in range(nnz):
+                    Yr[e, c], Yi[e, c] = Y[e].real, Y[e].imag
+                for i in range(nb):
+                    Sr[i, c], Si[i, c] = S[i].real, S[i].imag
+                    Vr[i, c], Vi[i, c] = V[b, i].real, V[b, i].imag
+                live[c] = 1.0
+                singular[c] = False
+                converged[b] = False
+            it = 0
+            while True:
+                _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst)
+                running = False
                 for c in range(LANES):
-                    Vr[i, c] += live[c] * x[p, 0, c]
-                    Vi[i, c] += live[c] * x[p, 1, c]
-            it += 1
-        for c in range(LANES):
-            b = lane_copy[c]
-            if live[c] == 1.0:
-                iterations[b] = it
-            for i in range(nb):
-                V[b, i] = complex(Vr[i, c], Vi[i, c])
-            if converged[b]:
-                write_results(m, V[b], tap_factor[b], vm[b], va[b], line_loading[b], trafo_loading[b], trafo_p_hv[b], angles)
+                    if live[c] == 1.0:
+                        if worst[c] < tol:
+                            live[c] = 0.0
+                            converged[lane_copy[c]] = True
+                            iterations[lane_copy[c]] = it
+                        elif singular[c] or not np.isfinite(worst[c]):
+                            live[c] = 0.0
+                            iterations[lane_copy[c]] = it
+                        else:
+                            running = True
+                if not running or it == max_iter:
+                    break
+                _jacobian(m, Yr, Yi, Vr, Vi, Sr, Si, J)
+                _factor_and_solve(m, J, F, x, Dinv, singular)
+                for p in range(n):
+                    i = m.pq[p]
+                    for c in range(LANES):
+                        Vr[i, c] += live[c] * x[p, 0, c]
+                        Vi[i, c] += live[c] * x[p, 1, c]
+                it += 1
+            for c in range(LANES):
+                b = lane_copy[c]
+                if live[c] == 1.0:
+                    iterations[b] = it
+                for i in range(nb):
+                    V[b, i] = complex(Vr[i, c], Vi[i, c])
+                if converged[b]:
+                    write_results(m, V[b], tap_factor[b], vm[b], va[b], line_loading[b], trafo_loading[b], trafo_p_hv[b], angles)

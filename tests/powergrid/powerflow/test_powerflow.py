@@ -168,3 +168,33 @@ def test_backends_are_named_before_their_modules_are_imported():
         make_backend(IEEE13Bus(), "newton")
     with pytest.raises(AttributeError, match="no attribute 'NewtonBackend'"):
         powerflow.NewtonBackend
+
+
+@pytest.mark.parametrize("batched", [BatchedNewtonBackend, BatchedSweepBackend])
+def test_batched_kernels_give_every_copy_the_same_answer_on_any_number_of_threads(batched):
+    """Copies differ (their loads and taps) and some are left out; the kernels spread groups of
+    copies over threads, and a copy's answer is its own whichever thread solves it."""
+    import numba
+
+    rng = np.random.default_rng(1)
+    solver = batched(fused(), 13)
+    solver.load_p *= rng.uniform(0.5, 1.5, solver.load_p.shape)
+    solver.trafo_tap[:] = rng.integers(-2, 3, solver.trafo_tap.shape)
+    rows = rng.uniform(size=13) < 0.8
+    start = solver.warm_start
+    answers = []
+    for threads in sorted({1, numba.get_num_threads()}):
+        numba.set_num_threads(threads)
+        solver.warm_start = start
+        r = solver.solve(rows)
+        answers.append((r.converged.copy(), r.vm_pu.copy(), r.line_loading_percent.copy()))
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    single = batched(fused(), 1)
+    for b in np.flatnonzero(rows):
+        for key in BatchedNewtonBackend.INJECTIONS:
+            getattr(single, key)[0] = getattr(solver, key)[b]
+        assert single.solve().converged[0]
+        assert np.allclose(single.result.vm_pu[0], answers[0][1][b], atol=1e-9)
+    for converged, vm, lines in answers[1:]:
+        assert np.array_equal(converged, answers[0][0]) and np.array_equal(vm, answers[0][1]) and np.array_equal(lines, answers[0][2])
+    assert answers[0][0][rows].all() and not answers[0][0][~rows].any()
