@@ -62,7 +62,6 @@ from heron.protocols.horizontal import P2PTradingProtocol
 from powergrid.agents.devices import Shunt, Transformer
 from powergrid.agents.grid_agent import GridAgent
 from powergrid.agents.registry import by_kind
-from powergrid.agents.site import Site
 from powergrid.core.actions import flags_by_agent, gather_actions, rewards
 from powergrid.core.bounds import observation_bounds
 from powergrid.core.config import DEFAULTS, reset_options, validated_config
@@ -72,7 +71,7 @@ from powergrid.core.step import GridCore
 from powergrid.compat.env_api import EarlierEnvAPI, EpisodeFlags
 from powergrid.envs.event_driven import EventDrivenGrid
 from powergrid.envs.exchange import Exchange, settle
-from powergrid.envs.remote_sites import RemoteExchange
+from powergrid.envs.remote_sites import RemoteExchange, site_exchange
 from powergrid.envs.render import render
 from powergrid.envs.network_proxy import NetworkStateProxy
 
@@ -152,21 +151,9 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
         self._no_credit = np.zeros(len(self.possible_agents))
         self._started = False
         self.last_converged = False  # whether the last power flow converged
-        self.exchange: Exchange | None = None
-        self.proxy_agent: NetworkStateProxy | None = None  # the network state the sites were sent (distributed)
-        if not self.centralized and cfg["remote_sites"]:  # each site a process of its own (powergrid.envs.remote_sites)
-            if protocol is not None:
-                raise ValueError("config 'remote_sites' does not run a P2PTradingProtocol yet: its market runs in the env's process")
-            reporting = {d: a for a, agent in self.agent_dict.items() for d, dev in agent.devices.items() if dev.action.dim}
-            settings = {"sell_price_ratio": cfg["sell_price_ratio"], "dt_h": self.dt_h, "site_timeout": cfg["site_timeout"]}
-            self.exchange = RemoteExchange(self.core, dict.fromkeys(self.agent_dict), broker, self.env_id, device_sites=reporting,
-                                           site_devices={a: list(agent.devices) for a, agent in self.agent_dict.items()},
-                                           timeout=cfg["site_timeout"], settings=settings, silent=cfg["silent_site"])
-            self.proxy_agent = NetworkStateProxy(self.exchange)
-        elif not self.centralized:
-            sites = {a: Site(agent, broker, self.env_id, cfg["sell_price_ratio"], self.dt_h) for a, agent in self.agent_dict.items()}
-            self.exchange = Exchange(self.core, sites, broker, self.env_id, protocol, silent=cfg["silent_site"])
-            self.proxy_agent = NetworkStateProxy(self.exchange)
+        #: distributed mode: the exchange with the sites, and the network state they were sent
+        self.exchange: Exchange | None = None if self.centralized else site_exchange(self, broker, protocol)
+        self.proxy_agent: NetworkStateProxy | None = None if self.exchange is None else NetworkStateProxy(self.exchange)
 
     # ---------------------------------------------------------- the model
     @property

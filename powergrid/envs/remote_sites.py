@@ -16,10 +16,10 @@ from typing import Any
 
 from heron.agents.proxy import ENVIRONMENT_ID
 from heron.messaging.base import Message, MessageType
-from powergrid.agents.site import control_channel
+from powergrid.agents.site import Site, control_channel
 from powergrid.envs.exchange import Exchange
 
-__all__ = ["RemoteExchange", "control_channel"]
+__all__ = ["RemoteExchange", "control_channel", "site_exchange"]
 
 
 class RemoteExchange(Exchange):
@@ -113,3 +113,19 @@ class RemoteExchange(Exchange):
         if self.silent == "hold":
             return []
         raise TimeoutError(f"site {agent_id!r} did not report within {self.timeout:g} s (config 'site_timeout')")
+
+
+def site_exchange(env: Any, broker: Any, protocol: Any = None) -> Exchange:
+    """The distributed env's exchange: with a site per microgrid in the env's process, or with
+    each site a process of its own (config ``remote_sites``)."""
+    cfg, agents = env.config, env.agent_dict
+    if not cfg["remote_sites"]:
+        sites = {a: Site(agent, broker, env.env_id, cfg["sell_price_ratio"], env.dt_h) for a, agent in agents.items()}
+        return Exchange(env.core, sites, broker, env.env_id, protocol, silent=cfg["silent_site"])
+    if protocol is not None:
+        raise ValueError("config 'remote_sites' does not run a P2PTradingProtocol yet: its market runs in the env's process")
+    reporting = {d: a for a, agent in agents.items() for d, dev in agent.devices.items() if dev.action.dim}
+    settings = {"sell_price_ratio": cfg["sell_price_ratio"], "dt_h": env.dt_h, "site_timeout": cfg["site_timeout"]}
+    return RemoteExchange(env.core, dict.fromkeys(agents), broker, env.env_id, device_sites=reporting,
+                          site_devices={a: list(agent.devices) for a, agent in agents.items()},
+                          timeout=cfg["site_timeout"], settings=settings, silent=cfg["silent_site"])
