@@ -1,5 +1,6 @@
-"""Power-flow backends behind one interface: lightsim2grid (default), the sweep (radial nets,
-Numba; :mod:`powergrid.powerflow.sweep`) and pandapower (reference).
+"""Power-flow backends behind one interface: lightsim2grid (default), Newton and the sweep
+(Numba kernels, one copy; :mod:`powergrid.powerflow.newton`, :mod:`powergrid.powerflow.sweep`)
+and pandapower (reference).
 
 Many copies at once: :class:`powergrid.powerflow.batched.BatchedNewtonBackend` and
 :class:`powergrid.powerflow.sweep_backend.BatchedSweepBackend`.
@@ -15,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 from powergrid.powerflow.base import PowerFlowBackend, PowerFlowResult
 
 if TYPE_CHECKING:
+    from powergrid.powerflow.batched import NewtonBackend
     from powergrid.powerflow.lightsim import LightSimBackend
     from powergrid.powerflow.pandapower_backend import PandapowerBackend
     from powergrid.powerflow.sweep_backend import SweepBackend
 
 #: backend name -> (module, class)
 _WHERE = {"lightsim2grid": ("powergrid.powerflow.lightsim", "LightSimBackend"),
+          "newton": ("powergrid.powerflow.batched", "NewtonBackend"),
           "sweep": ("powergrid.powerflow.sweep_backend", "SweepBackend"),
           "pandapower": ("powergrid.powerflow.pandapower_backend", "PandapowerBackend")}
 
@@ -60,4 +63,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["BACKENDS", "LightSimBackend", "PandapowerBackend", "PowerFlowBackend", "PowerFlowResult", "SweepBackend", "make_backend"]
+__all__ = ["BACKENDS", "LightSimBackend", "NewtonBackend", "PandapowerBackend", "PowerFlowBackend", "PowerFlowResult", "SweepBackend", "make_backend"]

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from powergrid.core.net_handle import NetHandle
 
-__all__ = ["BatchedNewtonBackend"]
+__all__ = ["BatchedNewtonBackend", "NewtonBackend", "OneCopyBackend"]
 
 
 class BatchedNewtonBackend(PowerFlowBackend):
@@ -114,3 +114,68 @@ class BatchedNewtonBackend(PowerFlowBackend):
         r.line_loading_percent[b], r.trafo_loading_percent[b] = out.line_loading_percent, out.trafo_loading_percent
         r.trafo_p_hv_mw[b] = out.trafo_p_hv_mw
         self._V[b, self.model.bus_order] = out.vm_pu * np.exp(1j * np.deg2rad(out.va_degree))
+
+
+class OneCopyBackend(PowerFlowBackend):
+    """One net solved by a batched backend's kernel (``batch_class``) as a batch of one,
+    warm-started from its last voltages; its arrays are the batch's, seen without the batch axis."""
+
+    batch_class: type[BatchedNewtonBackend]
+    default_max_iter = 20
+
+    def __init__(self, net: pp.pandapowerNet | NetHandle, max_iter: int | None = None, tol: float = 1e-9) -> None:
+        super().__init__(net)
+        max_iter = self.default_max_iter if max_iter is None else max_iter
+        self._batch = self.batch_class(self._net, 1, max_iter=max_iter, tol=tol)
+        self._bind()
+
+    def _bind(self) -> None:
+        """Our injection and result arrays are the batch's first copy (views)."""
+        for key in self.INJECTIONS:
+            setattr(self, key, getattr(self._batch, key)[0])
+        r = self._batch.result
+        self.result = PowerFlowResult(bool(r.converged[0]), r.vm_pu[0], r.va_degree[0], r.line_loading_percent[0],
+                                      r.trafo_loading_percent[0], r.trafo_p_hv_mw[0])
+
+    def __setstate__(self, state: dict) -> None:
+        """A copy (pickle or deepcopy) breaks the views: rebuild them on the copy's batch."""
+        self.__dict__.update(state)
+        values = {key: np.array(getattr(self, key)) for key in self.INJECTIONS}
+        self._bind()
+        for key, value in values.items():
+            getattr(self, key)[:] = value
+
+    @property
+    def iterations(self) -> int:
+        """Iterations (Newton steps, or sweeps) the last solve took."""
+        return int(self._batch.iterations[0])
+
+    @property
+    def fallback_solves(self) -> int:
+        """Solves the kernel gave to its fallback (lightsim2grid) so far."""
+        return self._batch.fallback_solves
+
+    def solve(self) -> PowerFlowResult:
+        try:
+            converged = self._batch.solve().converged[0]
+        except ValueError:
+            self.check_finite()  # names the input without the batch's index
+            raise
+        self.result.converged = bool(converged)
+        return self.result
+
+    def _forget_start(self) -> None:
+        self._batch._forget_start()
+
+    def _start(self) -> np.ndarray:
+        return self._batch._start()
+
+    def _set_start(self, start: np.ndarray) -> None:
+        self._batch._set_start(start)
+
+
+class NewtonBackend(OneCopyBackend):
+    """One net solved by the Numba Newton kernel (lightsim2grid takes what it cannot solve)."""
+
+    name = "newton"
+    batch_class = BatchedNewtonBackend
