@@ -1,8 +1,8 @@
 """Models built before: in this process, and in a file for the next process.
 
 pandapower's create functions take about a second for the default setup (seconds more when
-every microgrid differs), a copy of a model built before ~40 ms and a model read from a file
-~50 ms. So a model is kept compiled (its layout and its power-flow backend; the net as its
+every microgrid differs), a copy of a model built before a few ms and a model read from a
+file ~50 ms. So a model is kept compiled (its layout and its power-flow backend; the net as its
 pickle, read only if something asks for it) by what it depends on (the setup, the dataset
 file's path, size and modification time, the operator and microgrid configs, the registered
 device types, the backend): in this process (the last eight) and in a file under the cache
@@ -10,9 +10,9 @@ folder (the 64 used last): ``$POWERGRID_CACHE``, or ``$XDG_CACHE_HOME/powergrid`
 (``~/.cache/powergrid``). ``POWERGRID_CACHE=off`` keeps no files.
 
 A file also names the code that built it (a hash of the modules that shape a model, and
-pandapower's and lightsim2grid's versions): a change to them builds anew. A file that cannot be read is built
-again and rewritten; files are written whole or not at all (a temporary file, then a rename),
-so processes that start together never read half a model. The files are pickles: the cache
+pandapower's and lightsim2grid's versions): a change to them builds anew. A file that cannot
+be read is built again and rewritten; files are written whole or not at all (a temporary
+file, then a rename), so processes that start together never read half a model. The files are pickles: the cache
 folder must be as private as the code that reads it.
 """
 from __future__ import annotations
