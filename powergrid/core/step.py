@@ -94,14 +94,16 @@ class GridCore(Planning):
         self._observed = [getattr(f, attribute) for f in self.fleets.values() for _, attribute, _ in f.OBSERVED]
 
     def batched(self, num_envs: int) -> "GridCore":
-        """A core of ``num_envs`` copies of this model, solved together by the batched sweep (a
-        core on the sweep) or Newton backend (this core's backend solves the copies the kernel
-        gives up on)."""
-        from powergrid.powerflow.batched import BatchedNewtonBackend  # Numba: imported by the batched env only
-        from powergrid.powerflow.sweep_backend import BatchedSweepBackend, SweepBackend
+        """A core of ``num_envs`` copies of this model, solved together by the kernel of this
+        core's backend (the sweep, or Newton for any other); the copies the kernel gives up on go
+        to this core's backend, or for a kernel backend to its own fallback (lightsim2grid)."""
+        from powergrid.powerflow.batched import BatchedNewtonBackend, OneCopyBackend  # Numba: the batched env's
 
-        batched = BatchedSweepBackend if isinstance(self.backend, SweepBackend) else BatchedNewtonBackend
-        backend = batched(self.model.net, int(num_envs), fallback=self.backend, angles=False)  # no step reads angles
+        if isinstance(self.backend, OneCopyBackend):
+            batched, fallback = self.backend.batch_class, self.backend.fallback
+        else:
+            batched, fallback = BatchedNewtonBackend, self.backend
+        backend = batched(self.model.net, int(num_envs), fallback=fallback, angles=False)  # no step reads angles
         return GridCore(self.model, self.layout, backend, int(num_envs))
 
     def _index_keys(self, batched: bool) -> dict[str, Any]:

@@ -151,8 +151,13 @@ class OneCopyBackend(PowerFlowBackend):
         return int(self._batch.iterations[0])
 
     @property
+    def fallback(self) -> PowerFlowBackend:
+        """What solves a state the kernel cannot (lightsim2grid)."""
+        return self._batch.fallback
+
+    @property
     def fallback_solves(self) -> int:
-        """Solves the kernel gave to its fallback (lightsim2grid) so far."""
+        """Solves the kernel gave to its fallback so far."""
         return self._batch.fallback_solves
 
     def solve(self) -> PowerFlowResult:

@@ -270,3 +270,11 @@ def test_a_day_that_is_not_a_whole_number_is_named(day):
     env = MultiAgentMicrogrids({"train": False})
     with pytest.raises(ValueError, match=r"options\['day'\] must be a whole number"):
         env.reset(options={"day": day})
+
+
+@pytest.mark.parametrize("backend, kernel", [("lightsim2grid", "BatchedNewtonBackend"), ("newton", "BatchedNewtonBackend"),
+                                             ("sweep", "BatchedSweepBackend")])
+def test_a_batch_hands_what_its_kernel_gives_up_on_to_lightsim2grid(backend, kernel):
+    """Not to a one-copy backend on the same kernel, which would fail on the same copy first."""
+    batch = BatchedMicrogrids(2, {"power_flow_backend": backend})
+    assert type(batch.backend).__name__ == kernel and isinstance(batch.backend.fallback, LightSimBackend)
