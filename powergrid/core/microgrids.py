@@ -191,7 +191,6 @@ def add_device(mg: Microgrid, net: pp.pandapowerNet | None, buses: Mapping[str, 
     """Check device ``dev`` of microgrid ``mg`` and add its element to ``net`` (None: check only,
     the element comes with a copy); a fleet device's row config goes to ``configs`` (its
     ``_element`` and ``_bus`` are those in ``net``). ``trafo``: the connection transformer."""
-    import pandapower as pp
     if not isinstance(dev, Mapping) or "type" not in dev or "name" not in dev:
         raise ValueError(f"microgrid {mg.name!r}: each device needs 'type' and 'name', got {dev!r}")
     dtype = device_type(dev["type"], dev["name"])
@@ -209,8 +208,12 @@ def add_device(mg: Microgrid, net: pp.pandapowerNet | None, buses: Mapping[str, 
                   "step": int(dev.get("step", 0))}
         if not (params["q_step_mvar"] > 0 and params["max_step"] >= 1 and 0 <= params["step"] <= params["max_step"]):
             raise ValueError(f"device {name!r}: needs q_step_mvar > 0, max_step >= 1, 0 <= step <= max_step, got {dev!r}")
-        element = -1 if net is None else pp.create_shunt(net, buses[node], q_mvar=-params["q_step_mvar"], p_mw=0.0,
-                                                         step=params["step"], max_step=params["max_step"], name=name)
+        element = -1
+        if net is not None:  # a capacitor bank is a shunt of the net
+            import pandapower as pp
+
+            element = pp.create_shunt(net, buses[node], q_mvar=-params["q_step_mvar"], p_mw=0.0, step=params["step"],
+                                      max_step=params["max_step"], name=name)
         return DeviceSpec(kind, element, name, params)
     probe = dtype.fleet([cfg])  # validates before the net is touched
     cfg["_element"] = -1 if net is None else dtype.fleet.create_element(net, buses[node], name, probe)

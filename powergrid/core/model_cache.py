@@ -12,8 +12,8 @@ folder (the 64 used last): ``$POWERGRID_CACHE``, or ``$XDG_CACHE_HOME/powergrid`
 A file also names the code that built it (a hash of the modules that shape a model, and
 pandapower's and lightsim2grid's versions): a change to them builds anew. A file that cannot
 be read is built again and rewritten; files are written whole or not at all (a temporary
-file, then a rename), so processes that start together never read half a model. The files are pickles: the cache
-folder must be as private as the code that reads it.
+file, then a rename), so processes that start together never read half a model. The files
+are pickles: the cache folder must be as private as the code that reads it.
 """
 from __future__ import annotations
 
