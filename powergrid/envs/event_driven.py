@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from heron.scheduling.events import Event, EventType
+from powergrid.agents.devices import Transformer
 from powergrid.agents.grid_agent import GridAgent
 
 __all__ = ["EventDrivenGrid"]
@@ -90,6 +91,12 @@ class EventDrivenGrid:
             agent._set_device_action(action)
             if self.config["env_update_interval"] is None:
                 self._event_update()
+
+    def _read_discrete_devices(self) -> None:
+        """The settings the tap changers and capacitor banks hold, into the core."""
+        devices = self._discrete_devices
+        if devices:
+            self.core.discrete[:] = [d.tap_pos if isinstance(d, Transformer) else d.step for d in devices]
 
     def _integrate_until(self, now: float) -> None:
         """Advance storage energy and the accumulated cost and safety to ``now``."""

@@ -36,7 +36,7 @@ from powergrid.agents.registry import by_kind
 from powergrid.agents.site import Site
 from powergrid.core.step import GridCore
 
-__all__ = ["Exchange", "settle"]
+__all__ = ["Exchange", "market_states", "settle"]
 
 
 def settle(core: GridCore, agent_ids: Sequence[str], results: Mapping[str, Mapping[str, float]]) -> np.ndarray:
@@ -47,6 +47,13 @@ def settle(core: GridCore, agent_ids: Sequence[str], results: Mapping[str, Mappi
         if r["adjustment"]:
             delta[k] = r["payment"] * core.dt_h - float(core.grid_cost(float(r["adjustment"]), float(core.price)))
     return delta
+
+
+def market_states(core: GridCore, agent_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+    """What each agent brings to a P2P market in centralized mode: its import and its
+    generators' marginal cost (the price without generators)."""
+    mc, p_import = core.marginal_costs(), core.results["p_import"]
+    return {a: {"net_demand": float(p_import[k]), "marginal_cost": float(mc[k])} for k, a in enumerate(agent_ids)}
 
 
 def _name_missing(updates: Mapping[str, Mapping[str, float]], wanted: Sequence[tuple[str, str]]) -> None:

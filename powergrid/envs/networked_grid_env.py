@@ -70,7 +70,7 @@ from powergrid.core.safety import overload, voltage_violation
 from powergrid.core.step import GridCore
 from powergrid.compat.env_api import EarlierEnvAPI, EpisodeFlags
 from powergrid.envs.event_driven import EventDrivenGrid
-from powergrid.envs.exchange import Exchange, settle
+from powergrid.envs.exchange import Exchange, market_states, settle
 from powergrid.envs.remote_sites import RemoteExchange, site_exchange
 from powergrid.envs.render import render
 from powergrid.envs.network_proxy import NetworkStateProxy
@@ -313,7 +313,7 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
             converged = bool(core.solve())
             cost, safety = self._cost_and_safety()
             if self.protocol is not None:
-                cost = cost + settle(core, self.possible_agents, self.protocol.coordinate(None, self._market_states())[0])
+                cost = cost + settle(core, self.possible_agents, self.protocol.coordinate(None, market_states(core, self.possible_agents))[0])
             obs = self._observations()
         else:
             observations, cost, safety, converged, delivered = self.exchange.step(flat, float(core.t))
@@ -392,10 +392,6 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
     def _observations(self) -> dict[str, np.ndarray]:
         return dict(zip(self.possible_agents, self.core.observations()))
 
-    def _market_states(self) -> dict[str, dict[str, float]]:
-        mc, p_import = self.core.marginal_costs(), self.core.results["p_import"]
-        return {a: {"net_demand": float(p_import[k]), "marginal_cost": float(mc[k])} for k, a in enumerate(self.possible_agents)}
-
     def _write_discrete_devices(self) -> None:
         """Tap changers and capacitor banks (agents users may read) take the core's settings."""
         for device, value in zip(self._discrete_devices, self.core.discrete.tolist()):
@@ -403,9 +399,3 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
                 device.tap_pos = int(value)
             else:
                 device.step = int(value)
-
-    def _read_discrete_devices(self) -> None:
-        """The settings the tap changers and capacitor banks hold, into the core (event-driven)."""
-        devices = self._discrete_devices
-        if devices:
-            self.core.discrete[:] = [d.tap_pos if isinstance(d, Transformer) else d.step for d in devices]
