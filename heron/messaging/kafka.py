@@ -254,7 +254,12 @@ class _Reader:
 
         if topic in self.next:
             return
-        committed = self.consumer.committed([TopicPartition(topic, 0)], timeout=10.0)[0].offset
+        from confluent_kafka import KafkaException
+
+        try:
+            committed = self.consumer.committed([TopicPartition(topic, 0)], timeout=10.0)[0].offset
+        except KafkaException as error:
+            raise self._failure([topic], f"the committed offset of {topic} is not known: {error}") from None
         self.committed[topic] = committed
         self.next[topic] = max(committed, 0)
         self.consumer.incremental_assign([TopicPartition(topic, 0, self.next[topic])])  # the others keep their positions
@@ -268,8 +273,7 @@ class _Reader:
         try:
             _, end = self.consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10.0, cached=False)
         except KafkaException as error:
-            raise (self.broker._link.lost(topic) if self.broker._link.lost_data(topic) else
-                   ConnectionError(f"Kafka at {self.broker.bootstrap_servers!r}: the end of {topic} is not known: {error}")) from None
+            raise self._failure([topic], f"the end of {topic} is not known: {error}") from None
         if (end < self.committed.get(topic, 0) or end < self.next[topic] - 1) and self.broker._link.lost_data(topic):
             raise self.broker._link.lost(topic)  # else Tansu's end lags: read on past it, below
         deadline = time.monotonic() + 10.0
@@ -323,8 +327,21 @@ class _Reader:
                 first[topic] = min(first[topic], offset)
         moved = [TopicPartition(t, 0, o) for t, o in first.items() if self.committed.get(t) != o]
         if moved:
-            self.consumer.commit(offsets=moved, asynchronous=False)
+            from confluent_kafka import KafkaException
+
+            try:
+                self.consumer.commit(offsets=moved, asynchronous=False)
+            except KafkaException as error:  # a server back empty refuses it: UNKNOWN_TOPIC_OR_PART
+                topics = ", ".join(tp.topic for tp in moved)
+                raise self._failure([tp.topic for tp in moved], f"the commit of {topics} was refused: {error}") from None
             self.committed.update((tp.topic, tp.offset) for tp in moved)
+
+    def _failure(self, topics: list[str], what: str) -> ConnectionError:
+        """The error for a failed server call on ``topics``: lost data when the server is back
+        without one of them, else the server named with ``what`` went wrong."""
+        link = self.broker._link
+        lost = next((topic for topic in topics if link.lost_data(topic)), None)
+        return link.lost(lost) if lost else ConnectionError(f"Kafka at {self.broker.bootstrap_servers!r}: {what}")
 
     def take(self, channel: str, topic: str, clear: bool) -> list[Message]:
         if clear:  # what the last read handed over has been processed
