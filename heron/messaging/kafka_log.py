@@ -42,9 +42,15 @@ class KeyedLog:
 
     def read(self, until: int = -1) -> list[tuple[bytes, bytes]]:
         """The records not read yet, up to the log's end now and at least to offset ``until``."""
-        from confluent_kafka import TopicPartition
+        from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-        _, end = self._consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=self.timeout, cached=False)
+        try:
+            _, end = self._consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=self.timeout, cached=False)
+        except KafkaException as error:
+            if error.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:  # a server back empty
+                raise BrokerLost(f"Kafka at {self.servers!r} restarted without its data: {self.topic} is gone; "
+                                 "start the env and its sites again") from None
+            raise ConnectionError(f"Kafka at {self.servers!r}: the end of {self.topic} is not known: {error}") from None
         if end < self.next:
             raise BrokerLost(f"Kafka at {self.servers!r} holds {end} records of {self.topic}, of which this process had read "
                              f"{self.next}: it restarted without its data; start the env and its sites again")

@@ -1,4 +1,4 @@
-"""The Kafka reader's failures, without a server: what a site sees when a commit fails."""
+"""What the Kafka readers and lease logs raise when the server fails a call, without a server."""
 from __future__ import annotations
 
 import pytest
@@ -65,3 +65,31 @@ def test_a_reader_that_cannot_learn_its_committed_offset_names_the_lost_server()
     reader.consumer, reader.next = _Unanswering(), {}
     with pytest.raises(BrokerLost, match="restarted without its data: t.state"):
         reader.take("c", "t.state", clear=False)
+
+
+def test_a_lease_log_whose_topic_is_gone_names_the_lost_server():
+    """The lease and marks logs read their end offsets the same way a reader does."""
+    from heron.messaging.kafka_log import KeyedLog
+
+    class _Gone:
+        def get_watermark_offsets(self, partition, timeout, cached):  # noqa: ANN001 - the consumer's own signature
+            raise confluent_kafka.KafkaException(confluent_kafka.KafkaError(confluent_kafka.KafkaError.UNKNOWN_TOPIC_OR_PART, "gone"))
+
+    log = object.__new__(KeyedLog)
+    log.topic, log.servers, log.timeout, log.next, log._consumer = "t.leases", "k:1", 1.0, 3, _Gone()
+    with pytest.raises(BrokerLost, match="Kafka at 'k:1' restarted without its data: t.leases"):
+        log.read()
+
+
+def test_a_lease_log_that_cannot_learn_its_end_for_another_reason_is_a_connection_error():
+    from heron.messaging.kafka_log import KeyedLog
+
+    class _Slow:
+        def get_watermark_offsets(self, partition, timeout, cached):  # noqa: ANN001 - the consumer's own signature
+            raise confluent_kafka.KafkaException(confluent_kafka.KafkaError(confluent_kafka.KafkaError._TIMED_OUT, "timed out"))
+
+    log = object.__new__(KeyedLog)
+    log.topic, log.servers, log.timeout, log.next, log._consumer = "t.leases", "k:1", 1.0, 3, _Slow()
+    with pytest.raises(ConnectionError, match="Kafka at 'k:1': the end of t.leases is not known") as raised:
+        log.read()
+    assert not isinstance(raised.value, BrokerLost)
