@@ -11,7 +11,10 @@ divergence it retries from a DC solution, then from a flat start, and otherwise 
 from __future__ import annotations
 
 import copy
+import importlib.abc
+import importlib.util
 import math
+import sys
 import warnings
 from typing import TYPE_CHECKING
 
@@ -23,6 +26,36 @@ if TYPE_CHECKING:
     import pandapower as pp
 
     from powergrid.core.net_handle import NetHandle
+
+
+class _WithoutGrid2OpBackend(importlib.abc.MetaPathFinder):
+    """Fails lightsim2grid's Grid2Op backend module at once, as it would fail anyway."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "lightsim2grid.lightSimBackend":
+            raise ImportError("grid2op is not installed")
+
+
+def _import_lightsim2grid() -> None:
+    """Import lightsim2grid, without pandas when Grid2Op is not installed.
+
+    lightsim2grid's ``__init__`` tries its Grid2Op backend, whose module imports pandas (about
+    0.3 s) before it fails on the missing grid2op, and catches that ImportError. Failing the
+    module before it starts leaves lightsim2grid exactly as it would be, and spares every
+    process that reads a kept model the pandas import. With Grid2Op installed nothing changes.
+    """
+    if "lightsim2grid" in sys.modules or importlib.util.find_spec("grid2op") is not None:
+        import lightsim2grid  # noqa: F401
+        return
+    finder = _WithoutGrid2OpBackend()
+    sys.meta_path.insert(0, finder)
+    try:
+        import lightsim2grid  # noqa: F401
+    finally:
+        sys.meta_path.remove(finder)
+
+
+_import_lightsim2grid()  # before a kept model's solver is unpickled: this module's class comes first
 
 __all__ = ["LightSimBackend"]
 

@@ -121,3 +121,22 @@ def test_envs_from_one_kept_model_have_nets_of_their_own(tmp_path, monkeypatch):
     a.net.load.p_mw *= 2.0
     assert a.net is a.model.net and a.core.backend.net is a.net  # one net per env, shared by its model and backend
     assert np.array_equal(b.net.load.p_mw.to_numpy(), before)
+
+
+def test_an_env_read_from_the_file_is_built_and_steps_without_pandas(tmp_path):
+    """lightsim2grid's package import tries its Grid2Op backend, whose module imports pandas
+    (0.3 s) before it fails on the missing grid2op: a warm construction paid that."""
+    run(FIRST_STEPS.format(guard=""), tmp_path)
+    out = run(FIRST_STEPS.format(guard=NO_BUILD) + "import sys\nprint('pandas' in sys.modules, 'lightsim2grid' in sys.modules)\n", tmp_path)
+    assert out.splitlines()[-1] == "False True"
+
+
+def test_with_grid2op_installed_lightsim2grid_is_imported_whole(tmp_path):
+    """The Grid2Op backend is skipped only when Grid2Op is missing: with it, lightsim2grid's own
+    import runs as it is (here a stand-in grid2op that lightsim2grid's backend cannot use)."""
+    (tmp_path / "grid2op").mkdir()
+    (tmp_path / "grid2op" / "__init__.py").write_text("")
+    env = dict(os.environ, POWERGRID_CACHE=str(tmp_path), PYTHONPATH=str(tmp_path))
+    code = "import sys\nfrom powergrid.powerflow.lightsim import LightSimBackend\nprint('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, env=env).stdout
+    assert out.strip() == "True"
