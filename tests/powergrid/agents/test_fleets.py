@@ -65,3 +65,18 @@ def test_one_storage_unit_matches_its_fleet(dt_h):
         bottom |= np.isclose(fleet.soc, fleet.soc_min, atol=1e-12)
         top |= np.isclose(fleet.soc, fleet.soc_max, atol=1e-12)
     assert bottom.all() and top.all()  # every unit reached both ends of its window
+
+
+def test_a_formula_on_arrays_pickles_and_computes_the_same_after():
+    """A fleet formula's twin is kept as the compiled ufunc once called; a copy of it (in a
+    pickled env, or a user's own fleet) builds it again rather than failing to pickle it."""
+    import pickle
+
+    from powergrid.agents.formulas import generator_p, on_arrays
+
+    twin = on_arrays(generator_p, 4)
+    args = (np.array([-1.0, 0.5, 3.0]), np.zeros(3), np.full(3, 2.0), np.full(3, 1.5))
+    before = twin(*args)
+    again = pickle.loads(pickle.dumps(twin))
+    np.testing.assert_array_equal(again(*args), before)
+    np.testing.assert_array_equal(before, [generator_p(*(a[i] for a in args)) for i in range(3)])
