@@ -67,29 +67,21 @@ def test_a_reader_that_cannot_learn_its_committed_offset_names_the_lost_server()
         reader.take("c", "t.state", clear=False)
 
 
-def test_a_lease_log_whose_topic_is_gone_names_the_lost_server():
-    """The lease and marks logs read their end offsets the same way a reader does."""
+
+@pytest.mark.parametrize("code, raised, match", [
+    (confluent_kafka.KafkaError.UNKNOWN_TOPIC_OR_PART, BrokerLost, "Kafka at 'k:1' restarted without its data: t.leases is gone"),
+    (confluent_kafka.KafkaError._TIMED_OUT, ConnectionError, "Kafka at 'k:1': the end of t.leases is not known"),
+])
+def test_a_lease_log_that_cannot_learn_its_end_names_the_server_and_whether_it_lost_its_data(code, raised, match):
+    """The lease and marks logs read their end offsets as a reader does, and fail alike."""
     from heron.messaging.kafka_log import KeyedLog
 
-    class _Gone:
+    class _Failing:
         def get_watermark_offsets(self, partition, timeout, cached):  # noqa: ANN001 - the consumer's own signature
-            raise confluent_kafka.KafkaException(confluent_kafka.KafkaError(confluent_kafka.KafkaError.UNKNOWN_TOPIC_OR_PART, "gone"))
+            raise confluent_kafka.KafkaException(confluent_kafka.KafkaError(code, "failed"))
 
     log = object.__new__(KeyedLog)
-    log.topic, log.servers, log.timeout, log.next, log._consumer = "t.leases", "k:1", 1.0, 3, _Gone()
-    with pytest.raises(BrokerLost, match="Kafka at 'k:1' restarted without its data: t.leases"):
+    log.topic, log.servers, log.timeout, log.next, log._consumer = "t.leases", "k:1", 1.0, 3, _Failing()
+    with pytest.raises(ConnectionError, match=match) as error:
         log.read()
-
-
-def test_a_lease_log_that_cannot_learn_its_end_for_another_reason_is_a_connection_error():
-    from heron.messaging.kafka_log import KeyedLog
-
-    class _Slow:
-        def get_watermark_offsets(self, partition, timeout, cached):  # noqa: ANN001 - the consumer's own signature
-            raise confluent_kafka.KafkaException(confluent_kafka.KafkaError(confluent_kafka.KafkaError._TIMED_OUT, "timed out"))
-
-    log = object.__new__(KeyedLog)
-    log.topic, log.servers, log.timeout, log.next, log._consumer = "t.leases", "k:1", 1.0, 3, _Slow()
-    with pytest.raises(ConnectionError, match="Kafka at 'k:1': the end of t.leases is not known") as raised:
-        log.read()
-    assert not isinstance(raised.value, BrokerLost)
+    assert type(error.value) is raised
