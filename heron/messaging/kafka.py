@@ -250,12 +250,10 @@ class _Reader:
         return (self.consumer,)
 
     def _assign(self, topic: str) -> None:
-        from confluent_kafka import TopicPartition
+        from confluent_kafka import KafkaException, TopicPartition
 
         if topic in self.next:
             return
-        from confluent_kafka import KafkaException
-
         try:
             committed = self.consumer.committed([TopicPartition(topic, 0)], timeout=10.0)[0].offset
         except KafkaException as error:
@@ -266,9 +264,7 @@ class _Reader:
 
     def _read(self, topic: str, channel: str) -> None:
         """Everything on ``topic`` up to its end offset now, then what has been fetched beyond it."""
-        from confluent_kafka import TopicPartition
-
-        from confluent_kafka import KafkaException
+        from confluent_kafka import KafkaException, TopicPartition
 
         try:
             _, end = self.consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10.0, cached=False)

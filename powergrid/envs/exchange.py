@@ -36,7 +36,7 @@ from powergrid.agents.registry import by_kind
 from powergrid.agents.site import Site
 from powergrid.core.step import GridCore
 
-__all__ = ["Exchange", "market_states", "settle"]
+__all__ = ["Exchange", "market_cost", "settle"]
 
 
 def settle(core: GridCore, agent_ids: Sequence[str], results: Mapping[str, Mapping[str, float]]) -> np.ndarray:
@@ -49,11 +49,12 @@ def settle(core: GridCore, agent_ids: Sequence[str], results: Mapping[str, Mappi
     return delta
 
 
-def market_states(core: GridCore, agent_ids: Sequence[str]) -> dict[str, dict[str, float]]:
-    """What each agent brings to a P2P market in centralized mode: its import and its
-    generators' marginal cost (the price without generators)."""
+def market_cost(core: GridCore, agent_ids: Sequence[str], protocol: Any) -> np.ndarray:
+    """Centralized mode's P2P market: ``protocol`` clears it on each agent's import and its
+    generators' marginal cost (the price without generators); the cost change it settles."""
     mc, p_import = core.marginal_costs(), core.results["p_import"]
-    return {a: {"net_demand": float(p_import[k]), "marginal_cost": float(mc[k])} for k, a in enumerate(agent_ids)}
+    states = {a: {"net_demand": float(p_import[k]), "marginal_cost": float(mc[k])} for k, a in enumerate(agent_ids)}
+    return settle(core, agent_ids, protocol.coordinate(None, states)[0])
 
 
 def _name_missing(updates: Mapping[str, Mapping[str, float]], wanted: Sequence[tuple[str, str]]) -> None:

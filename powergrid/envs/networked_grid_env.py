@@ -70,7 +70,7 @@ from powergrid.core.safety import overload, voltage_violation
 from powergrid.core.step import GridCore
 from powergrid.compat.env_api import EarlierEnvAPI, EpisodeFlags
 from powergrid.envs.event_driven import EventDrivenGrid
-from powergrid.envs.exchange import Exchange, market_states, settle
+from powergrid.envs.exchange import Exchange, market_cost
 from powergrid.envs.remote_sites import RemoteExchange, site_exchange
 from powergrid.envs.render import render
 from powergrid.envs.network_proxy import NetworkStateProxy
@@ -313,7 +313,7 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
             converged = bool(core.solve())
             cost, safety = self._cost_and_safety()
             if self.protocol is not None:
-                cost = cost + settle(core, self.possible_agents, self.protocol.coordinate(None, market_states(core, self.possible_agents))[0])
+                cost = cost + market_cost(core, self.possible_agents, self.protocol)
             obs = self._observations()
         else:
             observations, cost, safety, converged, delivered = self.exchange.step(flat, float(core.t))

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
     from powergrid.core.net_handle import NetHandle
 
+__all__ = ["LightSimBackend"]
+
 
 class _WithoutGrid2OpBackend(importlib.abc.MetaPathFinder):
     """Fails lightsim2grid's Grid2Op backend module at once, as it would fail anyway."""
@@ -56,8 +58,6 @@ def _import_lightsim2grid() -> None:
 
 
 _import_lightsim2grid()  # before a kept model's solver is unpickled: this module's class comes first
-
-__all__ = ["LightSimBackend"]
 
 SQRT3 = np.sqrt(3.0)
 SKIPPED_CHANGE = 2e-7  # lightsim2grid ignores changes below 1e-7; anything under this goes the long way
