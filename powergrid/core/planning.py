@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from powergrid.core.regulation import regulate
 
 __all__ = ["Planning"]
 
@@ -74,9 +73,7 @@ class Planning:
                 b.sgen_p[m.generators.element], b.sgen_q[m.generators.element] = row[:G], row[G:2 * G]
                 b.storage_p[m.storage.element] = row[2 * G:]
                 b.trafo_tap[:] = first
-                result = b.solve()
-                if self.regulation is not None:
-                    result = regulate(self.regulation, b, result)
+                result = self.regulated_solve()
                 if result.converged:
                     out["converged"][k] = True
                     out["p_import"][k] = result.trafo_p_hv_mw[at["mg_trafo"]]

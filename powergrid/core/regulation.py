@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -42,6 +42,7 @@ class Regulation:
     sign: np.ndarray  # +1 where a higher tap lowers the regulated voltage (tap on the high side)
     setpoint: float
     band: float
+    rounds: ClassVar[int] = ROUNDS  # solves after the first, at most
 
     @classmethod
     def of(cls, net: pp.pandapowerNet, name: str, dso: Mapping[str, Any]) -> "Regulation | None":
@@ -80,7 +81,7 @@ def regulate(regulation: Regulation, backend: Any, result: Any, rows: np.ndarray
     converge keeps its taps. Returns the last result."""
     batched = rows is not None
     where = (slice(None), regulation.trafo) if batched else regulation.trafo
-    for _ in range(ROUNDS):
+    for _ in range(regulation.rounds):
         taps = backend.trafo_tap[where]
         moved_to = regulation.steps(result.vm_pu, taps)
         moved = moved_to != taps

@@ -65,6 +65,8 @@ class GridCore(Planning):
         self.regulation = model.regulation
         if self.regulation is not None:  # the operator's regulators move their taps: state too
             self._state.append(self.backend.trafo_tap)
+        #: whether the backend's own solve steps the regulators (a kernel does, in one call)
+        self._backend_regulates = self.regulation is not None and backend.take_regulation(self.regulation)
 
     # The built-in fleets by name.
     generators = property(lambda self: self.fleets["generator"])
@@ -278,10 +280,7 @@ class GridCore(Planning):
     def solve(self, rows: np.ndarray | None = None) -> Any:
         """Solve (a batch: the copies in ``rows``); the converged results are kept in ``results``
         (a copy that does not converge keeps its last converged ones)."""
-        result = self.backend.solve() if rows is None else self.backend.solve(rows)
-        if self.regulation is not None:
-            every = np.ones(self.num_envs, bool) if self.num_envs is not None and rows is None else rows
-            result = regulate(self.regulation, self.backend, result, every)
+        result = self.regulated_solve(rows)
         ok = result.converged if rows is None else result.converged & rows
         keep, mg_trafo = self.results, self._at["mg_trafo"]
         if ok is True or (ok is not False and ok.all()):
@@ -296,6 +295,16 @@ class GridCore(Planning):
             np.copyto(keep["line"], result.line_loading_percent, where=where)
             np.copyto(keep["trafo"], result.trafo_loading_percent, where=where)
         return result.converged
+
+    def regulated_solve(self, rows: np.ndarray | None = None) -> Any:
+        """The backend's solve and the regulators' rounds after it (inside it, where the
+        backend runs them); returns the backend's result."""
+        b = self.backend
+        result = b.solve() if rows is None else b.solve(rows)
+        if self.regulation is not None and not self._backend_regulates:
+            every = np.ones(self.num_envs, bool) if self.num_envs is not None and rows is None else rows
+            result = regulate(self.regulation, b, result, every)
+        return result
 
     def hold(self, dt_h: float) -> None:
         """Every device goes on delivering its last command for ``dt_h`` hours (event-driven)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -79,6 +79,11 @@ class PowerFlowBackend(ABC):
         for key, value in self.initial.items():
             getattr(self, key)[:] = value
         self._forget_start()
+
+    def take_regulation(self, regulation: Any) -> bool:
+        """A backend that can step the regulators' controllers inside its own solve takes
+        ``regulation`` and returns True; this one cannot (the caller runs them after each solve)."""
+        return False
 
     @property
     def warm_start(self) -> object:

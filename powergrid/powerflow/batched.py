@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from powergrid.powerflow.base import PowerFlowBackend, PowerFlowResult
+from powergrid.powerflow import newton
 from powergrid.powerflow.newton import build_model, solve_batch
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ class BatchedNewtonBackend(PowerFlowBackend):
     name = "numba-batched"
     build = staticmethod(build_model)  # the model of a net, and the kernel that solves it
     kernel = staticmethod(solve_batch)
+    kernel_regulates = True  # the kernel steps the regulators (take_regulation)
 
     def __init__(self, net: pp.pandapowerNet | NetHandle, num_envs: int, fallback: PowerFlowBackend | None = None,
                  max_iter: int = 20, tol: float = 1e-9, angles: bool = True) -> None:
@@ -59,6 +61,9 @@ class BatchedNewtonBackend(PowerFlowBackend):
         self._all = np.ones(B, bool)
         self.iterations = np.zeros(B, np.int64)
         self.fallback_solves = 0
+        self._rounds = np.zeros(B, np.int64)  # regulator rounds each copy's solve has made
+        self.regulation = None  # the regulators the kernel steps, once taken (take_regulation)
+        self._regulators = self._regulator_table(None)
         n_bus, n_line, n_trafo = len(net.bus), len(net.line), len(net.trafo)
         self.result = PowerFlowResult(np.zeros(B, bool), np.ones((B, n_bus)), np.zeros((B, n_bus)), np.zeros((B, n_line)),
                                       np.zeros((B, n_trafo)), np.zeros((B, n_trafo)))
@@ -79,24 +84,62 @@ class BatchedNewtonBackend(PowerFlowBackend):
     def _set_start(self, start: np.ndarray) -> None:
         self._V[...] = start
 
+    def take_regulation(self, regulation) -> bool:
+        """Run ``regulation``'s controllers (a :class:`powergrid.core.regulation.Regulation`)
+        inside the kernel: each solve then steps them and solves again until no tap moves."""
+        if not self.kernel_regulates:
+            return False
+        self.regulation = regulation
+        self._regulators = self._regulator_table(regulation)
+        return True
+
+    def _regulator_table(self, regulation) -> tuple:
+        """The kernel's arguments for ``regulation`` (None: no regulators): their transformer
+        rows, the internal buses they regulate, their table (columns ``newton.SETPOINT``...)
+        and the most rounds of a solve."""
+        if regulation is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 10)), 0
+        k = regulation.trafo
+        table = np.zeros((k.size, 10))
+        columns = {newton.SETPOINT: regulation.setpoint, newton.BAND: regulation.band, newton.STEP: regulation.step,
+                   newton.SIGN: regulation.sign, newton.TAP_MIN: regulation.tap_min, newton.TAP_MAX: regulation.tap_max,
+                   newton.NEUTRAL: self._tap_neutral[k], newton.STEP_PERCENT: self._tap_step[k],
+                   newton.LV_SIDE: self._tap_lv[k], newton.FACTOR0: self._factor0[k]}
+        for column, values in columns.items():
+            table[:, column] = values
+        return k.astype(np.int64), self.model.bus_order[regulation.bus], table, int(regulation.rounds)
+
     def solve(self, rows: np.ndarray | None = None) -> PowerFlowResult:
-        """Solve the copies in ``rows`` (a boolean mask; all by default)."""
+        """Solve the copies in ``rows`` (a boolean mask; all by default), with the regulators'
+        rounds if this backend took them. A copy the kernel gives up on goes to the fallback; if
+        that solves it, the kernel carries on with its regulators from there."""
         active = self._all if rows is None else rows
         for key, buffer in self._rounded.items():
             np.copyto(buffer, getattr(self, key), casting="same_kind")
         injection = {key: self._rounded.get(key, getattr(self, key)) for key in ("load_p", "load_q", "sgen_p", "sgen_q", "storage_p")}
         tap = self.tap_ratio_factor() / self._factor0
         r = self.result
-        self.kernel(self.model, active, self._V, injection["load_p"], injection["load_q"], injection["sgen_p"],
-                    injection["sgen_q"], injection["storage_p"], self.shunt_q, tap, self.tol, self.max_iter,
-                    r.converged, self.iterations, r.vm_pu, r.va_degree, r.line_loading_percent,
-                    r.trafo_loading_percent, r.trafo_p_hv_mw, self.angles)
-        failed = active & ~r.converged
-        if failed.any():
+        self._rounds[active] = 0
+        pending = active
+        while True:
+            self._run_kernel(pending, injection, tap)
+            failed = pending & ~r.converged
+            if not failed.any():
+                return r
             self.check_finite()  # a NaN input fails in the kernel: name it rather than fall back
             for b in np.flatnonzero(failed):
                 self._solve_with_fallback(int(b))
-        return r
+            pending = failed & r.converged & (self._rounds < self._regulators[-1])
+            if not pending.any():
+                return r
+
+    def _run_kernel(self, active: np.ndarray, injection: dict[str, np.ndarray], tap: np.ndarray) -> None:
+        r = self.result
+        self.kernel(self.model, active, self._V, injection["load_p"], injection["load_q"], injection["sgen_p"],
+                    injection["sgen_q"], injection["storage_p"], self.shunt_q, tap, self.tol, self.max_iter,
+                    r.converged, self.iterations, r.vm_pu, r.va_degree, r.line_loading_percent,
+                    r.trafo_loading_percent, r.trafo_p_hv_mw, self.angles,
+                    *((self.trafo_tap, *self._regulators, self._rounds) if self.kernel_regulates else ()))
 
     def _solve_with_fallback(self, b: int) -> None:
         """One copy through the fallback backend, from its own retry sequence."""
@@ -145,9 +188,13 @@ class OneCopyBackend(PowerFlowBackend):
         for key, value in values.items():
             getattr(self, key)[:] = value
 
+    def take_regulation(self, regulation) -> bool:
+        return self._batch.take_regulation(regulation)
+
     @property
     def iterations(self) -> int:
-        """Iterations (Newton steps, or sweeps) the last solve took."""
+        """Iterations (Newton steps, or sweeps) the last solve took, its regulators' re-solves
+        included."""
         return int(self._batch.iterations[0])
 
     @property

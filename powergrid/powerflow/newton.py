@@ -157,83 +157,145 @@ def _factor_and_solve(m, J, F, x, Dinv, singular):
             x[k, 1, c] = Dinv[k, 2, c] * r0 + Dinv[k, 3, c] * r1
 
 
+#: Columns of the regulators' table the kernel takes (one row per regulator; see
+#: :func:`regulator_table`): the set point and band (pu), the step (pu per tap), the direction,
+#: the tap range, and what turns a tap position into a ratio factor (neutral tap, percent per
+#: step, 1 where the tap is on the low-voltage side, the factor the model was built at).
+SETPOINT, BAND, STEP, SIGN, TAP_MIN, TAP_MAX, NEUTRAL, STEP_PERCENT, LV_SIDE, FACTOR0 = range(10)
+
+
+@njit(cache=True, error_model="numpy")
+def _load_lane(m, c, b, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, Y, S, Yr, Yi, Sr, Si, Vr, Vi):
+    """Copy ``b`` into lane ``c``: its admittances, injections and warm start."""
+    _admittance(m, tap_factor[b], shunt_q[b], Y)
+    bus_injections(m, load_p[b], load_q[b], sgen_p[b], sgen_q[b], storage_p[b], S)
+    V[b, m.slack] = m.v_slack
+    for e in range(Y.size):
+        Yr[e, c], Yi[e, c] = Y[e].real, Y[e].imag
+    for i in range(S.size):
+        Sr[i, c], Si[i, c] = S[i].real, S[i].imag
+        Vr[i, c], Vi[i, c] = V[b, i].real, V[b, i].imag
+
+
+@njit(cache=True, error_model="numpy")
+def _regulators_step(m, reg_trafo, reg_bus, reg, Vr, Vi, c, taps, tap_factor):
+    """The regulators' controllers after a converged solve of lane ``c``: each whose bus left
+    its band steps its tap (``taps``, this copy's) by as many steps as bring the bus back
+    (clipped to its range), and its ratio factor follows. The rule of
+    :meth:`powergrid.core.regulation.Regulation.steps`, per regulator. True if any moved."""
+    moved = False
+    for r in range(reg_trafo.size):
+        k, i = reg_trafo[r], reg_bus[r]
+        error = np.sqrt(Vr[i, c] * Vr[i, c] + Vi[i, c] * Vi[i, c]) - reg[r, SETPOINT]
+        move = np.rint(error / reg[r, STEP]) * reg[r, SIGN] if abs(error) > reg[r, BAND] else 0.0
+        tap = min(max(taps[k] + move, reg[r, TAP_MIN]), reg[r, TAP_MAX])
+        if tap != taps[k]:
+            moved = True
+            taps[k] = tap
+            factor = 1.0 + (tap - reg[r, NEUTRAL]) * reg[r, STEP_PERCENT] / 100.0
+            tap_factor[k] = (1.0 / factor if reg[r, LV_SIDE] == 1.0 else factor) / reg[r, FACTOR0]
+    return moved
+
+
 @njit(cache=True, error_model="numpy", parallel=True)
 def solve_batch(m, active, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, tol, max_iter,
-                converged, iterations, vm, va, line_loading, trafo_loading, trafo_p_hv, angles):
+                converged, iterations, vm, va, line_loading, trafo_loading, trafo_p_hv, angles,
+                trafo_tap, reg_trafo, reg_bus, reg, max_rounds, rounds):
     """Solve every copy ``b`` with ``active[b]``, from its voltages ``V[b]`` (internal bus order,
     overwritten with the solution); bus results come out in ``net.bus`` row order. A copy that
     does not converge keeps its old results and leaves ``V[b]`` undefined.
 
+    With regulators (``reg_trafo``: their transformer rows, ``reg_bus``: the internal buses
+    they regulate, ``reg``: their table, columns ``SETPOINT``...), each converged copy's
+    controllers step (:func:`_regulators_step`, writing ``trafo_tap[b]``) and the copy is
+    solved again from where it stands, until no tap moves or it has been solved again
+    ``max_rounds`` times (``rounds[b]`` counts them, from the value it comes in with).
+    ``iterations[b]`` counts its Newton steps over all its solves.
+
     Copies go through Newton ``LANES`` at a time in lockstep (real and imaginary parts in
     separate arrays, the lane innermost), so independent copies overlap each other's dependency
     chains in the LU (measured: about 25 % less time per iteration than one copy at a time). A
-    lane stops updating once converged. The groups of lanes are dealt into ``BLOCKS`` blocks that
-    spread over Numba's threads (``numba.prange``), each block with its own work arrays."""
+    lane whose copy is done (converged with its taps settled, or failed) takes the next copy
+    at once, so lanes do not idle while others still iterate. The copies are dealt into
+    ``BLOCKS`` blocks that spread over Numba's threads (``numba.prange``), each block with its
+    own work arrays."""
     rows = np.flatnonzero(active)
-    chunks = (rows.size + LANES - 1) // LANES
-    blocks = max(1, min(BLOCKS, chunks))
+    blocks = max(1, min(BLOCKS, (rows.size + LANES - 1) // LANES))
     for t in prange(blocks):
-        nb, n, nnz = V.shape[1], m.pq.size, m.y_indices.size
-        Y = np.empty(nnz, np.complex128)
-        S = np.empty(nb, np.complex128)
-        Yr, Yi = np.empty((nnz, LANES)), np.empty((nnz, LANES))
-        Sr, Si = np.empty((nb, LANES)), np.empty((nb, LANES))
-        Vr, Vi = np.empty((nb, LANES)), np.empty((nb, LANES))
-        Ir, Ii = np.empty((nb, LANES)), np.empty((nb, LANES))
-        J = np.empty((m.n_slots, 4, LANES))
-        F = np.empty((n, 2, LANES))
-        x = np.empty((n, 2, LANES))
-        Dinv = np.empty((n, 4, LANES))
-        worst = np.empty(LANES)
-        live = np.empty(LANES)
-        singular = np.zeros(LANES, np.bool_)
-        lane_copy = np.empty(LANES, np.int64)
-        for chunk in range(t, chunks, blocks):
-            start = chunk * LANES
-            for c in range(LANES):  # a short last chunk repeats its first copy in the spare lanes
-                b = rows[start + c] if start + c < rows.size else rows[start]
-                lane_copy[c] = b
-                _admittance(m, tap_factor[b], shunt_q[b], Y)
-                bus_injections(m, load_p[b], load_q[b], sgen_p[b], sgen_q[b], storage_p[b], S)
-                V[b, m.slack] = m.v_slack
-                for e in range(nnz):
-                    Yr[e, c], Yi[e, c] = Y[e].real, Y[e].imag
-                for i in range(nb):
-                    Sr[i, c], Si[i, c] = S[i].real, S[i].imag
-                    Vr[i, c], Vi[i, c] = V[b, i].real, V[b, i].imag
-                live[c] = 1.0
-                singular[c] = False
-                converged[b] = False
-            it = 0
-            while True:
-                _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst)
-                running = False
-                for c in range(LANES):
-                    if live[c] == 1.0:
-                        if worst[c] < tol:
-                            live[c] = 0.0
-                            converged[lane_copy[c]] = True
-                            iterations[lane_copy[c]] = it
-                        elif singular[c] or not np.isfinite(worst[c]):
-                            live[c] = 0.0
-                            iterations[lane_copy[c]] = it
-                        else:
-                            running = True
-                if not running or it == max_iter:
-                    break
-                _jacobian(m, Yr, Yi, Vr, Vi, Sr, Si, J)
-                _factor_and_solve(m, J, F, x, Dinv, singular)
-                for p in range(n):
-                    i = m.pq[p]
-                    for c in range(LANES):
-                        Vr[i, c] += live[c] * x[p, 0, c]
-                        Vi[i, c] += live[c] * x[p, 1, c]
-                it += 1
+        _solve_block(m, rows, t, blocks, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, tol, max_iter,
+                     converged, iterations, vm, va, line_loading, trafo_loading, trafo_p_hv, angles, trafo_tap, reg_trafo,
+                     reg_bus, reg, max_rounds, rounds)
+
+
+@njit(cache=True, error_model="numpy")
+def _solve_block(m, rows, t, blocks, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, tol, max_iter,
+                 converged, iterations, vm, va, line_loading, trafo_loading, trafo_p_hv, angles, trafo_tap, reg_trafo,
+                 reg_bus, reg, max_rounds, rounds):
+    """Block ``t`` of :func:`solve_batch`: the copies ``rows[t::blocks]``, through the lanes."""
+    nb, n, nnz = V.shape[1], m.pq.size, m.y_indices.size
+    Y = np.empty(nnz, np.complex128)
+    S = np.empty(nb, np.complex128)
+    Yr, Yi = np.zeros((nnz, LANES)), np.zeros((nnz, LANES))
+    Sr, Si = np.zeros((nb, LANES)), np.zeros((nb, LANES))
+    Vr, Vi = np.ones((nb, LANES)), np.zeros((nb, LANES))
+    Ir, Ii = np.empty((nb, LANES)), np.empty((nb, LANES))
+    J = np.empty((m.n_slots, 4, LANES))
+    F = np.empty((n, 2, LANES))
+    x = np.empty((n, 2, LANES))
+    Dinv = np.empty((n, 4, LANES))
+    worst = np.empty(LANES)
+    live = np.zeros(LANES)  # 1.0 while the lane holds a copy being solved
+    singular = np.zeros(LANES, np.bool_)
+    lane_copy = np.full(LANES, -1, np.int64)
+    steps = np.zeros(LANES, np.int64)  # Newton steps of the lane's solve under way
+    queue = np.int64(t)  # this block's copies: rows[t], rows[t + blocks], ... (prange may hand t over unsigned)
+    for c in range(LANES):
+        if queue < rows.size:
+            b = rows[queue]
+            queue += blocks
+            _load_lane(m, c, b, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, Y, S, Yr, Yi, Sr, Si, Vr, Vi)
+            lane_copy[c], live[c], converged[b], iterations[b] = b, 1.0, False, 0
+    while True:
+        changed = True
+        while changed:  # settle the lanes whose copy is done, refill them, until all are solving
+            changed = False
+            _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst)
             for c in range(LANES):
+                if live[c] != 1.0:
+                    continue
                 b = lane_copy[c]
-                if live[c] == 1.0:
-                    iterations[b] = it
-                for i in range(nb):
-                    V[b, i] = complex(Vr[i, c], Vi[i, c])
-                if converged[b]:
-                    write_results(m, V[b], tap_factor[b], vm[b], va[b], line_loading[b], trafo_loading[b], trafo_p_hv[b], angles)
+                ok = worst[c] < tol
+                if ok and rounds[b] < max_rounds and _regulators_step(m, reg_trafo, reg_bus, reg, Vr, Vi, c, trafo_tap[b], tap_factor[b]):
+                    rounds[b] += 1
+                    steps[c] = 0
+                    _admittance(m, tap_factor[b], shunt_q[b], Y)
+                    for e in range(nnz):
+                        Yr[e, c], Yi[e, c] = Y[e].real, Y[e].imag
+                    changed = True
+                elif ok or singular[c] or not np.isfinite(worst[c]) or steps[c] >= max_iter:
+                    converged[b] = ok
+                    for i in range(nb):
+                        V[b, i] = complex(Vr[i, c], Vi[i, c])
+                    if ok:
+                        write_results(m, V[b], tap_factor[b], vm[b], va[b], line_loading[b], trafo_loading[b], trafo_p_hv[b], angles)
+                    live[c], singular[c], steps[c] = 0.0, False, 0
+                    if queue < rows.size:
+                        b = rows[queue]
+                        queue += blocks
+                        _load_lane(m, c, b, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, Y, S, Yr, Yi, Sr, Si,
+                                   Vr, Vi)
+                        lane_copy[c], live[c], converged[b], iterations[b] = b, 1.0, False, 0
+                        changed = True
+        if live.max() == 0.0:
+            break
+        _jacobian(m, Yr, Yi, Vr, Vi, Sr, Si, J)
+        _factor_and_solve(m, J, F, x, Dinv, singular)
+        for p in range(n):
+            i = m.pq[p]
+            for c in range(LANES):
+                Vr[i, c] += live[c] * x[p, 0, c]
+                Vi[i, c] += live[c] * x[p, 1, c]
+        for c in range(LANES):
+            if live[c] == 1.0:
+                steps[c] += 1
+                iterations[lane_copy[c]] += 1

@@ -25,6 +25,7 @@ class BatchedSweepBackend(BatchedNewtonBackend):
     name = "sweep-batched"
     build = staticmethod(build_sweep_model)
     kernel = staticmethod(sweep_batch)
+    kernel_regulates = False  # the caller steps the regulators after each solve
 
     def __init__(self, net: pp.pandapowerNet | NetHandle, num_envs: int, fallback: PowerFlowBackend | None = None,
                  max_iter: int = 50, tol: float = 1e-9, angles: bool = True) -> None:

@@ -93,3 +93,59 @@ def test_bad_regulator_settings_are_named(change, match):
     setup = load_setup("ieee34_ieee13")
     with pytest.raises(ValueError, match=match):
         MultiAgentMicrogrids({**setup, "dso_config": {**setup["dso_config"], **change}})
+
+
+def _batch_with_rounds_in(where: str, monkeypatch, num_envs: int = 12) -> BatchedMicrogrids:
+    """A batch whose regulators are stepped inside the Newton kernel (``"kernel"``) or by the
+    Python rounds after each solve (``"python"``, as for lightsim2grid)."""
+    from powergrid.powerflow.base import PowerFlowBackend
+    from powergrid.powerflow.batched import BatchedNewtonBackend
+
+    with monkeypatch.context() as patch:
+        if where == "python":
+            patch.setattr(BatchedNewtonBackend, "take_regulation", PowerFlowBackend.take_regulation)
+        batch = BatchedMicrogrids(num_envs, {"train": False})
+    assert batch.core._backend_regulates == (where == "kernel")
+    return batch
+
+
+def _run(batch: BatchedMicrogrids, steps: int, max_iter: int | None = None) -> list[tuple[np.ndarray, ...]]:
+    if max_iter is not None:
+        batch.backend.max_iter = max_iter
+    batch.reset(seed=7)
+    rng = np.random.default_rng(3)
+    B, seen = batch.num_envs, []
+    for _ in range(steps):
+        actions = {a: rng.uniform(batch.action_space(a).low, batch.action_space(a).high, (B,) + batch.action_space(a).shape)
+                   for a in batch.possible_agents}
+        _, rewards, _, _, infos = batch.step(actions)
+        seen.append((batch.backend.trafo_tap.copy(), batch.core.results["vm"].copy(), batch.reward_array.copy(), infos["converged"]))
+    return seen
+
+
+def test_the_kernel_steps_the_regulators_as_the_rounds_after_each_solve_do(monkeypatch):
+    kernel, python = (_run(_batch_with_rounds_in(where, monkeypatch), 20) for where in ("kernel", "python"))
+    moved = 0
+    for (taps, vm, reward, converged), (taps_py, vm_py, reward_py, converged_py) in zip(kernel, python):
+        assert converged.all() and converged_py.all()
+        np.testing.assert_array_equal(taps, taps_py)
+        np.testing.assert_allclose(vm, vm_py, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(reward, reward_py, rtol=1e-9, atol=1e-9)
+        moved += int((taps != kernel[0][0]).any(axis=1).sum())
+    assert moved > 0  # the taps did move: the rounds were exercised
+
+
+def test_a_copy_the_kernel_gives_up_on_is_regulated_after_the_fallback_solves_it(monkeypatch):
+    """One Newton step is too few for most copies: the fallback solves them, and their
+    regulators are stepped from there (in the kernel, or by the rounds after each solve)."""
+    kernel_batch, python_batch = (_batch_with_rounds_in(where, monkeypatch, 4) for where in ("kernel", "python"))
+    kernel, python = _run(kernel_batch, 8, max_iter=1), _run(python_batch, 8, max_iter=1)
+    assert kernel_batch.backend.fallback_solves > 0
+    for (taps, vm, _, converged), (taps_py, vm_py, _, converged_py) in zip(kernel, python):
+        assert converged.all() and converged_py.all()
+        np.testing.assert_array_equal(taps, taps_py)
+        np.testing.assert_allclose(vm, vm_py, rtol=0, atol=1e-6)
+    reg = kernel_batch.core.model.regulation
+    vm = kernel_batch.backend.result.vm_pu[:, reg.bus]
+    taps = kernel_batch.backend.trafo_tap[:, reg.trafo]
+    assert np.all((np.abs(vm - reg.setpoint) <= reg.band) | (taps == reg.tap_min) | (taps == reg.tap_max))
