@@ -19,6 +19,7 @@ import numpy as np
 from powergrid.powerflow.base import PowerFlowBackend, PowerFlowResult
 from powergrid.powerflow import newton
 from powergrid.powerflow.newton import build_model, solve_batch
+from powergrid.powerflow.nr_model import LANES
 
 if TYPE_CHECKING:
     import pandapower as pp
@@ -61,6 +62,7 @@ class BatchedNewtonBackend(PowerFlowBackend):
         self._all = np.ones(B, bool)
         self.iterations = np.zeros(B, np.int64)
         self.fallback_solves = 0
+        self._lanes = (0.0,) * (LANES if B >= LANES else 1)  # copies in lockstep (see solve_batch)
         self._rounds = np.zeros(B, np.int64)  # regulator rounds each copy's solve has made
         self.regulation = None  # the regulators the kernel steps, once taken (take_regulation)
         self._regulators = self._regulator_table(None)
@@ -139,7 +141,7 @@ class BatchedNewtonBackend(PowerFlowBackend):
                     injection["sgen_q"], injection["storage_p"], self.shunt_q, tap, self.tol, self.max_iter,
                     r.converged, self.iterations, r.vm_pu, r.va_degree, r.line_loading_percent,
                     r.trafo_loading_percent, r.trafo_p_hv_mw, self.angles,
-                    *((self.trafo_tap, *self._regulators, self._rounds) if self.kernel_regulates else ()))
+                    *((self.trafo_tap, *self._regulators, self._rounds, self._lanes) if self.kernel_regulates else ()))
 
     def _solve_with_fallback(self, b: int) -> None:
         """One copy through the fallback backend, from its own retry sequence."""

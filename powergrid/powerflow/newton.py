@@ -46,24 +46,24 @@ def _worse(worst, d):
 
 
 @njit(cache=True, error_model="numpy", fastmath=FAST)
-def _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst):
+def _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst, lanes):
     """I = Ybus V. F = I - conj(S / V) at the PQ buses (current mismatch, what Newton zeroes);
     ``worst`` gets each lane's largest power mismatch |V conj(I) - S|, the convergence test of
     runpp and lightsim2grid."""
     for i in range(Vr.shape[0]):
-        for c in range(LANES):
+        for c in range(len(lanes)):
             Ir[i, c] = 0.0
             Ii[i, c] = 0.0
         for e in range(m.y_indptr[i], m.y_indptr[i + 1]):
             j = m.y_indices[e]
-            for c in range(LANES):
+            for c in range(len(lanes)):
                 Ir[i, c] += Yr[e, c] * Vr[j, c] - Yi[e, c] * Vi[j, c]
                 Ii[i, c] += Yr[e, c] * Vi[j, c] + Yi[e, c] * Vr[j, c]
-    for c in range(LANES):
+    for c in range(len(lanes)):
         worst[c] = 0.0
     for p in range(m.pq.size):
         i = m.pq[p]
-        for c in range(LANES):
+        for c in range(len(lanes)):
             vr, vi = Vr[i, c], Vi[i, c]
             dp = vr * Ir[i, c] + vi * Ii[i, c] - Sr[i, c]  # V conj(I) - S
             dq = vi * Ir[i, c] - vr * Ii[i, c] - Si[i, c]
@@ -74,7 +74,7 @@ def _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst):
 
 
 @njit(cache=True, error_model="numpy", fastmath=FAST)
-def _jacobian(m, Yr, Yi, Vr, Vi, Sr, Si, J):
+def _jacobian(m, Yr, Yi, Vr, Vi, Sr, Si, J, lanes):
     """d(I - conj(S/V)) / d(e, f) in 2×2 blocks, V = e + jf: Ybus's [[G, -B], [B, G]] off the
     diagonal, and on it also the constant-power load term (the only part that moves)."""
     J[:] = 0.0
@@ -83,12 +83,12 @@ def _jacobian(m, Yr, Yi, Vr, Vi, Sr, Si, J):
         for e in range(m.y_indptr[i], m.y_indptr[i + 1]):
             s = m.j_slot[e]
             if s >= 0:
-                for c in range(LANES):
+                for c in range(len(lanes)):
                     J[s, 0, c] = Yr[e, c]
                     J[s, 1, c] = -Yi[e, c]
                     J[s, 2, c] = Yi[e, c]
                     J[s, 3, c] = Yr[e, c]
-        for c in range(LANES):
+        for c in range(len(lanes)):
             er, fi = Vr[i, c], Vi[i, c]
             P, Q = Sr[i, c], Si[i, c]
             inv = 1.0 / (er * er + fi * fi)
@@ -101,12 +101,12 @@ def _jacobian(m, Yr, Yi, Vr, Vi, Sr, Si, J):
 
 
 @njit(cache=True, error_model="numpy", fastmath=FAST)
-def _factor_and_solve(m, J, F, x, Dinv, singular):
+def _factor_and_solve(m, J, F, x, Dinv, singular, lanes):
     """Block LU of J in place, then x = -J⁻¹ F, lane by lane in lockstep. Blocks are
     ``J[s, :, c] = (a, b, c, d)`` for [[a, b], [c, d]]; a lane with a singular pivot is flagged."""
     n = m.pq.size
     for k in range(n):
-        for c in range(LANES):
+        for c in range(len(lanes)):
             a, b, cc, d = J[k, 0, c], J[k, 1, c], J[k, 2, c], J[k, 3, c]
             det = a * d - b * cc
             ok = det != 0.0 and np.isfinite(det)
@@ -118,7 +118,7 @@ def _factor_and_solve(m, J, F, x, Dinv, singular):
             Dinv[k, 3, c] = a * inv
         for e in range(m.low_ptr[k], m.low_ptr[k + 1]):  # L[i, k] = J[i, k] D⁻¹
             s = m.low_slot[e]
-            for c in range(LANES):
+            for c in range(len(lanes)):
                 l0, l1, l2, l3 = J[s, 0, c], J[s, 1, c], J[s, 2, c], J[s, 3, c]
                 p0, p1, p2, p3 = Dinv[k, 0, c], Dinv[k, 1, c], Dinv[k, 2, c], Dinv[k, 3, c]
                 J[s, 0, c] = l0 * p0 + l1 * p2
@@ -127,7 +127,7 @@ def _factor_and_solve(m, J, F, x, Dinv, singular):
                 J[s, 3, c] = l2 * p1 + l3 * p3
         for o in range(m.op_ptr[k], m.op_ptr[k + 1]):  # J[i, j] -= L[i, k] U[k, j]
             ik, kj, ij = m.op_ik[o], m.op_kj[o], m.op_ij[o]
-            for c in range(LANES):
+            for c in range(len(lanes)):
                 l0, l1, l2, l3 = J[ik, 0, c], J[ik, 1, c], J[ik, 2, c], J[ik, 3, c]
                 u0, u1, u2, u3 = J[kj, 0, c], J[kj, 1, c], J[kj, 2, c], J[kj, 3, c]
                 J[ij, 0, c] -= l0 * u0 + l1 * u2
@@ -135,23 +135,23 @@ def _factor_and_solve(m, J, F, x, Dinv, singular):
                 J[ij, 2, c] -= l2 * u0 + l3 * u2
                 J[ij, 3, c] -= l2 * u1 + l3 * u3
     for k in range(n):
-        for c in range(LANES):
+        for c in range(len(lanes)):
             x[k, 0, c] = -F[k, 0, c]
             x[k, 1, c] = -F[k, 1, c]
     for k in range(n):  # forward: y_i -= L[i, k] y_k
         for e in range(m.low_ptr[k], m.low_ptr[k + 1]):
             i, s = m.low_row[e], m.low_slot[e]
-            for c in range(LANES):
+            for c in range(len(lanes)):
                 y0, y1 = x[k, 0, c], x[k, 1, c]
                 x[i, 0, c] -= J[s, 0, c] * y0 + J[s, 1, c] * y1
                 x[i, 1, c] -= J[s, 2, c] * y0 + J[s, 3, c] * y1
     for k in range(n - 1, -1, -1):  # backward: x_k = D⁻¹ (y_k - Σ U[k, i] x_i)
         for e in range(m.low_ptr[k], m.low_ptr[k + 1]):
             i, s = m.low_row[e], m.up_slot[e]
-            for c in range(LANES):
+            for c in range(len(lanes)):
                 x[k, 0, c] -= J[s, 0, c] * x[i, 0, c] + J[s, 1, c] * x[i, 1, c]
                 x[k, 1, c] -= J[s, 2, c] * x[i, 0, c] + J[s, 3, c] * x[i, 1, c]
-        for c in range(LANES):
+        for c in range(len(lanes)):
             r0, r1 = x[k, 0, c], x[k, 1, c]
             x[k, 0, c] = Dinv[k, 0, c] * r0 + Dinv[k, 1, c] * r1
             x[k, 1, c] = Dinv[k, 2, c] * r0 + Dinv[k, 3, c] * r1
@@ -200,7 +200,7 @@ def _regulators_step(m, reg_trafo, reg_bus, reg, Vr, Vi, c, taps, tap_factor):
 @njit(cache=True, error_model="numpy", parallel=True)
 def solve_batch(m, active, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, tol, max_iter,
                 converged, iterations, vm, va, line_loading, trafo_loading, trafo_p_hv, angles,
-                trafo_tap, reg_trafo, reg_bus, reg, max_rounds, rounds):
+                trafo_tap, reg_trafo, reg_bus, reg, max_rounds, rounds, lanes):
     """Solve every copy ``b`` with ``active[b]``, from its voltages ``V[b]`` (internal bus order,
     overwritten with the solution); bus results come out in ``net.bus`` row order. A copy that
     does not converge keeps its old results and leaves ``V[b]`` undefined.
@@ -212,7 +212,9 @@ def solve_batch(m, active, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q
     ``max_rounds`` times (``rounds[b]`` counts them, from the value it comes in with).
     ``iterations[b]`` counts its Newton steps over all its solves.
 
-    Copies go through Newton ``LANES`` at a time in lockstep (real and imaginary parts in
+    Copies go through Newton ``len(lanes)`` at a time (``lanes``: a tuple, so that its length
+    is a constant to the compiler, one compiled kernel per length; ``LANES`` for a batch, one
+    for a single copy, which would otherwise pay for the spare lanes) in lockstep (real and imaginary parts in
     separate arrays, the lane innermost), so independent copies overlap each other's dependency
     chains in the LU (measured: about 25 % less time per iteration than one copy at a time). A
     lane whose copy is done (converged with its taps settled, or failed) takes the next copy
@@ -220,36 +222,37 @@ def solve_batch(m, active, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q
     ``BLOCKS`` blocks that spread over Numba's threads (``numba.prange``), each block with its
     own work arrays."""
     rows = np.flatnonzero(active)
-    blocks = max(1, min(BLOCKS, (rows.size + LANES - 1) // LANES))
+    blocks = max(1, min(BLOCKS, (rows.size + len(lanes) - 1) // len(lanes)))
     for t in prange(blocks):
         _solve_block(m, rows, t, blocks, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, tol, max_iter,
                      converged, iterations, vm, va, line_loading, trafo_loading, trafo_p_hv, angles, trafo_tap, reg_trafo,
-                     reg_bus, reg, max_rounds, rounds)
+                     reg_bus, reg, max_rounds, rounds, lanes)
 
 
 @njit(cache=True, error_model="numpy")
 def _solve_block(m, rows, t, blocks, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, tol, max_iter,
                  converged, iterations, vm, va, line_loading, trafo_loading, trafo_p_hv, angles, trafo_tap, reg_trafo,
-                 reg_bus, reg, max_rounds, rounds):
+                 reg_bus, reg, max_rounds, rounds, lanes):
     """Block ``t`` of :func:`solve_batch`: the copies ``rows[t::blocks]``, through the lanes."""
+    L = len(lanes)
     nb, n, nnz = V.shape[1], m.pq.size, m.y_indices.size
     Y = np.empty(nnz, np.complex128)
     S = np.empty(nb, np.complex128)
-    Yr, Yi = np.zeros((nnz, LANES)), np.zeros((nnz, LANES))
-    Sr, Si = np.zeros((nb, LANES)), np.zeros((nb, LANES))
-    Vr, Vi = np.ones((nb, LANES)), np.zeros((nb, LANES))
-    Ir, Ii = np.empty((nb, LANES)), np.empty((nb, LANES))
-    J = np.empty((m.n_slots, 4, LANES))
-    F = np.empty((n, 2, LANES))
-    x = np.empty((n, 2, LANES))
-    Dinv = np.empty((n, 4, LANES))
-    worst = np.empty(LANES)
-    live = np.zeros(LANES)  # 1.0 while the lane holds a copy being solved
-    singular = np.zeros(LANES, np.bool_)
-    lane_copy = np.full(LANES, -1, np.int64)
-    steps = np.zeros(LANES, np.int64)  # Newton steps of the lane's solve under way
+    Yr, Yi = np.zeros((nnz, L)), np.zeros((nnz, L))
+    Sr, Si = np.zeros((nb, L)), np.zeros((nb, L))
+    Vr, Vi = np.ones((nb, L)), np.zeros((nb, L))
+    Ir, Ii = np.empty((nb, L)), np.empty((nb, L))
+    J = np.empty((m.n_slots, 4, L))
+    F = np.empty((n, 2, L))
+    x = np.empty((n, 2, L))
+    Dinv = np.empty((n, 4, L))
+    worst = np.empty(L)
+    live = np.zeros(L)  # 1.0 while the lane holds a copy being solved
+    singular = np.zeros(L, np.bool_)
+    lane_copy = np.full(L, -1, np.int64)
+    steps = np.zeros(L, np.int64)  # Newton steps of the lane's solve under way
     queue = np.int64(t)  # this block's copies: rows[t], rows[t + blocks], ... (prange may hand t over unsigned)
-    for c in range(LANES):
+    for c in range(L):
         if queue < rows.size:
             b = rows[queue]
             queue += blocks
@@ -259,8 +262,8 @@ def _solve_block(m, rows, t, blocks, V, load_p, load_q, sgen_p, sgen_q, storage_
         changed = True
         while changed:  # settle the lanes whose copy is done, refill them, until all are solving
             changed = False
-            _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst)
-            for c in range(LANES):
+            _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst, lanes)
+            for c in range(L):
                 if live[c] != 1.0:
                     continue
                 b = lane_copy[c]
@@ -288,14 +291,14 @@ def _solve_block(m, rows, t, blocks, V, load_p, load_q, sgen_p, sgen_q, storage_
                         changed = True
         if live.max() == 0.0:
             break
-        _jacobian(m, Yr, Yi, Vr, Vi, Sr, Si, J)
-        _factor_and_solve(m, J, F, x, Dinv, singular)
+        _jacobian(m, Yr, Yi, Vr, Vi, Sr, Si, J, lanes)
+        _factor_and_solve(m, J, F, x, Dinv, singular, lanes)
         for p in range(n):
             i = m.pq[p]
-            for c in range(LANES):
+            for c in range(L):
                 Vr[i, c] += live[c] * x[p, 0, c]
                 Vi[i, c] += live[c] * x[p, 1, c]
-        for c in range(LANES):
+        for c in range(L):
             if live[c] == 1.0:
                 steps[c] += 1
                 iterations[lane_copy[c]] += 1
