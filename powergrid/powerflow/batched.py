@@ -18,7 +18,7 @@ import numpy as np
 
 from powergrid.powerflow.base import PowerFlowBackend, PowerFlowResult
 from powergrid.powerflow import newton
-from powergrid.powerflow.newton import build_model, solve_batch
+from powergrid.powerflow.newton import build_model, solve_batch, solve_serial
 from powergrid.powerflow.nr_model import LANES
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ class BatchedNewtonBackend(PowerFlowBackend):
     name = "numba-batched"
     build = staticmethod(build_model)  # the model of a net, and the kernel that solves it
     kernel = staticmethod(solve_batch)
+    serial_kernel = staticmethod(solve_serial)  # for fewer than LANES copies (one lane, no threads)
     kernel_regulates = True  # the kernel steps the regulators (take_regulation)
 
     def __init__(self, net: pp.pandapowerNet | NetHandle, num_envs: int, fallback: PowerFlowBackend | None = None,
@@ -137,7 +138,8 @@ class BatchedNewtonBackend(PowerFlowBackend):
 
     def _run_kernel(self, active: np.ndarray, injection: dict[str, np.ndarray], tap: np.ndarray) -> None:
         r = self.result
-        self.kernel(self.model, active, self._V, injection["load_p"], injection["load_q"], injection["sgen_p"],
+        kernel = self.serial_kernel if self.num_envs < LANES else self.kernel
+        kernel(self.model, active, self._V, injection["load_p"], injection["load_q"], injection["sgen_p"],
                     injection["sgen_q"], injection["storage_p"], self.shunt_q, tap, self.tol, self.max_iter,
                     r.converged, self.iterations, r.vm_pu, r.va_degree, r.line_loading_percent,
                     r.trafo_loading_percent, r.trafo_p_hv_mw, self.angles,

@@ -24,7 +24,7 @@ class BatchedSweepBackend(BatchedNewtonBackend):
 
     name = "sweep-batched"
     build = staticmethod(build_sweep_model)
-    kernel = staticmethod(sweep_batch)
+    kernel = serial_kernel = staticmethod(sweep_batch)
     kernel_regulates = False  # the caller steps the regulators after each solve
 
     def __init__(self, net: pp.pandapowerNet | NetHandle, num_envs: int, fallback: PowerFlowBackend | None = None,
