@@ -1,5 +1,6 @@
-"""One table, one run: a pandapower runpp loop, the single env, and the batched env at several
-batch sizes, as env-steps per second and as ratios to the single env and to runpp.
+"""One table, one run: a pandapower runpp loop, the single env (on its default lightsim2grid
+and on the Newton kernel), and the batched env at several batch sizes, as env-steps per
+second and as ratios to the single env and to runpp.
 
     python benchmarks/compare.py            # B = 1, 16, 64, 256, 1024
     python benchmarks/compare.py 256 1024   # chosen batch sizes
@@ -47,8 +48,8 @@ def runpp_loop() -> float:
     return median_seconds(lambda: pp.runpp(net), repeats=5, inner=4)
 
 
-def single_env(actions: dict[str, np.ndarray]) -> float:
-    env = MultiAgentMicrogrids()
+def single_env(actions: dict[str, np.ndarray], config: dict | None = None) -> float:
+    env = MultiAgentMicrogrids(config)
     env.reset(seed=0)
 
     def step():
@@ -73,7 +74,8 @@ def main(sizes: list[int]) -> None:
     rng = np.random.default_rng(0)
     probe = MultiAgentMicrogrids()
     actions = {a: rng.uniform(probe.action_space(a).low, probe.action_space(a).high) for a in probe.possible_agents}
-    rows = [("pandapower runpp loop (one power flow)", runpp_loop()), ("single env (centralized)", single_env(actions))]
+    rows = [("pandapower runpp loop (one power flow)", runpp_loop()), ("single env (centralized)", single_env(actions)),
+            ("single env, Newton kernel", single_env(actions, {"power_flow_backend": "newton"}))]
     rows += [(f"batched env, B = {b}", batched_env(b, actions)) for b in sizes]
     threads = numba.get_num_threads()
     for kernel, config in (("Newton", None), ("sweep", {"power_flow_backend": "sweep"})):
@@ -81,12 +83,13 @@ def main(sizes: list[int]) -> None:
             numba.set_num_threads(count)
             rows.append((f"batched {kernel}, B = {sizes[-1]}, {count} thread(s)", batched_env(sizes[-1], actions, config)))
     numba.set_num_threads(threads)
-    sizes = sizes + [sizes[-1]] * (len(rows) - 2 - len(sizes))
+    first = 3  # the rows before the batched ones
+    sizes = sizes + [sizes[-1]] * (len(rows) - first - len(sizes))
     runpp, single = rows[0][1], rows[1][1]
-    reference = next((t for (name, t), b in zip(rows[2:], sizes) if b >= 64), None)
+    reference = next((t for (name, t), b in zip(rows[first:], sizes) if b >= 64), None)
     print(f"{'':40s} {'env-steps/s':>12s} {'us/env-step':>12s} {'x single':>9s} {'x runpp':>9s} {'per-copy time vs B>=64':>23s}")
     for k, (name, seconds) in enumerate(rows):
-        growth = f"{seconds / reference:.2f}" if k >= 2 and reference and sizes[k - 2] >= 64 else ""
+        growth = f"{seconds / reference:.2f}" if k >= first and reference and sizes[k - first] >= 64 else ""
         print(f"{name:40s} {1 / seconds:12,.0f} {seconds * 1e6:12.1f} {single / seconds:9.1f} {runpp / seconds:9.0f} {growth:>23s}")
 
 

@@ -149,3 +149,25 @@ def test_a_copy_the_kernel_gives_up_on_is_regulated_after_the_fallback_solves_it
     vm = kernel_batch.backend.result.vm_pu[:, reg.bus]
     taps = kernel_batch.backend.trafo_tap[:, reg.trafo]
     assert np.all((np.abs(vm - reg.setpoint) <= reg.band) | (taps == reg.tap_min) | (taps == reg.tap_max))
+
+
+def test_the_single_env_on_the_newton_kernel_regulates_as_on_lightsim2grid():
+    """One copy goes through one lane on the calling thread (solve_serial), regulators and all."""
+    config = {"train": False}
+    lightsim, newton = MultiAgentMicrogrids(config), MultiAgentMicrogrids({**config, "power_flow_backend": "newton"})
+    assert newton.core._backend_regulates and not lightsim.core._backend_regulates
+    for env in (lightsim, newton):
+        env.reset(options={"day": 4})
+    rng = np.random.default_rng(5)
+    reg = lightsim.core.model.regulation
+    moved = set()
+    for _ in range(23):
+        actions = {a: rng.uniform(lightsim.action_space(a).low, lightsim.action_space(a).high) for a in lightsim.agents}
+        _, rewards, _, _, _ = lightsim.step(actions)
+        _, newton_rewards, _, _, _ = newton.step(actions)
+        np.testing.assert_array_equal(newton.backend.trafo_tap[reg.trafo], lightsim.backend.trafo_tap[reg.trafo])
+        np.testing.assert_allclose(newton.backend.result.vm_pu, lightsim.backend.result.vm_pu, rtol=0, atol=1e-7)
+        for a in rewards:
+            assert newton_rewards[a] == pytest.approx(rewards[a], abs=1e-5)
+        moved.add(tuple(newton.backend.trafo_tap[reg.trafo].tolist()))
+    assert len(moved) > 1
