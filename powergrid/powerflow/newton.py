@@ -46,24 +46,24 @@ def _worse(worst, d):
 
 
 @njit(cache=True, error_model="numpy", fastmath=FAST)
-def _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst, lanes):
+def _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst, lo, hi):
     """I = Ybus V. F = I - conj(S / V) at the PQ buses (current mismatch, what Newton zeroes);
     ``worst`` gets each lane's largest power mismatch |V conj(I) - S|, the convergence test of
-    runpp and lightsim2grid."""
+    runpp and lightsim2grid. Lanes ``lo`` to ``hi - 1``: all of them, or one just loaded."""
     for i in range(Vr.shape[0]):
-        for c in range(len(lanes)):
+        for c in range(lo, hi):
             Ir[i, c] = 0.0
             Ii[i, c] = 0.0
         for e in range(m.y_indptr[i], m.y_indptr[i + 1]):
             j = m.y_indices[e]
-            for c in range(len(lanes)):
+            for c in range(lo, hi):
                 Ir[i, c] += Yr[e, c] * Vr[j, c] - Yi[e, c] * Vi[j, c]
                 Ii[i, c] += Yr[e, c] * Vi[j, c] + Yi[e, c] * Vr[j, c]
-    for c in range(len(lanes)):
+    for c in range(lo, hi):
         worst[c] = 0.0
     for p in range(m.pq.size):
         i = m.pq[p]
-        for c in range(len(lanes)):
+        for c in range(lo, hi):
             vr, vi = Vr[i, c], Vi[i, c]
             dp = vr * Ir[i, c] + vi * Ii[i, c] - Sr[i, c]  # V conj(I) - S
             dq = vi * Ir[i, c] - vr * Ii[i, c] - Si[i, c]
@@ -270,14 +270,10 @@ def _solve_block(m, rows, t, blocks, V, load_p, load_q, sgen_p, sgen_q, storage_
             queue += blocks
             _load_lane(m, c, b, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, Y, S, Yr, Yi, Sr, Si, Vr, Vi)
             lane_copy[c], live[c], converged[b], iterations[b] = b, 1.0, False, 0
+    _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst, 0, L)
     while True:
-        changed = True
-        while changed:  # settle the lanes whose copy is done, refill them, until all are solving
-            changed = False
-            _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst, lanes)
-            for c in range(L):
-                if live[c] != 1.0:
-                    continue
+        for c in range(L):  # settle each lane whose copy is done, refilling it, until it is solving
+            while live[c] == 1.0:
                 b = lane_copy[c]
                 ok = worst[c] < tol
                 if ok and rounds[b] < max_rounds and _regulators_step(m, reg_trafo, reg_bus, reg, Vr, Vi, c, trafo_tap[b], tap_factor[b]):
@@ -286,7 +282,6 @@ def _solve_block(m, rows, t, blocks, V, load_p, load_q, sgen_p, sgen_q, storage_
                     _admittance(m, tap_factor[b], shunt_q[b], Y)
                     for e in range(nnz):
                         Yr[e, c], Yi[e, c] = Y[e].real, Y[e].imag
-                    changed = True
                 elif ok or singular[c] or not np.isfinite(worst[c]) or steps[c] >= max_iter:
                     converged[b] = ok
                     for i in range(nb):
@@ -294,13 +289,15 @@ def _solve_block(m, rows, t, blocks, V, load_p, load_q, sgen_p, sgen_q, storage_
                     if ok:
                         write_results(m, V[b], tap_factor[b], vm[b], va[b], line_loading[b], trafo_loading[b], trafo_p_hv[b], angles)
                     live[c], singular[c], steps[c] = 0.0, False, 0
-                    if queue < rows.size:
-                        b = rows[queue]
-                        queue += blocks
-                        _load_lane(m, c, b, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, Y, S, Yr, Yi, Sr, Si,
-                                   Vr, Vi)
-                        lane_copy[c], live[c], converged[b], iterations[b] = b, 1.0, False, 0
-                        changed = True
+                    if queue >= rows.size:
+                        break
+                    b = rows[queue]
+                    queue += blocks
+                    _load_lane(m, c, b, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, Y, S, Yr, Yi, Sr, Si, Vr, Vi)
+                    lane_copy[c], live[c], converged[b], iterations[b] = b, 1.0, False, 0
+                else:
+                    break
+                _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst, c, c + 1)
         if live.max() == 0.0:
             break
         _jacobian(m, Yr, Yi, Vr, Vi, Sr, Si, J, lanes)
@@ -314,3 +311,4 @@ def _solve_block(m, rows, t, blocks, V, load_p, load_q, sgen_p, sgen_q, storage_
             if live[c] == 1.0:
                 steps[c] += 1
                 iterations[lane_copy[c]] += 1
+        _mismatch(m, Yr, Yi, Vr, Vi, Sr, Si, Ir, Ii, F, worst, 0, L)
