@@ -115,7 +115,8 @@ class BatchedNewtonBackend(PowerFlowBackend):
     def solve(self, rows: np.ndarray | None = None) -> PowerFlowResult:
         """Solve the copies in ``rows`` (a boolean mask; all by default), with the regulators'
         rounds if this backend took them. A copy the kernel gives up on goes to the fallback; if
-        that solves it, the kernel carries on with its regulators from there."""
+        that solves it, the kernel carries on with its regulators from there (in at most one
+        more pass per round, so a copy the kernel cannot solve at all keeps the fallback's)."""
         active = self._all if rows is None else rows
         for key, buffer in self._rounded.items():
             np.copyto(buffer, getattr(self, key), casting="same_kind")
@@ -123,18 +124,19 @@ class BatchedNewtonBackend(PowerFlowBackend):
         tap = self.tap_ratio_factor() / self._factor0
         r = self.result
         self._rounds[active] = 0
-        pending = active
-        while True:
+        pending, most_rounds = active, self._regulators[-1]
+        for _ in range(most_rounds + 1):  # a pass per round at most: a copy the kernel never solves ends too
             self._run_kernel(pending, injection, tap)
             failed = pending & ~r.converged
             if not failed.any():
-                return r
+                break
             self.check_finite()  # a NaN input fails in the kernel: name it rather than fall back
             for b in np.flatnonzero(failed):
                 self._solve_with_fallback(int(b))
-            pending = failed & r.converged & (self._rounds < self._regulators[-1])
+            pending = failed & r.converged & (self._rounds < most_rounds)
             if not pending.any():
-                return r
+                break
+        return r
 
     def _run_kernel(self, active: np.ndarray, injection: dict[str, np.ndarray], tap: np.ndarray) -> None:
         r = self.result

@@ -171,3 +171,26 @@ def test_the_single_env_on_the_newton_kernel_regulates_as_on_lightsim2grid():
             assert newton_rewards[a] == pytest.approx(rewards[a], abs=1e-5)
         moved.add(tuple(newton.backend.trafo_tap[reg.trafo].tolist()))
     assert len(moved) > 1
+
+
+def test_copies_the_kernel_never_solves_do_not_go_round_forever():
+    """With a tolerance the kernel cannot meet, every solve of every copy is the fallback's; the
+    regulators' rounds still end (one pass per round at most), with the fallback's results."""
+    import signal
+
+    def too_long(*_):
+        raise TimeoutError("the solve went round and round")
+
+    batch = BatchedMicrogrids(2, {"train": False})
+    batch.reset(seed=0)
+    batch.backend.tol = 0.0
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(60)
+    try:
+        _, _, _, _, infos = batch.step({a: np.zeros((2,) + batch.action_space(a).shape) for a in batch.possible_agents})
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert infos["converged"].all()
+    rounds = batch.core.model.regulation.rounds
+    assert 2 <= batch.backend.fallback_solves <= 2 * (rounds + 1)
