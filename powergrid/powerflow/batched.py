@@ -103,11 +103,11 @@ class BatchedNewtonBackend(PowerFlowBackend):
         if regulation is None:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 10)), 0
         k = regulation.trafo
-        table = np.zeros((k.size, 10))
         columns = {newton.SETPOINT: regulation.setpoint, newton.BAND: regulation.band, newton.STEP: regulation.step,
                    newton.SIGN: regulation.sign, newton.TAP_MIN: regulation.tap_min, newton.TAP_MAX: regulation.tap_max,
                    newton.NEUTRAL: self._tap_neutral[k], newton.STEP_PERCENT: self._tap_step[k],
                    newton.LV_SIDE: self._tap_lv[k], newton.FACTOR0: self._factor0[k]}
+        table = np.zeros((k.size, len(columns)))
         for column, values in columns.items():
             table[:, column] = values
         return k.astype(np.int64), self.model.bus_order[regulation.bus], table, int(regulation.rounds)
@@ -142,10 +142,10 @@ class BatchedNewtonBackend(PowerFlowBackend):
         r = self.result
         kernel = self.serial_kernel if self.num_envs < LANES else self.kernel
         kernel(self.model, active, self._V, injection["load_p"], injection["load_q"], injection["sgen_p"],
-                    injection["sgen_q"], injection["storage_p"], self.shunt_q, tap, self.tol, self.max_iter,
-                    r.converged, self.iterations, r.vm_pu, r.va_degree, r.line_loading_percent,
-                    r.trafo_loading_percent, r.trafo_p_hv_mw, self.angles,
-                    *((self.trafo_tap, *self._regulators, self._rounds, self._lanes) if self.kernel_regulates else ()))
+               injection["sgen_q"], injection["storage_p"], self.shunt_q, tap, self.tol, self.max_iter,
+               r.converged, self.iterations, r.vm_pu, r.va_degree, r.line_loading_percent,
+               r.trafo_loading_percent, r.trafo_p_hv_mw, self.angles,
+               *((self.trafo_tap, *self._regulators, self._rounds, self._lanes) if self.kernel_regulates else ()))
 
     def _solve_with_fallback(self, b: int) -> None:
         """One copy through the fallback backend, from its own retry sequence."""

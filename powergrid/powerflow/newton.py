@@ -157,8 +157,8 @@ def _factor_and_solve(m, J, F, x, Dinv, singular, lanes):
             x[k, 1, c] = Dinv[k, 2, c] * r0 + Dinv[k, 3, c] * r1
 
 
-#: Columns of the regulators' table the kernel takes (one row per regulator; see
-#: :func:`regulator_table`): the set point and band (pu), the step (pu per tap), the direction,
+#: Columns of the regulators' table the kernel takes (one row per regulator; the batched
+#: backend builds it): the set point and band (pu), the step (pu per tap), the direction,
 #: the tap range, and what turns a tap position into a ratio factor (neutral tap, percent per
 #: step, 1 where the tap is on the low-voltage side, the factor the model was built at).
 SETPOINT, BAND, STEP, SIGN, TAP_MIN, TAP_MAX, NEUTRAL, STEP_PERCENT, LV_SIDE, FACTOR0 = range(10)
@@ -178,7 +178,7 @@ def _load_lane(m, c, b, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, t
 
 
 @njit(cache=True, error_model="numpy")
-def _regulators_step(m, reg_trafo, reg_bus, reg, Vr, Vi, c, taps, tap_factor):
+def _regulators_step(reg_trafo, reg_bus, reg, Vr, Vi, c, taps, tap_factor):
     """The regulators' controllers after a converged solve of lane ``c``: each whose bus left
     its band steps its tap (``taps``, this copy's) by as many steps as bring the bus back
     (clipped to its range), and its ratio factor follows. The rule of
@@ -212,10 +212,10 @@ def solve_batch(m, active, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q
     ``max_rounds`` times (``rounds[b]`` counts them, from the value it comes in with).
     ``iterations[b]`` counts its Newton steps over all its solves.
 
-    Copies go through Newton ``len(lanes)`` at a time (``lanes``: a tuple, so that its length
-    is a constant to the compiler, one compiled kernel per length; ``LANES`` for a batch, one
-    for a single copy, which would otherwise pay for the spare lanes) in lockstep (real and imaginary parts in
-    separate arrays, the lane innermost), so independent copies overlap each other's dependency
+    Copies go through Newton ``len(lanes)`` at a time in lockstep (``lanes`` is a tuple so that
+    its length is a constant to the compiler, one compiled kernel per length: ``LANES`` for a
+    batch, one for a single copy, which would otherwise pay for spare lanes; real and imaginary
+    parts in separate arrays, the lane innermost), so independent copies overlap each other's dependency
     chains in the LU (measured: about 25 % less time per iteration than one copy at a time). A
     lane whose copy is done (converged with its taps settled, or failed) takes the next copy
     at once, so lanes do not idle while others still iterate. The copies are dealt into
@@ -234,8 +234,8 @@ def solve_serial(m, active, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_
                  converged, iterations, vm, va, line_loading, trafo_loading, trafo_p_hv, angles,
                  trafo_tap, reg_trafo, reg_bus, reg, max_rounds, rounds, lanes):
     """:func:`solve_batch` on the calling thread, for a few copies (the single env's one): no
-    threads to start at every call, and none to compile (a parallel kernel takes Numba about
-    half a minute more to compile)."""
+    threads to start at every call, and none to compile (Numba takes about 15 s more for the
+    parallel kernel)."""
     _solve_block(m, np.flatnonzero(active), 0, 1, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, tol,
                  max_iter, converged, iterations, vm, va, line_loading, trafo_loading, trafo_p_hv, angles, trafo_tap,
                  reg_trafo, reg_bus, reg, max_rounds, rounds, lanes)
@@ -276,7 +276,7 @@ def _solve_block(m, rows, t, blocks, V, load_p, load_q, sgen_p, sgen_q, storage_
             while live[c] == 1.0:
                 b = lane_copy[c]
                 ok = worst[c] < tol
-                if ok and rounds[b] < max_rounds and _regulators_step(m, reg_trafo, reg_bus, reg, Vr, Vi, c, trafo_tap[b], tap_factor[b]):
+                if ok and rounds[b] < max_rounds and _regulators_step(reg_trafo, reg_bus, reg, Vr, Vi, c, trafo_tap[b], tap_factor[b]):
                     rounds[b] += 1
                     steps[c] = 0
                     _admittance(m, tap_factor[b], shunt_q[b], Y)
