@@ -78,7 +78,7 @@ def redis_acl_rules(env_id: str, agent_id: str, devices: Iterable[str] = (), pas
     own = [f"~{any_channel_to(r)}" for r in (agent_id, *devices)]
     broadcasts, announcements = f"~{any_channel_to(BROADCAST)}", f"~{_literal(stream_key(env_id, ChannelManager.broadcast_channel(agent_id, env_id), BROADCAST))}"
     rules = ["reset", "on", f">{password}" if password else "nopass", "-@all",
-             "+ping", "+hello", "+script|load", "+script|exists",
+             "+ping", "+hello", "+select", "+script|load", "+script|exists",
              "+evalsha", "+eval", "+xreadgroup", "+xread", "+xack", "+xdel", "+xgroup|create", "+xinfo|groups", "+xinfo|stream",
              "+xrange", "+xpending", "+xtrim", "+exists", "+xadd", "+xlen", *own]
     writes = " ".join(f"%W~{_literal(stream_key(env_id, channel, ENVIRONMENT_ID))}" for channel in reports)

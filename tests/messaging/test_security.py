@@ -194,6 +194,29 @@ def test_replay_protection_survives_a_restarted_receiver_and_a_copy(name, reques
         assert [m.payload["setpoint"] for m in again.consume(channel, "MG1", ENV)] == [[0.2]]  # given again, not refused
 
 
+def test_a_redis_acl_site_can_use_a_database_other_than_0(redis_url):
+    """redis-py selects the URL's database when it connects: a site's ACL user may (ACL rules
+    hold on every database alike, so this lets it reach nothing more)."""
+    from urllib.parse import urlsplit
+
+    from heron.messaging.access import redis_acl_rules
+    from heron.messaging.redis import RedisBroker
+
+    database = urlsplit(redis_url)._replace(path=f"/{int(urlsplit(redis_url).path.strip('/') or 0) + 8}").geturl()
+    admin = fresh_redis_broker(database)
+    env_id, user = "acl-db", f"mg3_{time.time_ns()}"
+    admin._client.execute_command("ACL", "SETUSER", user, *redis_acl_rules(env_id, "MG3", password="pw3"))
+    try:
+        site = RedisBroker(database.replace("redis://", f"redis://{user}:pw3@"), max_pending=None)
+        own = ChannelManager.action_channel("environment", "MG3", env_id)
+        admin.publish(own, Message(env_id, "environment", "MG3", 1.0, "action", {"setpoint": [0.1]}))
+        assert [m.payload for m in site.consume(own, "MG3", env_id)] == [{"setpoint": [0.1]}]
+        site.close()
+    finally:
+        admin._client.execute_command("ACL", "DELUSER", user)
+        admin.close()
+
+
 def test_redis_acl_users_confine_a_site_to_its_own_streams(redis_url):
     """The channel policy mapped onto Redis ACL users: the server itself stops a site that
     bypasses our code from reading another site's commands or the env's state updates."""
