@@ -114,19 +114,23 @@ class BatchedNewtonBackend(PowerFlowBackend):
 
     def solve(self, rows: np.ndarray | None = None) -> PowerFlowResult:
         """Solve the copies in ``rows`` (a boolean mask; all by default), with the regulators'
-        rounds if this backend took them. A copy the kernel gives up on goes to the fallback; if
-        that solves it, the kernel carries on with its regulators from there (in at most one
-        more pass per round, so a copy the kernel cannot solve at all keeps the fallback's)."""
+        rounds if this backend took them; a copy the kernel gives up on goes to the fallback
+        (:meth:`finish`)."""
         active = self._all if rows is None else rows
         for key, buffer in self._rounded.items():
             np.copyto(buffer, getattr(self, key), casting="same_kind")
-        injection = {key: self._rounded.get(key, getattr(self, key)) for key in ("load_p", "load_q", "sgen_p", "sgen_q", "storage_p")}
         tap = self.tap_ratio_factor() / self._factor0
-        r = self.result
         self._rounds[active] = 0
-        pending, most_rounds = active, self._regulators[-1]
-        for _ in range(most_rounds + 1):  # a pass per round at most: a copy the kernel never solves ends too
-            self._run_kernel(pending, injection, tap)
+        self._run_kernel(active, tap)
+        return self.finish(active, tap)
+
+    def finish(self, pending: np.ndarray, tap: np.ndarray) -> PowerFlowResult:
+        """After a kernel pass over the copies ``pending`` (a mask) at ratio factors ``tap``: each
+        it gave up on goes to the fallback; if that solves it, the kernel carries on with its
+        regulators from there (in at most one more pass per round, so a copy the kernel cannot
+        solve at all keeps the fallback's)."""
+        r, most_rounds = self.result, self._regulators[-1]
+        for attempt in range(most_rounds + 1):
             failed = pending & ~r.converged
             if not failed.any():
                 break
@@ -134,18 +138,30 @@ class BatchedNewtonBackend(PowerFlowBackend):
             for b in np.flatnonzero(failed):
                 self._solve_with_fallback(int(b))
             pending = failed & r.converged & (self._rounds < most_rounds)
-            if not pending.any():
+            if not pending.any() or attempt == most_rounds:
                 break
+            self._run_kernel(pending, tap)
         return r
 
-    def _run_kernel(self, active: np.ndarray, injection: dict[str, np.ndarray], tap: np.ndarray) -> None:
+    def kernel_arguments(self, tap: np.ndarray) -> tuple:
+        """The kernel's arguments but the copies to solve: the model, the warm starts, the
+        injections (rounded where the fallback rounds them), the ratio factors ``tap``, ...,
+        the regulators and the lanes (see :func:`powergrid.powerflow.newton.solve_batch`)."""
         r = self.result
+        injection = [self._rounded.get(key, getattr(self, key)) for key in ("load_p", "load_q", "sgen_p", "sgen_q", "storage_p")]
+        return (self.model, self._V, *injection, self.shunt_q, tap, self.tol, self.max_iter, r.converged, self.iterations,
+                r.vm_pu, r.va_degree, r.line_loading_percent, r.trafo_loading_percent, r.trafo_p_hv_mw, self.angles,
+                *((self.trafo_tap, *self._regulators, self._rounds, self._lanes) if self.kernel_regulates else ()))
+
+    def tap_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per transformer: neutral tap, percent per step, whether the tap is on the lv side, and
+        the ratio factor the model was built at (what turns a tap position into the kernel's factor)."""
+        return self._tap_neutral, self._tap_step, self._tap_lv, self._factor0
+
+    def _run_kernel(self, active: np.ndarray, tap: np.ndarray) -> None:
         kernel = self.serial_kernel if self.num_envs < LANES else self.kernel
-        kernel(self.model, active, self._V, injection["load_p"], injection["load_q"], injection["sgen_p"],
-               injection["sgen_q"], injection["storage_p"], self.shunt_q, tap, self.tol, self.max_iter,
-               r.converged, self.iterations, r.vm_pu, r.va_degree, r.line_loading_percent,
-               r.trafo_loading_percent, r.trafo_p_hv_mw, self.angles,
-               *((self.trafo_tap, *self._regulators, self._rounds, self._lanes) if self.kernel_regulates else ()))
+        model, *rest = self.kernel_arguments(tap)
+        kernel(model, active, *rest)
 
     def _solve_with_fallback(self, b: int) -> None:
         """One copy through the fallback backend, from its own retry sequence."""

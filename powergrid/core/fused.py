@@ -1,0 +1,244 @@
+"""The fused batched step: one Numba kernel call per step, from the actions to the observations.
+
+A batched env (:class:`powergrid.envs.batched.BatchedMicrogrids`) steps its copies through
+:func:`powergrid.core.fused_kernel.fused_step` when it has at least four copies (the Newton
+kernel's lanes), its devices are the built-in fleets (generators, storage, renewables)
+and its power flow is the Newton kernel; any other setup runs the step core's numpy functions
+(:class:`powergrid.core.step.GridCore`), which this kernel is held equal to by a test. The
+physics is the same code: the device formulas of :mod:`powergrid.agents.formulas` compiled for
+one device's numbers, and the Newton kernel's blocks. Each copy, on Numba's threads:
+
+1. the hour's profiles: loads, generators' caps, renewables' output, price;
+2. the actions clipped into the space (flagged per agent) and commanded: generators and storage
+   deliver what they can (flagged where that is less), discrete settings follow;
+3. the injections into the power flow's arrays (rounded as its fallback would take them);
+4. the power flow with the regulators' rounds (:func:`powergrid.powerflow.newton.solve_batch`);
+5. the converged results kept, each agent's cost and safety, and its observation.
+
+A copy the Newton kernel gives up on is left at step 4 for the backend's fallback; step 5 then
+runs for it in a second call (``conclude``), only in a step that has such a copy.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from powergrid.agents.fleets import GeneratorFleet, RenewableFleet, StorageFleet
+from powergrid.core.fused_kernel import conclude, fused_step
+
+__all__ = ["FusedStep", "FusedPlan", "FusedState", "plan_of", "state_of", "unfusable"]
+
+FLEETS = {"generator": GeneratorFleet, "storage": StorageFleet, "renewable": RenewableFleet}
+
+
+class FusedPlan(NamedTuple):
+    """What the kernel needs of a model, fixed at construction. Per flat action entry: its bounds,
+    the bounds that flag it, its agent. Per generator (``g_``), storage unit (``s_``) and
+    renewable (``r_``): parameters, action positions, profile column, injection element, owner.
+    Per load: base powers, profile column, owner. Per discrete setting: action position, offset,
+    whether a tap (else a capacitor, ``d_q_step`` Mvar a step), element. Transformers: the terms of
+    their tap ratio. Microgrids: connection transformer, buses and lines with their owners. The
+    observation: where each block starts in the source vector (``layout.OBSERVATION_SOURCE``),
+    then each entry's gather and scale."""
+
+    low: np.ndarray
+    high: np.ndarray
+    flag_low: np.ndarray
+    flag_high: np.ndarray
+    entry_agent: np.ndarray
+    g_p_min: np.ndarray
+    g_p_max: np.ndarray
+    g_q_min: np.ndarray
+    g_q_max: np.ndarray
+    g_s_max: np.ndarray
+    g_q_slope: np.ndarray
+    g_q_idle: np.ndarray
+    g_cost_a: np.ndarray
+    g_cost_b: np.ndarray
+    g_cost_c: np.ndarray
+    g_pos_p: np.ndarray
+    g_pos_q: np.ndarray
+    g_series: np.ndarray
+    g_element: np.ndarray
+    g_owner: np.ndarray
+    s_capacity: np.ndarray
+    s_soc_min: np.ndarray
+    s_soc_max: np.ndarray
+    s_eff_ch: np.ndarray
+    s_eff_dis: np.ndarray
+    s_cost: np.ndarray
+    s_pos: np.ndarray
+    s_element: np.ndarray
+    s_owner: np.ndarray
+    r_p_max: np.ndarray
+    r_series: np.ndarray
+    r_element: np.ndarray
+    load_base_p: np.ndarray
+    load_base_q: np.ndarray
+    load_series: np.ndarray
+    load_owner: np.ndarray
+    price_series: int
+    d_pos: np.ndarray
+    d_offset: np.ndarray
+    d_is_tap: np.ndarray
+    d_q_step: np.ndarray
+    d_element: np.ndarray
+    tap_neutral: np.ndarray
+    tap_step: np.ndarray
+    tap_lv: np.ndarray
+    tap_factor0: np.ndarray
+    mg_trafo: np.ndarray
+    mg_bus: np.ndarray
+    mg_bus_owner: np.ndarray
+    mg_line: np.ndarray
+    mg_line_owner: np.ndarray
+    at_g_p: int
+    at_g_q: int
+    at_s_p: int
+    at_s_soc: int
+    at_r_p: int
+    at_load_p: int
+    at_p_import: int
+    at_price: int
+    at_vm: int
+    at_discrete: int
+    source_size: int
+    obs_index: np.ndarray
+    obs_scale: np.ndarray
+    n_agents: int
+    dt_h: float
+    sell_price_ratio: float
+
+
+class FusedState(NamedTuple):
+    """The running arrays the kernel reads and writes, each ``(B, ...)``: the core's clock, fleets,
+    discrete settings and kept results, and the backend's injections at full precision."""
+
+    t: np.ndarray
+    start_hour: np.ndarray
+    hour: np.ndarray
+    price: np.ndarray
+    g_p: np.ndarray
+    g_q: np.ndarray
+    g_p_set: np.ndarray
+    g_q_set: np.ndarray
+    g_p_cap: np.ndarray
+    s_p: np.ndarray
+    s_p_set: np.ndarray
+    s_soc: np.ndarray
+    r_p: np.ndarray
+    discrete: np.ndarray
+    vm: np.ndarray
+    p_import: np.ndarray
+    line: np.ndarray
+    trafo: np.ndarray
+    load_p: np.ndarray
+    load_q: np.ndarray
+    sgen_p: np.ndarray
+    sgen_q: np.ndarray
+    storage_p: np.ndarray
+
+
+def unfusable(core) -> str | None:
+    """Why the fused kernel cannot step ``core`` (a batched :class:`GridCore`), or None if it can."""
+    from powergrid.powerflow.batched import BatchedNewtonBackend
+    from powergrid.powerflow.nr_model import LANES
+
+    if type(core.backend) is not BatchedNewtonBackend:
+        return f"its power flow is {core.backend.name!r}, not the Newton kernel"
+    if core.num_envs < LANES:
+        return f"fewer than {LANES} copies (the Newton kernel's lanes; fewer are solved one at a time)"
+    odd = {kind: type(f).__name__ for kind, f in core.fleets.items() if FLEETS.get(kind) is not type(f)}
+    if odd:
+        return f"device fleets other than the built-in generators, storage and renewables: {odd}"
+    if core.regulation is not None and core.backend.regulation is not core.regulation:
+        return "its regulators are not stepped inside the power-flow kernel"
+    return None
+
+
+def plan_of(core, obs_index: np.ndarray, obs_scale: np.ndarray) -> FusedPlan:
+    """The kernel's plan of a batched core (one that :func:`unfusable` passes)."""
+    lay, model, backend = core.layout, core.model, core.backend
+    fleets = {kind: core.fleets.get(kind) or cls([]) for kind, cls in FLEETS.items()}
+    g, s, r = fleets["generator"], fleets["storage"], fleets["renewable"]
+    low, high, flag_low, flag_high, _ = lay.action_bounds
+    entry_agent = np.repeat(np.arange(len(lay.agent_ids)), np.diff(lay.action_offsets))
+    position = lambda kind, j: lay.action_pos[kind][:, j] if kind in lay.acting else np.zeros(0, np.int64)  # noqa: E731
+    series = lambda kind: np.asarray(model.fleet_series[kind], np.int64) if kind in model.fleet_series else np.full(fleets[kind].size, -1)  # noqa: E731
+    owner = lambda kind: lay.owner.get(kind, np.zeros(0, np.int64))  # noqa: E731
+    q_step = np.zeros(len(lay.discrete_positions))
+    q_step[~lay.disc_is_tap] = lay.disc_q_step
+    at, offsets = 0, {}
+    for kind, fleet in core.fleets.items():  # the source vector's blocks, as the layout numbers them
+        for _, attribute, _ in fleet.OBSERVED:
+            offsets[kind, attribute] = at
+            at += fleet.size
+    n = len(lay.agent_ids)
+    blocks = {"load_p": at, "p_import": at + n, "price": at + 2 * n, "vm": at + 2 * n + 3, "discrete": at + 2 * n + 3 + lay.n_bus}
+    neutral, step, lv, factor0 = backend.tap_terms()
+    fields = (
+        low, high, flag_low, flag_high, entry_agent,
+        g.p_min, g.p_max, g.q_min, g.q_max, g.s_max, g.q_slope, g.q_idle, g.cost_a, g.cost_b, g.cost_c,
+        position("generator", 0), position("generator", 1), series("generator"), g.element, owner("generator"),
+        s.capacity, s.soc_min, s.soc_max, s.eff_ch, s.eff_dis, s.cost_per_mwh,
+        position("storage", 0), s.element, owner("storage"),
+        r.p_max, series("renewable"), r.element,
+        core.load_base_p, core.load_base_q, np.asarray(model.load_series, np.int64), lay.load_owner, int(model.price_series),
+        lay.discrete_positions, lay.disc_offset, lay.disc_is_tap, q_step, lay.disc_element,
+        neutral, step, lv.astype(np.float64), factor0,
+        lay.mg_trafo, lay.mg_bus, lay.mg_bus_owner, lay.mg_line, lay.mg_line_owner,
+        offsets.get(("generator", "p"), 0), offsets.get(("generator", "q"), 0), offsets.get(("storage", "p"), 0),
+        offsets.get(("storage", "soc"), 0), offsets.get(("renewable", "p"), 0),
+        blocks["load_p"], blocks["p_import"], blocks["price"], blocks["vm"], blocks["discrete"], blocks["discrete"] + len(q_step),
+        np.asarray(obs_index, np.int64), np.asarray(obs_scale, np.float64), n, float(core.dt_h), float(core.sell_price_ratio))
+    return FusedPlan(*(np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for v in fields))  # one compiled kernel
+
+
+def state_of(core, hour: np.ndarray, price: np.ndarray) -> FusedState:
+    """The kernel's view of a batched core's running arrays (taken every step: episodes and
+    restores write into them, but a core's clock may be rebound between steps)."""
+    empty = np.zeros((core.num_envs, 0))
+    g, s, r = (core.fleets.get(kind) for kind in FLEETS)
+    keep, b = core.results, core.backend
+    return FusedState(core.t, core.start_hour, hour, price,
+                      *((g.p, g.q, g.p_set, g.q_set, g.p_cap) if g is not None else (empty,) * 5),
+                      *((s.p, s.p_set, s.soc) if s is not None else (empty,) * 3),
+                      r.p if r is not None else empty, core.discrete,
+                      keep["vm"], keep["p_import"], keep["line"], keep["trafo"], b.load_p, b.load_q, b.sgen_p, b.sgen_q, b.storage_p)
+
+
+class FusedStep:
+    """The fused kernel bound to a batched core and the env's observation buffer ``obs``
+    (``(B, obs_dim)`` float32, each agent's gather ``obs_index`` times ``obs_scale`` side by side)."""
+
+    def __init__(self, core, obs_index: np.ndarray, obs_scale: np.ndarray, obs: np.ndarray) -> None:
+        self.core, self.obs = core, obs
+        self.plan = plan_of(core, obs_index, obs_scale)
+        B = core.num_envs
+        self.profiles = np.ascontiguousarray(core.model.profiles[core.split])
+        self.hour, self.price = np.zeros(B, np.int64), np.zeros(B)
+        self.tap = np.ones((B, core.layout.n_trafo))  # the copies' ratio factors, as the kernel takes them
+        self.flat = np.zeros((B, self.plan.low.size))
+        self.every = np.ones(B, bool)
+
+    def step(self, raw: np.ndarray) -> tuple[np.ndarray, ...]:
+        """One step of every copy for the checked actions ``raw`` (``(B, total_dim)``): the
+        clipped actions, the per-agent clip flags, the delivered actions, the per-agent limit
+        flags, cost and safety, and the power flow's convergence; the observations are in ``obs``."""
+        core, backend = self.core, self.core.backend
+        B, n = raw.shape[0], self.plan.n_agents
+        clipped, limited = np.empty((B, n), bool), np.empty((B, n), bool)
+        delivered, cost, safety = np.empty_like(raw), np.empty((B, n)), np.empty((B, n))
+        state = state_of(core, self.hour, self.price)
+        model, *solver = backend.kernel_arguments(self.tap)
+        fused_step(self.plan, state, self.profiles, raw, self.flat, clipped, delivered, limited, cost, safety, self.obs,
+                   model, self.every, *solver)
+        core.hour, core.price = self.hour, self.price
+        r = backend.result
+        if not r.converged.all():
+            failed = ~r.converged
+            backend.finish(failed, self.tap)
+            conclude(self.plan, state, np.flatnonzero(failed), r.converged, r.vm_pu, r.line_loading_percent,
+                     r.trafo_loading_percent, r.trafo_p_hv_mw, cost, safety, self.obs)
+        return self.flat, clipped, delivered, limited, cost, safety, r.converged
