@@ -16,7 +16,7 @@ import numpy as np
 from heron.core.action import all_finite
 from powergrid.core.layout import Layout
 
-__all__ = ["clip_actions", "gather_actions", "gather_batch", "flags_by_agent", "rewards"]
+__all__ = ["clip_actions", "gather_actions", "gather_batch", "read_batch", "flags_by_agent", "rewards"]
 
 
 def clip_actions(raw: np.ndarray, bounds: tuple[np.ndarray, ...], out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -106,6 +106,11 @@ def _require_keys(actions: Mapping[str, Any], ids: Sequence[str], what: str) -> 
 def gather_batch(actions: Mapping[str, Any] | np.ndarray, agent_ids: Sequence[str], layout: Layout, raw: np.ndarray,
                  out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A batch's actions as clipped ``(B, total_dim)`` rows (in ``out``) and ``(B, n_agents)`` flags."""
+    return clip_actions(read_batch(actions, agent_ids, layout, raw), layout.action_bounds, out=out)
+
+
+def read_batch(actions: Mapping[str, Any] | np.ndarray, agent_ids: Sequence[str], layout: Layout, raw: np.ndarray) -> np.ndarray:
+    """A batch's actions as checked ``(B, total_dim)`` rows in ``raw``, not yet clipped."""
     B, offsets = raw.shape[0], layout.action_offsets
     if isinstance(actions, Mapping):
         _require_keys(actions, agent_ids, "agent")
@@ -128,7 +133,7 @@ def gather_batch(actions: Mapping[str, Any] | np.ndarray, agent_ids: Sequence[st
             same = f" or ({B}, {len(dims)}, {dims[0]})" if np.all(dims == dims[0]) else ""
             raise ValueError(f"actions have shape {value.shape}; expected a dict of ({B}, act_dim) arrays, ({B}, {raw.shape[1]}){same}")
     _check_values(raw, layout, agent_ids)
-    return clip_actions(raw, layout.action_bounds, out=out)
+    return raw
 
 
 def rewards(cost: np.ndarray, safety: np.ndarray, converged: Any, config: Mapping[str, Any],
