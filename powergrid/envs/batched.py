@@ -27,7 +27,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from powergrid.envs.multi_agent_microgrids import MultiAgentMicrogrids
-from powergrid.core.actions import flags_by_agent, gather_batch, rewards
+from powergrid.core.actions import flags_by_agent, gather_batch, read_batch, rewards
 from powergrid.core.config import reset_options
 from powergrid.envs.networked_grid_env import NetworkedGridEnv
 
@@ -47,7 +47,9 @@ class BatchedMicrogrids:
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(self, num_envs: int, config: Mapping[str, Any] | None = None,
-                 env_class: type[NetworkedGridEnv] = MultiAgentMicrogrids) -> None:
+                 env_class: type[NetworkedGridEnv] = MultiAgentMicrogrids, fused: bool | None = None) -> None:
+        """``fused``: step through the fused kernel (:mod:`powergrid.core.fused`; None: where the
+        setup allows, True: or raise, False: the step core's numpy functions around the power flow)."""
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         if config is not None and isinstance(config, Mapping) and not config.get("centralized", True):
@@ -77,6 +79,24 @@ class BatchedMicrogrids:
         self.final_obs_array = np.zeros_like(self.obs_array)
         self.reward_array = np.zeros((B, n), np.float32)
         self._views()
+        self._fused = self._fused_step(fused)
+
+    def _fused_step(self, fused: bool | None):
+        if fused is False:
+            return None
+        from powergrid.core.fused import FusedStep, unfusable  # Numba: compiled on first use
+
+        reason = unfusable(self.core)
+        if reason is None:
+            return FusedStep(self.core, self._obs_index, self._obs_scale, self.obs_array)
+        if fused:
+            raise ValueError(f"fused=True, but this setup cannot take the fused step: {reason}")
+        return None
+
+    @property
+    def fused(self) -> bool:
+        """Whether a step runs as one fused kernel call (:mod:`powergrid.core.fused`)."""
+        return self._fused is not None
 
     def _views(self) -> None:
         """Per-agent views into the output buffers (a copy of the batch makes them anew)."""
@@ -138,21 +158,25 @@ class BatchedMicrogrids:
 
     def _step(self, actions: Mapping[str, Any] | np.ndarray):
         core = self.core
-        flat, clipped = gather_batch(actions, self.possible_agents, self.layout, self._raw, self._flat)
-        core.t += 1
-        core.advance_profiles()
-        core.apply_actions(flat)
-        delivered = core.delivered_actions(flat)
-        limited = flags_by_agent(delivered != flat, self.layout.action_bounds[-1])
-        core.push_devices()
-        converged = core.solve()
-        cost, safety = core.score()
+        if self._fused is not None:
+            raw = read_batch(actions, self.possible_agents, self.layout, self._raw)
+            flat, clipped, delivered, limited, cost, safety, converged = self._fused.step(raw)  # observations written
+        else:
+            flat, clipped = gather_batch(actions, self.possible_agents, self.layout, self._raw, self._flat)
+            core.t += 1
+            core.advance_profiles()
+            core.apply_actions(flat)
+            delivered = core.delivered_actions(flat)
+            limited = flags_by_agent(delivered != flat, self.layout.action_bounds[-1])
+            core.push_devices()
+            converged = core.solve()
+            cost, safety = core.score()
+            self._write_observations()
         truncated = core.t >= self.max_episode_steps
         credit = np.where(truncated[:, None], core.stored_energy_credit(), 0.0)  # see NetworkedGridEnv
         cost = cost - credit
         reward, safety = rewards(cost, safety, converged, self.config)
         self.reward_array[:] = reward
-        self._write_observations()
         infos: dict[str, Any] = {"cost": cost, "safety": safety, "converged": converged.copy(), "action_clipped": clipped,
                                  "action_limited": limited, "delivered_action": delivered, "stored_energy_credit": credit}
         if truncated.any():

@@ -95,14 +95,15 @@ def _joint_actions(batch, seed: int) -> list[np.ndarray]:
     return [low + rng.random((batch.num_envs, low.size)) * (high - low) for _ in range(10)]
 
 
-@pytest.mark.parametrize("where", ["solve", "score", "_first_solve"])
+@pytest.mark.parametrize("where", ["solve", "score", "_first_solve", "stored_energy_credit"])
 def test_a_batched_step_that_raises_leaves_the_batch_as_before_and_the_next_steps_unshifted(where):
     """``_first_solve`` fails in the step that ends every copy's episode, after the next
-    episodes were drawn: the draws are undone too."""
+    episodes were drawn: the draws are undone too. ``score`` is the numpy stages' own (the fused
+    step scores in its kernel); ``stored_energy_credit`` fails after the fused kernel ran."""
     from powergrid.envs.batched import BatchedMicrogrids
 
-    config = {"max_episode_steps": 3, "train": True}
-    batch, reference = BatchedMicrogrids(4, config), BatchedMicrogrids(4, config)
+    config, fused = {"max_episode_steps": 3, "train": True}, where != "score"
+    batch, reference = BatchedMicrogrids(4, config, fused=fused), BatchedMicrogrids(4, config, fused=fused)
     batch.reset(seed=5)
     reference.reset(seed=5)
     actions = _joint_actions(batch, 0)
