@@ -6,9 +6,11 @@ second and as ratios to the single env and to runpp.
     python benchmarks/compare.py 256 1024   # chosen batch sizes
 
 The batched rows run the Newton kernel (the default setup's backend is lightsim2grid) on every
-thread Numba has; the last rows run it, and the same setup on the sweep (``power_flow_backend:
-"sweep"``), at the largest B on one thread and on every thread (both kernels spread their
-copies with ``numba.prange``).
+thread Numba has, as the fused step (one kernel call a step, :mod:`powergrid.core.fused`) from
+four copies on; the last rows run, at the largest B on one thread and on every thread, the
+fused step, the step core's numpy functions around the Newton kernel (``fused=False``), and the
+same setup on the sweep (``power_flow_backend: "sweep"``, never fused). Every kernel spreads its
+copies with ``numba.prange``.
 
 Each figure is the median over repeated timed blocks, so a noisy neighbour on a shared machine
 moves it less than a mean would. The last column checks linear growth: step time per copy
@@ -60,8 +62,8 @@ def single_env(actions: dict[str, np.ndarray], config: dict | None = None) -> fl
     return median_seconds(step, repeats=15, inner=200)
 
 
-def batched_env(num_envs: int, actions: dict[str, np.ndarray], config: dict | None = None) -> float:
-    batch = BatchedMicrogrids(num_envs, config)
+def batched_env(num_envs: int, actions: dict[str, np.ndarray], config: dict | None = None, fused: bool | None = None) -> float:
+    batch = BatchedMicrogrids(num_envs, config, fused=fused)
     batch.reset(seed=0)
     tiled = {a: np.tile(v, (num_envs, 1)) for a, v in actions.items()}
     for _ in range(3):
@@ -78,10 +80,11 @@ def main(sizes: list[int]) -> None:
             ("single env, Newton kernel", single_env(actions, {"power_flow_backend": "newton"}))]
     rows += [(f"batched env, B = {b}", batched_env(b, actions)) for b in sizes]
     threads = numba.get_num_threads()
-    for kernel, config in (("Newton", None), ("sweep", {"power_flow_backend": "sweep"})):
-        for count in sorted({1, threads}):
-            numba.set_num_threads(count)
-            rows.append((f"batched {kernel}, B = {sizes[-1]}, {count} thread(s)", batched_env(sizes[-1], actions, config)))
+    kinds = (("fused", None, True), ("numpy stages + Newton", None, False), ("sweep", {"power_flow_backend": "sweep"}, None))
+    for count in sorted({1, threads}):
+        numba.set_num_threads(count)
+        for kind, config, fused in kinds:
+            rows.append((f"batched {kind}, B = {sizes[-1]}, {count} thread(s)", batched_env(sizes[-1], actions, config, fused)))
     numba.set_num_threads(threads)
     first = 3  # the rows before the batched ones
     sizes = sizes + [sizes[-1]] * (len(rows) - first - len(sizes))

@@ -3,7 +3,9 @@
 Targets: at B = 256, >= 50,000 env-steps/s on one core and >= 10x the single-env loop of the
 same run; step time at most linear in B up to 1024; memory at B = 1024 <= 200 MB. The figure
 to read is ``extra_info['env_steps_per_s_median']`` (B / median step time);
-``benchmarks/compare.py`` prints them side by side with the ratios.
+``benchmarks/compare.py`` prints them side by side with the ratios. From four copies the batch
+takes the fused step (one kernel call a step); ``test_fused_against_numpy_stages`` times it
+beside the step core's numpy functions around the same kernel.
 """
 import tracemalloc
 
@@ -49,6 +51,17 @@ def test_batched_step(benchmark, num_envs):
     benchmark.extra_info["env_steps_per_s_median"] = num_envs / median
     benchmark.extra_info["us_per_env_step_median"] = median / num_envs * 1e6
     assert batch.backend.fallback_solves == 0
+
+
+@pytest.mark.benchmark(group="powergrid: fused step vs numpy stages, B = 256")
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "numpy stages"])
+def test_fused_against_numpy_stages(benchmark, fused):
+    batch = BatchedMicrogrids(256, fused=fused)
+    batch.reset(seed=0)
+    actions = batch_actions(batch)
+    benchmark.pedantic(batch.step, args=(actions,), rounds=100, warmup_rounds=5)
+    benchmark.extra_info["env_steps_per_s_median"] = 256 / benchmark.stats.stats.median
+    assert batch.fused == fused
 
 
 @pytest.mark.benchmark(group="powergrid: batched memory")
