@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -42,11 +43,20 @@ def serving(command: list[str], port: int):
         server.wait(timeout=10)
 
 
+def _own_database(url: str) -> str:
+    """``url`` on a database of this pytest-xdist worker's own (gw0: 1, gw1: 2, ...), so that
+    workers flushing their database between tests never empty each other's; without xdist, as given."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    return urlsplit(url)._replace(path=f"/{int(worker.removeprefix('gw')) + 1}").geturl()
+
+
 @pytest.fixture(scope="session")
 def redis_url():
     url = os.environ.get("HERON_REDIS_URL")
     if url:
-        yield url
+        yield _own_database(url)
         return
     if shutil.which("redis-server") is None:
         pytest.skip("no Redis: set HERON_REDIS_URL or install redis-server (CI does both)")
