@@ -90,10 +90,10 @@ def main(sizes: list[int]) -> None:
     sizes = sizes + [sizes[-1]] * (len(rows) - first - len(sizes))
     runpp, single = rows[0][1], rows[1][1]
     reference = next((t for (name, t), b in zip(rows[first:], sizes) if b >= 64), None)
-    print(f"{'':40s} {'env-steps/s':>12s} {'us/env-step':>12s} {'x single':>9s} {'x runpp':>9s} {'per-copy time vs B>=64':>23s}")
+    print(f"{'':52s} {'env-steps/s':>12s} {'us/env-step':>12s} {'x single':>9s} {'x runpp':>9s} {'per-copy time vs B>=64':>23s}")
     for k, (name, seconds) in enumerate(rows):
         growth = f"{seconds / reference:.2f}" if k >= first and reference and sizes[k - first] >= 64 else ""
-        print(f"{name:40s} {1 / seconds:12,.0f} {seconds * 1e6:12.1f} {single / seconds:9.1f} {runpp / seconds:9.0f} {growth:>23s}")
+        print(f"{name:52s} {1 / seconds:12,.0f} {seconds * 1e6:12.1f} {single / seconds:9.1f} {runpp / seconds:9.0f} {growth:>23s}")
 
 
 if __name__ == "__main__":
