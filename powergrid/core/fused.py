@@ -177,22 +177,28 @@ def plan_of(core, obs_index: np.ndarray, obs_scale: np.ndarray) -> FusedPlan:
     n = len(lay.agent_ids)
     blocks = {"load_p": at, "p_import": at + n, "price": at + 2 * n, "vm": at + 2 * n + 3, "discrete": at + 2 * n + 3 + lay.n_bus}
     neutral, step, lv, factor0 = backend.tap_terms()
-    fields = (
-        low, high, flag_low, flag_high, entry_agent,
-        g.p_min, g.p_max, g.q_min, g.q_max, g.s_max, g.q_slope, g.q_idle, g.cost_a, g.cost_b, g.cost_c,
-        position("generator", 0), position("generator", 1), series("generator"), g.element, owner("generator"),
-        s.capacity, s.soc_min, s.soc_max, s.eff_ch, s.eff_dis, s.cost_per_mwh,
-        position("storage", 0), s.element, owner("storage"),
-        r.p_max, series("renewable"), r.element,
-        core.load_base_p, core.load_base_q, np.asarray(model.load_series, np.int64), lay.load_owner, int(model.price_series),
-        lay.discrete_positions, lay.disc_offset, lay.disc_is_tap, q_step, lay.disc_element,
-        neutral, step, lv.astype(np.float64), factor0,
-        lay.mg_trafo, lay.mg_bus, lay.mg_bus_owner, lay.mg_line, lay.mg_line_owner,
-        offsets.get(("generator", "p"), 0), offsets.get(("generator", "q"), 0), offsets.get(("storage", "p"), 0),
-        offsets.get(("storage", "soc"), 0), offsets.get(("renewable", "p"), 0),
-        blocks["load_p"], blocks["p_import"], blocks["price"], blocks["vm"], blocks["discrete"], blocks["discrete"] + len(q_step),
-        np.asarray(obs_index, np.int64), np.asarray(obs_scale, np.float64), n, float(core.dt_h), float(core.sell_price_ratio))
-    return FusedPlan(*(np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for v in fields))  # one compiled kernel
+    fields = dict(
+        low=low, high=high, flag_low=flag_low, flag_high=flag_high, entry_agent=entry_agent,
+        g_p_min=g.p_min, g_p_max=g.p_max, g_q_min=g.q_min, g_q_max=g.q_max, g_s_max=g.s_max, g_q_slope=g.q_slope,
+        g_q_idle=g.q_idle, g_cost_a=g.cost_a, g_cost_b=g.cost_b, g_cost_c=g.cost_c, g_pos_p=position("generator", 0),
+        g_pos_q=position("generator", 1), g_series=series("generator"), g_element=g.element, g_owner=owner("generator"),
+        s_capacity=s.capacity, s_soc_min=s.soc_min, s_soc_max=s.soc_max, s_eff_ch=s.eff_ch, s_eff_dis=s.eff_dis,
+        s_cost=s.cost_per_mwh, s_pos=position("storage", 0), s_element=s.element, s_owner=owner("storage"),
+        r_p_max=r.p_max, r_series=series("renewable"), r_element=r.element,
+        load_base_p=core.load_base_p, load_base_q=core.load_base_q, load_series=np.asarray(model.load_series, np.int64),
+        load_owner=lay.load_owner, price_series=int(model.price_series),
+        d_pos=lay.discrete_positions, d_offset=lay.disc_offset, d_is_tap=lay.disc_is_tap, d_q_step=q_step,
+        d_element=lay.disc_element, tap_neutral=neutral, tap_step=step, tap_lv=lv.astype(np.float64), tap_factor0=factor0,
+        mg_trafo=lay.mg_trafo, mg_bus=lay.mg_bus, mg_bus_owner=lay.mg_bus_owner, mg_line=lay.mg_line,
+        mg_line_owner=lay.mg_line_owner,
+        at_g_p=offsets.get(("generator", "p"), 0), at_g_q=offsets.get(("generator", "q"), 0),
+        at_s_p=offsets.get(("storage", "p"), 0), at_s_soc=offsets.get(("storage", "soc"), 0),
+        at_r_p=offsets.get(("renewable", "p"), 0), at_load_p=blocks["load_p"], at_p_import=blocks["p_import"],
+        at_price=blocks["price"], at_vm=blocks["vm"], at_discrete=blocks["discrete"],
+        source_size=blocks["discrete"] + len(q_step), obs_index=np.asarray(obs_index, np.int64),
+        obs_scale=np.asarray(obs_scale, np.float64), n_agents=n, dt_h=float(core.dt_h),
+        sell_price_ratio=float(core.sell_price_ratio))
+    return FusedPlan(**{k: np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for k, v in fields.items()})  # one kernel
 
 
 def state_of(core, hour: np.ndarray, price: np.ndarray) -> FusedState:
@@ -201,11 +207,12 @@ def state_of(core, hour: np.ndarray, price: np.ndarray) -> FusedState:
     empty = np.zeros((core.num_envs, 0))
     g, s, r = (core.fleets.get(kind) for kind in FLEETS)
     keep, b = core.results, core.backend
-    return FusedState(core.t, core.start_hour, hour, price,
-                      *((g.p, g.q, g.p_set, g.q_set, g.p_cap) if g is not None else (empty,) * 5),
-                      *((s.p, s.p_set, s.soc) if s is not None else (empty,) * 3),
-                      r.p if r is not None else empty, core.discrete,
-                      keep["vm"], keep["p_import"], keep["line"], keep["trafo"], b.load_p, b.load_q, b.sgen_p, b.sgen_q, b.storage_p)
+    fleet = lambda f, key: getattr(f, key) if f is not None else empty  # noqa: E731
+    return FusedState(t=core.t, start_hour=core.start_hour, hour=hour, price=price, g_p=fleet(g, "p"), g_q=fleet(g, "q"),
+                      g_p_set=fleet(g, "p_set"), g_q_set=fleet(g, "q_set"), g_p_cap=fleet(g, "p_cap"), s_p=fleet(s, "p"),
+                      s_p_set=fleet(s, "p_set"), s_soc=fleet(s, "soc"), r_p=fleet(r, "p"), discrete=core.discrete,
+                      vm=keep["vm"], p_import=keep["p_import"], line=keep["line"], trafo=keep["trafo"], load_p=b.load_p,
+                      load_q=b.load_q, sgen_p=b.sgen_p, sgen_q=b.sgen_q, storage_p=b.storage_p)
 
 
 class FusedStep:
