@@ -10,9 +10,10 @@ Each copy runs exactly the centralized step of the env it is a copy of: the env'
 functions are written over leading axes, so here they run once on ``(B, ...)`` arrays, and the
 B power flows are solved together by the Numba Newton kernel (a copy it cannot solve falls back
 to the env's own backend). From four copies with the built-in devices the whole step is one
-kernel call instead (:mod:`powergrid.core.fused`, held equal to these functions by a test). Copies restart on their own when their episode ends, in the same
-step (Gymnasium's ``SAME_STEP`` autoreset): the returned observation is the new episode's
-first, and ``infos['final_obs']`` holds the last one where ``infos['_final_obs']`` is set.
+kernel call instead (:mod:`powergrid.core.fused`, held equal to these functions by a test).
+Copies restart on their own when their episode ends, in the same step (Gymnasium's
+``SAME_STEP`` autoreset): the returned observation is the new episode's first, and
+``infos['final_obs']`` holds the last one where ``infos['_final_obs']`` is set.
 Observations and rewards are written into preallocated float32 arrays that every call returns
 again: copy what you keep; terminations and truncations are fresh arrays every step. Copy ``b`` behaves as a single env reset with seed ``seed + b``.
 """
