@@ -12,7 +12,7 @@ from numba import njit, prange
 from powergrid.powerflow.kernel_parts import bus_injections, write_results
 from powergrid.powerflow.nr_model import LANES, NRModel, build_model
 
-__all__ = ["NRModel", "build_model", "solve_batch", "solve_serial", "solve_block"]
+__all__ = ["NRModel", "build_model", "solve_batch", "solve_serial"]
 
 # Reordering and contraction for the lane loops; NaN and inf stay honoured, since a diverging
 # copy is detected by them.
@@ -224,7 +224,7 @@ def solve_batch(m, active, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q
     rows = np.flatnonzero(active)
     blocks = max(1, min(BLOCKS, (rows.size + len(lanes) - 1) // len(lanes)))
     for t in prange(blocks):
-        solve_block(m, rows, t, blocks, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, tol, max_iter,
+        _solve_block(m, rows, t, blocks, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, tol, max_iter,
                      converged, iterations, vm, va, line_loading, trafo_loading, trafo_p_hv, angles, trafo_tap, reg_trafo,
                      reg_bus, reg, max_rounds, rounds, lanes)
 
@@ -236,13 +236,13 @@ def solve_serial(m, active, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_
     """:func:`solve_batch` on the calling thread, for a few copies (the single env's one): no
     threads to start at every call, and none to compile (Numba takes about 15 s more for the
     parallel kernel)."""
-    solve_block(m, np.flatnonzero(active), 0, 1, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, tol,
+    _solve_block(m, np.flatnonzero(active), 0, 1, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, tol,
                  max_iter, converged, iterations, vm, va, line_loading, trafo_loading, trafo_p_hv, angles, trafo_tap,
                  reg_trafo, reg_bus, reg, max_rounds, rounds, lanes)
 
 
 @njit(cache=True, error_model="numpy")
-def solve_block(m, rows, t, blocks, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, tol, max_iter,
+def _solve_block(m, rows, t, blocks, V, load_p, load_q, sgen_p, sgen_q, storage_p, shunt_q, tap_factor, tol, max_iter,
                  converged, iterations, vm, va, line_loading, trafo_loading, trafo_p_hv, angles, trafo_tap, reg_trafo,
                  reg_bus, reg, max_rounds, rounds, lanes):
     """Block ``t`` of :func:`solve_batch`: the copies ``rows[t::blocks]``, through the lanes."""
