@@ -169,13 +169,7 @@ def plan_of(core, obs_index: np.ndarray, obs_scale: np.ndarray) -> FusedPlan:
     owner = lambda kind: lay.owner.get(kind, np.zeros(0, np.int64))  # noqa: E731
     q_step = np.zeros(len(lay.discrete_positions))
     q_step[~lay.disc_is_tap] = lay.disc_q_step
-    at, offsets = 0, {}
-    for kind, fleet in core.fleets.items():  # the source vector's blocks, as the layout numbers them
-        for _, attribute, _ in fleet.OBSERVED:
-            offsets[kind, attribute] = at
-            at += fleet.size
-    n = len(lay.agent_ids)
-    blocks = {"load_p": at, "p_import": at + n, "price": at + 2 * n, "vm": at + 2 * n + 3, "discrete": at + 2 * n + 3 + lay.n_bus}
+    n, at = len(lay.agent_ids), lay.source_at
     neutral, step, lv, factor0 = backend.tap_terms()
     fields = dict(
         low=low, high=high, flag_low=flag_low, flag_high=flag_high, entry_agent=entry_agent,
@@ -191,19 +185,18 @@ def plan_of(core, obs_index: np.ndarray, obs_scale: np.ndarray) -> FusedPlan:
         d_element=lay.disc_element, tap_neutral=neutral, tap_step=step, tap_lv=lv.astype(np.float64), tap_factor0=factor0,
         mg_trafo=lay.mg_trafo, mg_bus=lay.mg_bus, mg_bus_owner=lay.mg_bus_owner, mg_line=lay.mg_line,
         mg_line_owner=lay.mg_line_owner,
-        at_g_p=offsets.get(("generator", "p"), 0), at_g_q=offsets.get(("generator", "q"), 0),
-        at_s_p=offsets.get(("storage", "p"), 0), at_s_soc=offsets.get(("storage", "soc"), 0),
-        at_r_p=offsets.get(("renewable", "p"), 0), at_load_p=blocks["load_p"], at_p_import=blocks["p_import"],
-        at_price=blocks["price"], at_vm=blocks["vm"], at_discrete=blocks["discrete"],
-        source_size=blocks["discrete"] + len(q_step), obs_index=np.asarray(obs_index, np.int64),
+        at_g_p=at.get(("generator", "p"), 0), at_g_q=at.get(("generator", "q"), 0), at_s_p=at.get(("storage", "p"), 0),
+        at_s_soc=at.get(("storage", "soc"), 0), at_r_p=at.get(("renewable", "p"), 0), at_load_p=at["load_p"],
+        at_p_import=at["p_import"], at_price=at["price"], at_vm=at["vm"], at_discrete=at["discrete"],
+        source_size=lay.source_size, obs_index=np.asarray(obs_index, np.int64),
         obs_scale=np.asarray(obs_scale, np.float64), n_agents=n, dt_h=float(core.dt_h),
         sell_price_ratio=float(core.sell_price_ratio))
     return FusedPlan(**{k: np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for k, v in fields.items()})  # one kernel
 
 
 def state_of(core, hour: np.ndarray, price: np.ndarray) -> FusedState:
-    """The kernel's view of a batched core's running arrays (taken every step: episodes and
-    restores write into them, but a core's clock may be rebound between steps)."""
+    """The kernel's view of a batched core's running arrays (a batched core changes them in
+    place, never rebinds them, so the view holds for the core's life)."""
     empty = np.zeros((core.num_envs, 0))
     g, s, r = (core.fleets.get(kind) for kind in FLEETS)
     keep, b = core.results, core.backend
@@ -228,6 +221,7 @@ class FusedStep:
         self.tap = np.ones((B, core.layout.n_trafo))  # the copies' ratio factors, as the kernel takes them
         self.flat = np.zeros((B, self.plan.low.size))
         self.every = np.ones(B, bool)
+        self.state = state_of(core, self.hour, self.price)
 
     def step(self, raw: np.ndarray) -> tuple[np.ndarray, ...]:
         """One step of every copy for the checked actions ``raw`` (``(B, total_dim)``): the
@@ -237,7 +231,7 @@ class FusedStep:
         B, n = raw.shape[0], self.plan.n_agents
         clipped, limited = np.empty((B, n), bool), np.empty((B, n), bool)
         delivered, cost, safety = np.empty_like(raw), np.empty((B, n)), np.empty((B, n))
-        state = state_of(core, self.hour, self.price)
+        state = self.state
         model, *solver = backend.kernel_arguments(self.tap)
         fused_step(self.plan, state, self.profiles, raw, self.flat, clipped, delivered, limited, cost, safety, self.obs,
                    model, self.every, *solver)

@@ -151,9 +151,12 @@ class Layout:
             for _, attribute, _ in fleet.OBSERVED:
                 base[kind, attribute] = at
                 at += fleet.size
-        for block, width in (("load_p", n), ("p_import", n), ("price", 3), ("vm", self.n_bus), ("discrete", 0)):
+        for block, width in (("load_p", n), ("p_import", n), ("price", 3), ("vm", self.n_bus), ("discrete", len(self.discrete))):
             base[block] = at
             at += width
+        #: where each block of the source vector starts: ``(kind, attribute)`` of each fleet's
+        #: observed attributes, then the blocks by name; ``source_size`` is its length
+        self.source_at, self.source_size = dict(base), at
         discrete_row = {d.name: i for i, (d, _) in enumerate(self.discrete)}
         bus_names = model.net.bus.name.to_numpy()
         self.obs_index, self.obs_scale, self.obs_layout = [], [], []
