@@ -9,7 +9,7 @@ arrays: the same numbers the step scores, no second bookkeeping.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -84,10 +84,25 @@ class EarlierEnvAPI:
         """The current step's (rewards, safety) by agent, by the env's rules (the earlier hook; a
         subclass overrides it to reward its own way, reading each agent's ``cost`` and ``safety``)."""
         cost, safety = self.core.score()
-        for agent, c, s in zip(self.agent_dict.values(), cost.tolist(), safety.tolist()):
-            agent.cost, agent.safety = c, s
+        self._tell_agents(cost, safety)
         reward, safety = rewards(cost, safety, bool(getattr(self, "last_converged", True)), self.config)
         return dict(zip(self.possible_agents, reward.tolist())), dict(zip(self.possible_agents, safety.tolist()))
+
+    def _tell_agents(self, cost: np.ndarray, safety: np.ndarray) -> None:
+        """Each agent's ``cost`` and ``safety`` of the step, where the earlier hook reads them."""
+        for agent, c, s in zip(self.agent_dict.values(), cost.tolist(), safety.tolist()):
+            agent.cost, agent.safety = c, s
+
+    def _earlier_rewards(self, cost: np.ndarray, safety: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A subclass's own ``_reward_and_safety`` reads each agent's ``cost`` and ``safety`` (set
+        here) and returns (rewards, safety) dicts: its rewards stand. Returns (safety, rewards)."""
+        self._tell_agents(cost, safety)
+        rewards_by_agent, safety_by_agent = self._reward_and_safety()
+        if not isinstance(rewards_by_agent, Mapping):
+            raise ValueError("a subclass's _reward_and_safety must return (rewards, safety) "
+                             f"dicts by agent, got {type(rewards_by_agent).__name__}")
+        ids = self.possible_agents
+        return np.array([float(safety_by_agent[a]) for a in ids]), np.array([float(rewards_by_agent[a]) for a in ids])
 
     @property
     def _safety(self) -> float:

@@ -206,18 +206,6 @@ class NetworkedGridEnv(EventDrivenGrid, EarlierEnvAPI, HeronEnv):
         """Per-agent cost and safety now (a subclass's own ``_reward_and_safety`` gives rewards on top)."""
         return self.core.score()
 
-    def _earlier_rewards(self, cost: np.ndarray, safety: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """A subclass's own ``_reward_and_safety`` reads each agent's ``cost`` and ``safety`` (set
-        here) and returns (rewards, safety) dicts: its rewards stand. Returns (safety, rewards)."""
-        for agent, c, s in zip(self.agent_dict.values(), cost.tolist(), safety.tolist()):
-            agent.cost, agent.safety = c, s
-        rewards_by_agent, safety_by_agent = self._reward_and_safety()
-        if not isinstance(rewards_by_agent, Mapping):
-            raise ValueError("a subclass's _reward_and_safety must return (rewards, safety) "
-                             f"dicts by agent, got {type(rewards_by_agent).__name__}")
-        ids = self.possible_agents
-        return np.array([float(safety_by_agent[a]) for a in ids]), np.array([float(rewards_by_agent[a]) for a in ids])
-
     # The fleets, the power flow and the owners, as users of the env read them.
     generators = property(lambda self: self.core.generators)
     storage = property(lambda self: self.core.storage)
